@@ -1,0 +1,71 @@
+"""The `toolrm` command: one subcommand per job."""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+USAGE = """usage: toolrm COMMAND [options]
+
+commands:
+  ingest   corpus files -> canonical example shards, dead letter and manifest
+  verify   label candidate tool calls against BFCL-style references
+
+Run `toolrm COMMAND --help` for a command's options."""
+
+
+def _print_ingest_summary(manifest: dict, output: str, seconds: float) -> None:
+    counts = manifest["counts"]
+    print(f"ingest {manifest['config']['source']}: {len(manifest['config']['inputs'])} files -> {output} "
+          f"({seconds:.1f} s)")
+    print(f"  rows in          {counts['rows_in']:>8}")
+    print(f"  rows written     {counts['rows_written']:>8}")
+    print(f"  rows duplicate   {counts['rows_duplicate']:>8}")
+    print(f"  rows dead letter {counts['rows_dead_letter']:>8}")
+    print(f"  examples out     {counts['examples_out']:>8}")
+    if counts["candidates_out"]:
+        print(f"  candidates out   {counts['candidates_out']:>8}")
+    for reason, count in counts["dead_letter_by_reason"].items():
+        print(f"    dead letter {reason:28s} {count:>6}")
+    balanced = counts["rows_in"] == counts["rows_written"] + counts["rows_duplicate"] + counts["rows_dead_letter"]
+    print(f"  accounting: rows in = written + duplicate + dead letter: {'ok' if balanced else 'MISMATCH'}")
+
+
+def ingest(argv: list[str]) -> int:
+    from beam_pipelines import ingest as ingest_pipeline
+    from transforms.fileio import InputError
+
+    started = time.monotonic()
+    try:
+        manifest = ingest_pipeline.run(argv)
+    except InputError as error:
+        print(f"toolrm ingest: {error}", file=sys.stderr)
+        return 2
+    args, _ = ingest_pipeline.parse_args(argv)
+    _print_ingest_summary(manifest, args.output, time.monotonic() - started)
+    return 0
+
+
+def verify(argv: list[str]) -> int:
+    from runners import verify as verify_job
+    return verify_job.main(argv)
+
+
+COMMANDS = {"ingest": ingest, "verify": verify}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"toolrm: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return COMMANDS[command](rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The interface every corpus adapter implements (pure Python, no Beam).
+
+An adapter turns one raw input row into canonical records. Side data that a
+row must be joined with (ACEBench/BFCL answer files, the Seal-Tools catalog)
+is loaded once per input file by `load_context`, so `adapt` stays a pure
+function of (row, context, split).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, BinaryIO, Callable
+
+OpenFn = Callable[[str], BinaryIO]
+
+
+class AdaptError(ValueError):
+    """A row that cannot become a valid record; `reason` is a stable code.
+
+    Reasons in use: malformed_json, missing_field, bad_field_type,
+    missing_answer, unknown_tool_in_reference, invalid_tool_spec,
+    empty_conversation, unsupported_row.
+    """
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclasses.dataclass
+class Adapted:
+    """What one input row became: examples, and candidates for pair corpora."""
+    examples: list[dict[str, Any]]
+    candidates: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+
+class SourceAdapter:
+    """Base class: override `adapt`; override the file hooks where needed."""
+
+    name: str = ""          # the `--source` value and the Example's `source`
+    license: str = ""
+    upstream: str = ""      # where the corpus comes from, for attribution
+
+    def is_data_file(self, path: str) -> bool:
+        """False for side files (answers, catalogs) that a glob may also match."""
+        return True
+
+    def split_of(self, path: str) -> str:
+        """The split name recorded on every example from this file."""
+        base = path.rstrip("/").rsplit("/", 1)[-1]
+        return base.split(".", 1)[0]
+
+    def load_context(self, path: str, open_fn: OpenFn) -> Any:
+        """Side data for one data file. Raise FileNotFoundError/ValueError if unusable."""
+        return None
+
+    def adapt(self, row: Any, context: Any, split: str) -> Adapted:
+        raise NotImplementedError

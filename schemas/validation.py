@@ -1,0 +1,55 @@
+"""Validation of canonical Examples beyond what the adapters check.
+
+The JSON Schema of the record catches structural mistakes; the semantic checks
+catch examples that no candidate could ever pass (a reference naming a tool or
+parameter the catalog does not have), which would poison the labels.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from schemas.records import EXAMPLE_JSON_SCHEMA
+
+_EXAMPLE_VALIDATOR = Draft202012Validator(EXAMPLE_JSON_SCHEMA)
+
+
+class ValidationError(ValueError):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def validate_example(example: dict[str, Any]) -> None:
+    """Raise ValidationError with a stable reason code if the example is unusable."""
+    error = next(iter(sorted(_EXAMPLE_VALIDATOR.iter_errors(example), key=lambda e: list(e.absolute_path))), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(record)"
+        raise ValidationError("invalid_record", f"{where}: {error.message[:300]}")
+    names = [tool["name"] for tool in example["tools"]]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValidationError("duplicate_tool_name", f"tools defined more than once: {duplicated}")
+    tools = {tool["name"]: tool for tool in example["tools"]}
+    for tool in example["tools"]:
+        try:
+            Draft202012Validator.check_schema(tool["parameters"])
+        except SchemaError as schema_error:
+            raise ValidationError("invalid_tool_spec", f"tool {tool['name']!r}: {schema_error.message[:300]}") from None
+    for call in example["reference"]:
+        tool = tools.get(call["name"])
+        if tool is None:
+            raise ValidationError("unknown_tool_in_reference",
+                                  f"reference calls {call['name']!r}, not among the tools {sorted(tools)[:20]}")
+        properties = tool["parameters"].get("properties", {})
+        unknown = sorted(set(call["arguments"]) - set(properties))
+        if unknown:
+            raise ValidationError("unknown_parameter_in_reference",
+                                  f"reference call {call['name']!r} sets {unknown}, not in its schema")
+        for name, values in call["arguments"].items():
+            if not values:
+                raise ValidationError("empty_acceptable_values",
+                                      f"reference call {call['name']!r} gives no acceptable value for {name!r}")

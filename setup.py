@@ -1,0 +1,33 @@
+"""toolrm: reward-model training data for tool-calling LLMs, on Apache Beam.
+
+Workers on Dataflow install the package from this file (`--setup_file`).
+"""
+from setuptools import find_packages, setup
+
+# Pinned so that a fresh clone, CI and Dataflow workers resolve the same stack.
+INSTALL_REQUIRES = [
+    "apache-beam[gcp]==2.77.0",
+    "pyarrow==25.0.1",
+    "jsonschema==4.26.0",
+    "fsspec==2026.9.0",
+    "gcsfs==2026.10.1",
+]
+
+EXTRAS = {
+    "test": ["pytest==9.2.0", "hypothesis==6.170.17"],
+}
+
+setup(
+    name="toolrm",
+    version="0.1.0",
+    description="Beam pipeline that makes reward-model training data for tool-calling LLMs",
+    long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["schemas", "schemas.*", "transforms", "transforms.*",
+                                    "beam_pipelines", "beam_pipelines.*", "runners", "runners.*"]),
+    package_data={"schemas": ["*.json"]},
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["toolrm = runners.cli:main"]},
+)

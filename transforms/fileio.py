@@ -1,0 +1,120 @@
+"""File access shared by the pipelines: matching, opening and atomic writes.
+
+Beam's `FileSystems` handles local paths and `gs://` (and whatever else the
+installed Beam extras register); other URLs fall back to fsspec, so any
+protocol fsspec knows works too. Everything is resolved before the pipeline
+starts so a missing input is a clear error, not a failed job.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import uuid
+from typing import BinaryIO, Iterable
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+_BEAM_SCHEMES = ("gs", "file", "")
+
+
+class InputError(ValueError):
+    """An input glob or path that cannot be used; raised before the pipeline runs."""
+
+
+def _scheme(path: str) -> str:
+    return path.split("://", 1)[0] if "://" in path else ""
+
+
+def _uses_beam(path: str) -> bool:
+    return _scheme(path) in _BEAM_SCHEMES
+
+
+def match_inputs(patterns: Iterable[str]) -> list[str]:
+    """Expand globs to a sorted, de-duplicated list of files; error if any matches nothing."""
+    files: list[str] = []
+    for pattern in patterns:
+        try:
+            if _uses_beam(pattern):
+                [result] = FileSystems.match([pattern])
+                found = [m.path for m in result.metadata_list]
+            else:
+                fs, _, paths = fsspec.get_fs_token_paths(pattern)
+                found = [fs.unstrip_protocol(p) for p in paths if fs.isfile(p)]
+        except Exception as error:  # any filesystem failure is an input error here
+            raise InputError(f"cannot read input {pattern!r}: {error}") from None
+        found = [f for f in found if not _is_directory(f)]
+        if not found:
+            raise InputError(f"input {pattern!r} matches no files")
+        files.extend(found)
+    for path in files:
+        if _scheme(path) == "" and not os.access(path, os.R_OK):
+            raise InputError(f"input file {path!r} is not readable")
+    return sorted(dict.fromkeys(files))
+
+
+def _is_directory(path: str) -> bool:
+    return _scheme(path) == "" and os.path.isdir(path)
+
+
+def open_read(path: str) -> BinaryIO:
+    if _uses_beam(path):
+        return FileSystems.open(path)
+    return fsspec.open(path, "rb").open()
+
+
+def exists(path: str) -> bool:
+    if _uses_beam(path):
+        return FileSystems.exists(path)
+    fs, _, [stripped] = fsspec.get_fs_token_paths(path)
+    return fs.exists(stripped)
+
+
+def join(base: str, *parts: str) -> str:
+    if _uses_beam(base):
+        return FileSystems.join(base, *parts)
+    return "/".join([base.rstrip("/"), *parts])
+
+
+def makedirs(path: str) -> None:
+    if _scheme(path) == "":
+        os.makedirs(path, exist_ok=True)
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Write a file so readers see the old content or the new, never a partial one.
+
+    Local files: write a temporary sibling, then `os.replace`. Object stores
+    publish an object only when its upload completes, so a direct write is
+    already atomic there.
+    """
+    if _scheme(path) == "":
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        return
+    if _uses_beam(path):
+        with FileSystems.create(path) as handle:
+            handle.write(data)
+        return
+    with fsspec.open(path, "wb") as handle:
+        handle.write(data)
+
+
+def parquet_bytes(rows: list[dict], schema: pa.Schema) -> bytes:
+    """Serialize rows to Parquet in memory (zstd; deterministic for the same rows)."""
+    table = pa.Table.from_pylist(rows, schema=schema)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd", write_statistics=True)
+    return sink.getvalue()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

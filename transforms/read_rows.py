@@ -1,0 +1,111 @@
+"""Read raw rows from JSONL/JSON/Parquet files, keeping file and row number.
+
+Row numbers are 1-based: the line number for JSONL (blank lines are not
+rows), the row index for Parquet and JSON arrays. A file that cannot be read
+at all (a truncated Parquet footer, say) becomes one dead-letter record with
+row number 0, so the job goes on and the loss is visible.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+
+from transforms import fileio
+from transforms.dead_letter import dead_letter
+
+ROWS = "rows"
+DEAD_LETTER = "dead_letter"
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+_BATCH_ROWS = 1024
+
+
+def iter_file_rows(path: str) -> Iterator[tuple[int, Any, str | None]]:
+    """Yield `(row_number, row, error)`; `row` is a parsed object or the raw text on error."""
+    if path.lower().endswith(PARQUET_SUFFIXES):
+        yield from _iter_parquet(path)
+    else:
+        yield from _iter_json_lines(path)
+
+
+def _iter_parquet(path: str) -> Iterator[tuple[int, Any, str | None]]:
+    with fileio.open_read(path) as handle:
+        parquet = pq.ParquetFile(handle)
+        number = 0
+        for batch in parquet.iter_batches(batch_size=_BATCH_ROWS):
+            for row in batch.to_pylist():
+                number += 1
+                yield number, row, None
+
+
+def _iter_json_lines(path: str) -> Iterator[tuple[int, Any, str | None]]:
+    with fileio.open_read(path) as handle:
+        first = handle.read(1)
+        rest = handle.read() if first == b"[" else None
+        if rest is not None:
+            # A JSON array file: rows are its elements.
+            try:
+                items = json.loads((first + rest).decode("utf-8-sig"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                yield 0, (first + rest)[:100_000], f"malformed_json: file is not a JSON array: {error}"
+                return
+            for number, item in enumerate(items, start=1):
+                yield number, item, None
+            return
+        number = 0
+        pending = first
+        for line in iter(handle.readline, b""):
+            number += 1
+            yield from _parse_line(number, pending + line)
+            pending = b""
+        if pending:
+            number += 1
+            yield from _parse_line(number, pending)
+
+
+def _parse_line(number: int, raw: bytes) -> Iterator[tuple[int, Any, str | None]]:
+    if not raw.strip():
+        return
+    try:
+        text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as error:
+        yield number, raw, f"bad_encoding: row is not UTF-8 ({error.reason} at byte {error.start})"
+        return
+    try:
+        yield number, json.loads(text), None
+    except json.JSONDecodeError as error:
+        yield number, text, f"malformed_json: {error.msg} at column {error.colno}"
+    except RecursionError:
+        yield number, text, "malformed_json: nesting too deep to parse"
+
+
+class _ReadFileRows(beam.DoFn):
+    def process(self, path: str):
+        try:
+            for number, row, error in iter_file_rows(path):
+                if error is None:
+                    yield path, number, row
+                else:
+                    reason, detail = error.split(": ", 1)
+                    yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(path, number, "read", reason, detail, row))
+        except Exception as error:  # unreadable file: one visible record, not a crashed job
+            yield beam.pvalue.TaggedOutput(
+                DEAD_LETTER,
+                dead_letter(path, 0, "read", "unreadable_file", f"{type(error).__name__}: {error}", b""),
+            )
+
+
+class ReadRows(beam.PTransform):
+    """Paths -> `(path, row_number, row)` tuples, plus dead letters.
+
+    Rows are reshuffled after reading so that adapting a big file spreads
+    across workers instead of staying on the worker that read it.
+    """
+
+    def expand(self, paths):
+        results = paths | "ReadFile" >> beam.ParDo(_ReadFileRows()).with_outputs(DEAD_LETTER, main=ROWS)
+        rows = results[ROWS] | "Spread" >> beam.Reshuffle()
+        return {ROWS: rows, DEAD_LETTER: results[DEAD_LETTER]}
