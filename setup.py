@@ -9,6 +9,7 @@ INSTALL_REQUIRES = [
     "apache-beam[gcp]==2.77.0",
     "pyarrow==25.0.1",
     "jsonschema==4.26.0",
+    "regress==2026.9.1",  # ECMA-262 regexes, as JSON Schema's `pattern` defines them
     "fsspec==2026.9.0",
     "gcsfs==2026.10.1",
 ]

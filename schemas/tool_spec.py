@@ -10,11 +10,14 @@ Schema object. The original spec is kept beside it by the adapters.
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import re
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+import regress
+from jsonschema import Draft7Validator, Draft202012Validator, FormatChecker
+from jsonschema.exceptions import best_match
 
 # Dialect type names -> JSON Schema type. `None` means "any type" (no keyword).
 _TYPE_ALIASES: dict[str, str | None] = {
@@ -41,6 +44,50 @@ _GENERIC = re.compile(r"^\s*([A-Za-z_.]+)\s*\[(.*)\]\s*$")
 
 class ToolSpecError(ValueError):
     """A tool spec that cannot be normalized to valid JSON Schema."""
+
+
+# JSON Schema's `pattern` and `format: regex` are ECMA-262 regular expressions,
+# which Python's `re` (jsonschema's default check) rejects in places, e.g.
+# `[\w-\.]`. Check them with an ECMA-262 engine instead.
+_FORMAT_CHECKER = FormatChecker()
+
+
+@_FORMAT_CHECKER.checks("regex", raises=regress.RegressError)
+def _is_ecma_regex(instance: object) -> bool:
+    if isinstance(instance, str):
+        regress.Regex(instance)
+    return True
+
+
+# Built once: constructing a metaschema validator per call dominated ingest time.
+_META_2020 = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=_FORMAT_CHECKER)
+# The 2020-12 metaschema resolves `$dynamicRef` at every node and costs ~2.5 ms
+# per tool; draft 7's states the same rules for the keywords tool specs use
+# and costs ~0.5 ms. Schemas using any keyword draft 7 lacks get the full check.
+_META_7 = Draft7Validator(Draft7Validator.META_SCHEMA, format_checker=_FORMAT_CHECKER)
+_NEWER_KEYWORDS = ('"$defs"', '"prefixItems"', '"$dynamicRef"', '"$dynamicAnchor"', '"$anchor"',
+                   '"unevaluatedProperties"', '"unevaluatedItems"', '"dependentRequired"',
+                   '"dependentSchemas"', '"minContains"', '"maxContains"', '"$vocabulary"',
+                   '"items": [')  # tuple-form items: valid in draft 7, not in 2020-12
+
+
+def schema_error(schema: Any) -> str | None:
+    """Why `schema` is not valid JSON Schema (draft 2020-12), or None if it is."""
+    text = json.dumps(schema, sort_keys=True, default=str)
+    return _schema_error_cached(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _schema_error_cached(text: str) -> str | None:
+    schema = json.loads(text)
+    validator = _META_2020 if any(k in text for k in _NEWER_KEYWORDS) or not isinstance(schema, dict) else _META_7
+    if isinstance(schema, dict) and "$schema" in schema:
+        validator = _META_2020
+    error = best_match(validator.iter_errors(schema))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path)
+    return f"{error.message[:300]}" + (f" (at {where})" if where else "")
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -234,10 +281,9 @@ def normalize_tool(name: Any, description: Any, parameters: Any) -> dict[str, An
     missing = [r for r in schema.get("required", []) if r not in schema["properties"]]
     if missing:
         raise ToolSpecError(f"tool {name!r}: required parameters {missing} are not defined in properties")
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as error:
-        raise ToolSpecError(f"tool {name!r}: not valid JSON Schema after normalization: {error.message}") from None
+    problem = schema_error(schema)
+    if problem is not None:
+        raise ToolSpecError(f"tool {name!r}: not valid JSON Schema after normalization: {problem}")
     return {
         "name": name,
         "description": description if isinstance(description, str) else ("" if description is None else str(description)),

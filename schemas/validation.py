@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
 from schemas.records import EXAMPLE_JSON_SCHEMA
+from schemas.tool_spec import schema_error
 
 _EXAMPLE_VALIDATOR = Draft202012Validator(EXAMPLE_JSON_SCHEMA)
 
@@ -35,10 +35,9 @@ def validate_example(example: dict[str, Any]) -> None:
         raise ValidationError("duplicate_tool_name", f"tools defined more than once: {duplicated}")
     tools = {tool["name"]: tool for tool in example["tools"]}
     for tool in example["tools"]:
-        try:
-            Draft202012Validator.check_schema(tool["parameters"])
-        except SchemaError as schema_error:
-            raise ValidationError("invalid_tool_spec", f"tool {tool['name']!r}: {schema_error.message[:300]}") from None
+        problem = schema_error(tool["parameters"])
+        if problem is not None:
+            raise ValidationError("invalid_tool_spec", f"tool {tool['name']!r}: {problem}")
     for call in example["reference"]:
         tool = tools.get(call["name"])
         if tool is None:

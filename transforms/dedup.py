@@ -72,11 +72,10 @@ class DedupExamples(beam.PTransform):
 
 def _rekey(element):
     _, grouped = element
-    survivors = grouped["survivor"]
-    if not survivors:
-        return  # the example was dead-lettered, and its row with it
-    kept_id = survivors[0]
-    for candidate in grouped["candidate"]:
+    survivors = list(grouped["survivor"])
+    # No survivor: the example was dead-lettered, and its row with it.
+    kept_id = survivors[0] if survivors else None
+    for candidate in grouped["candidate"] if kept_id else ():
         rekeyed = {k: v for k, v in candidate.items() if k != "example_content_hash"}
         rekeyed["example_id"] = kept_id
         rekeyed["candidate_id"] = candidate_id(kept_id, candidate["output"])

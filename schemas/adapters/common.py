@@ -1,0 +1,444 @@
+"""Helpers shared by the corpus adapters: field access, tools, messages, calls.
+
+Every helper raises `AdaptError` with a stable reason code, so an adapter is a
+short sequence of calls and the dead letter says what was wrong with the row.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import posixpath
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from schemas import records
+from schemas.adapters.base import AdaptError, OpenFn
+from schemas.tool_spec import ToolSpecError, normalize_tool, properties_schema
+
+_MISSING = object()
+
+# Roles that some corpora spell their own way.
+_ROLE_ALIASES = {
+    "system": "system", "developer": "system",
+    "user": "user", "human": "user",
+    "assistant": "assistant", "gpt": "assistant", "model": "assistant", "bot": "assistant",
+    "tool": "tool", "function": "tool", "ipython": "tool", "observation": "tool", "tool_response": "tool",
+}
+
+# Keys of an OpenAI message that carry meaning downstream; the rest is dropped.
+_MESSAGE_KEYS = ("tool_calls", "tool_call_id", "name")
+
+_SHARD_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$")
+
+
+# ----------------------------------------------------------------- files
+
+def sibling(path: str, *parts: str) -> str:
+    """A path next to `path` (works for local paths and `scheme://` URLs)."""
+    return posixpath.join(posixpath.dirname(path.rstrip("/")), *parts)
+
+
+def basename(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def parent_name(path: str) -> str:
+    """The name of the folder holding `path`."""
+    return basename(posixpath.dirname(path.rstrip("/")))
+
+
+def stem(path: str) -> str:
+    return basename(path).split(".", 1)[0]
+
+
+def shard_split(path: str) -> str:
+    """`train-00000-of-00003.parquet` -> `train`: shards of one split share it."""
+    return _SHARD_SUFFIX.sub("", stem(path)) or stem(path)
+
+
+def read_json_records(path: str, open_fn: OpenFn) -> list[Any]:
+    """Records of a JSONL file (or of a file holding one JSON array)."""
+    with open_fn(path) as handle:
+        text = handle.read()
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            value = json.loads(stripped)
+        except json.JSONDecodeError:
+            value = None
+        if isinstance(value, list):
+            return value
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{number}: not JSON: {error}") from None
+    return out
+
+
+def index_by_id(records_: list[Any], path: str) -> dict[str, Any]:
+    out = {}
+    for item in records_:
+        if not isinstance(item, dict) or "id" not in item:
+            raise ValueError(f"{path}: every record needs an id, got {str(item)[:80]!r}")
+        out[str(item["id"])] = item
+    return out
+
+
+# ----------------------------------------------------------------- fields
+
+def require_mapping(row: Any) -> Mapping:
+    if not isinstance(row, Mapping):
+        raise AdaptError("bad_field_type", f"a row must be an object, got {type(row).__name__}")
+    return row
+
+
+def _plain(value: Any) -> Any:
+    """numpy arrays (pandas-read Parquet) -> lists; everything else as is."""
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return value.tolist()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def field(row: Mapping, key: str, kind: type | tuple[type, ...], *, required: bool = True,
+          default: Any = None, json_ok: bool = False) -> Any:
+    """`row[key]`, checked against `kind`.
+
+    With `json_ok`, a string is first decoded as JSON: Parquet gives JSON-typed
+    columns either decoded or as JSON text, depending on who wrote it.
+    """
+    value = row.get(key, _MISSING)
+    if value is _MISSING or value is None:
+        if required:
+            raise AdaptError("missing_field", f"field {key!r} is missing")
+        return default
+    value = _plain(value)
+    if json_ok and isinstance(value, str) and str not in _as_tuple(kind):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise AdaptError("malformed_json", f"field {key!r} is not valid JSON: {error}") from None
+    if not isinstance(value, kind) or isinstance(value, bool) and bool not in _as_tuple(kind):
+        names = "/".join(k.__name__ for k in _as_tuple(kind))
+        raise AdaptError("bad_field_type", f"field {key!r} must be {names}, got {type(value).__name__}")
+    return value
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def text(row: Mapping, key: str, *, required: bool = True, default: str = "") -> str:
+    """A text field; numeric ids become their string."""
+    value = _plain(row.get(key))
+    if value is None:
+        if required:
+            raise AdaptError("missing_field", f"field {key!r} is missing")
+        return default
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise AdaptError("bad_field_type", f"field {key!r} must be a string, got {type(value).__name__}")
+    return str(value)
+
+
+# ----------------------------------------------------------------- tools
+
+def _looks_flat(parameters: dict[str, Any]) -> bool:
+    """A `{param: {type, description}}` map rather than an object schema."""
+    if not parameters or "properties" in parameters or isinstance(parameters.get("type"), str):
+        return False
+    return all(isinstance(v, (dict, str)) for v in parameters.values())
+
+
+def tool_from_spec(spec: Any, *, flat: bool | None = None) -> dict[str, Any]:
+    """Normalize one raw spec in any corpus form; raises ToolSpecError.
+
+    Forms: OpenAI `{type: function, function: {...}}`; `{name, description,
+    parameters}` with JSON Schema or a dialect of it; ACEBench's `arguments`
+    instead of `parameters`; flat property maps (Seal-Tools, xLAM), detected
+    unless `flat` says.
+    """
+    try:
+        key = records.canonical_json(spec)
+    except (TypeError, ValueError):
+        return _tool_from_spec(spec, flat)
+    return copy.deepcopy(_cached_tool(key, flat))
+
+
+@functools.lru_cache(maxsize=8192)
+def _cached_tool(spec_json: str, flat: bool | None) -> dict[str, Any]:
+    # Corpora repeat the same specs across rows, and validating a schema
+    # against the 2020-12 metaschema costs milliseconds: normalize each once
+    # per worker. Callers get a deep copy, so the cached value never changes.
+    return _tool_from_spec(json.loads(spec_json), flat)
+
+
+def _tool_from_spec(spec: Any, flat: bool | None) -> dict[str, Any]:
+    spec = _without_nulls(spec)
+    if not isinstance(spec, dict):
+        raise ToolSpecError(f"a tool spec must be an object, got {type(spec).__name__}")
+    if spec.get("type") == "function" and isinstance(spec.get("function"), dict):
+        spec = spec["function"]
+    parameters = spec["parameters"] if "parameters" in spec else spec.get("arguments")
+    if isinstance(parameters, str):
+        try:
+            parameters = json.loads(parameters)
+        except json.JSONDecodeError as error:
+            raise ToolSpecError(f"tool {spec.get('name')!r}: parameters are not valid JSON: {error}") from None
+    if isinstance(parameters, dict):
+        if flat or (flat is None and _looks_flat(parameters)):
+            required = spec.get("required")
+            parameters = properties_schema(_listed_examples(parameters),
+                                           required if isinstance(required, list) else None)
+        elif not parameters:
+            # `{}` means "no parameters" in OpenAI-style specs.
+            parameters = {"type": "object", "properties": {}}
+    return normalize_tool(spec.get("name"), spec.get("description", ""), parameters)
+
+
+def _without_nulls(node: Any) -> Any:
+    """Drop null-valued keys of a spec.
+
+    Parquet stores a list of objects as a list of structs over the union of
+    their keys, so each object comes back with `key: None` for the keys it
+    lacked (`properties: {a: {...}, b: None}`). In a tool spec a null is never
+    meaningful except as a default or constant.
+    """
+    if isinstance(node, dict):
+        return {k: _without_nulls(v) for k, v in node.items() if v is not None or k in ("default", "const")}
+    if isinstance(node, list):
+        return [_without_nulls(v) for v in node]
+    return node
+
+
+def _listed_examples(properties: dict[str, Any]) -> dict[str, Any]:
+    """Flat maps write `examples: "12, 24, 36"`; JSON Schema wants a list."""
+    return {name: ({**sub, "examples": [sub["examples"]]}
+                   if isinstance(sub, dict) and "examples" in sub and not isinstance(sub["examples"], list)
+                   else sub)
+            for name, sub in properties.items()}
+
+
+def normalize_tools(specs: Any, *, flat: bool | None = None) -> list[dict[str, Any]]:
+    """Normalize a catalog; any bad spec makes the row an `invalid_tool_spec`."""
+    specs = _plain(specs)
+    if isinstance(specs, dict):
+        specs = [specs]
+    if not isinstance(specs, list):
+        raise AdaptError("bad_field_type", f"tools must be a list of specs, got {type(specs).__name__}")
+    tools = []
+    for position, spec in enumerate(specs):
+        try:
+            tools.append(tool_from_spec(spec, flat=flat))
+        except ToolSpecError as error:
+            raise AdaptError("invalid_tool_spec", f"tool #{position} ({_spec_name(spec)}): {error}") from None
+    return tools
+
+
+def _spec_name(spec: Any) -> Any:
+    if isinstance(spec, dict) and isinstance(spec.get("function"), dict):
+        spec = spec["function"]
+    return spec.get("name") if isinstance(spec, dict) else None
+
+
+def check_reference_tools(reference: list[dict[str, Any]], tools: list[dict[str, Any]]) -> None:
+    names = {tool["name"] for tool in tools}
+    unknown = [call["name"] for call in reference if call["name"] not in names]
+    if unknown:
+        raise AdaptError("unknown_tool_in_reference",
+                         f"reference calls {sorted(set(unknown))} but the tools are {sorted(names)}")
+
+
+# ----------------------------------------------------------------- messages
+
+def _content(value: Any, where: str) -> str | None:
+    value = _plain(value)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        # OpenAI content parts: keep the text ones.
+        parts = [p.get("text", "") if isinstance(p, dict) else str(p) for p in value]
+        return "".join(parts)
+    if isinstance(value, (dict, int, float, bool)):
+        return records.canonical_json(value)
+    raise AdaptError("bad_field_type", f"{where}: content must be text, got {type(value).__name__}")
+
+
+def normalize_messages(raw: Any, where: str = "messages") -> list[dict[str, Any]]:
+    """OpenAI-style `[{role, content, ...}]` from a corpus conversation."""
+    raw = _plain(raw)
+    if not isinstance(raw, list):
+        raise AdaptError("bad_field_type", f"{where} must be a list of messages, got {type(raw).__name__}")
+    messages = []
+    for position, item in enumerate(raw):
+        item = _plain(item)
+        if not isinstance(item, dict):
+            raise AdaptError("bad_field_type", f"{where}[{position}] must be an object, got {type(item).__name__}")
+        role = item.get("role", item.get("from"))
+        if not isinstance(role, str) or role.strip().lower() not in _ROLE_ALIASES:
+            raise AdaptError("bad_field_type", f"{where}[{position}]: unknown role {role!r}")
+        message: dict[str, Any] = {
+            "role": _ROLE_ALIASES[role.strip().lower()],
+            "content": _content(item.get("content", item.get("value")), f"{where}[{position}]"),
+        }
+        for key in _MESSAGE_KEYS:
+            if item.get(key) is not None:
+                message[key] = _plain(item[key])
+        if message.get("tool_calls") is not None and not isinstance(message["tool_calls"], list):
+            raise AdaptError("bad_field_type", f"{where}[{position}].tool_calls must be a list")
+        messages.append(message)
+    if not messages:
+        raise AdaptError("empty_conversation", f"{where} holds no message")
+    return messages
+
+
+_TRANSCRIPT_ROLE = re.compile(r"(?m)^(user|system|assistant):[ \t]?")
+
+
+def parse_transcript(transcript: str, assistant_labels: tuple[str, ...] = ("system", "assistant")
+                     ) -> list[dict[str, Any]]:
+    """`"user: ...\\nsystem: ...\\nuser: ..."` -> messages.
+
+    Only a role word at the start of a line opens a turn, so content spanning
+    several lines (lists, JSON) stays in its turn. Text before the first
+    marker is the user's.
+    """
+    messages = []
+    matches = list(_TRANSCRIPT_ROLE.finditer(transcript))
+    head = transcript[: matches[0].start()] if matches else transcript
+    if head.strip():
+        messages.append({"role": "user", "content": head.strip()})
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(transcript)
+        role = "assistant" if match.group(1) in assistant_labels else "user"
+        messages.append({"role": role, "content": transcript[match.end():end].strip()})
+    return messages
+
+
+# ----------------------------------------------------------------- calls
+
+def decode_calls(value: Any) -> list[dict[str, Any]]:
+    """Decode a structured call list; raises ValueError on anything else.
+
+    Accepts `[{name, arguments}]` (arguments as object or JSON text), OpenAI's
+    `[{type: function, function: {...}}]` and BFCL's `[{name: {args}}]`, as
+    objects or JSON text, and a single call not wrapped in a list. Free text
+    is not guessed at: `schemas/decoding.py` is the place for that.
+    """
+    value = _plain(value)
+    for _ in range(2):  # JSON text, sometimes encoded twice
+        if not isinstance(value, str):
+            break
+        try:
+            value = json.loads(value.strip())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"not JSON: {error}") from None
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise ValueError(f"a call list must be a list, got {type(value).__name__}")
+    calls = []
+    for position, item in enumerate(value):
+        item = _plain(item)
+        if isinstance(item, dict):
+            # Parquet structs hold every key of every item; absent ones are null.
+            item = {k: v for k, v in item.items() if v is not None}
+        if isinstance(item, dict) and item.get("type") == "function" and isinstance(item.get("function"), dict):
+            item = item["function"]
+        if not isinstance(item, dict):
+            raise ValueError(f"call #{position} must be an object, got {type(item).__name__}")
+        if isinstance(item.get("name"), str) and ("arguments" in item or "parameters" in item or len(item) == 1):
+            name = item["name"]
+            arguments = item.get("arguments", item.get("parameters"))
+        elif len(item) == 1:
+            (name, arguments), = item.items()
+        else:
+            raise ValueError(f"call #{position} is neither {{name, arguments}} nor {{name: {{args}}}}: {sorted(item)}")
+        arguments = _plain(arguments)
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments) if arguments.strip() else {}
+            except json.JSONDecodeError as error:
+                raise ValueError(f"call #{position} ({name}): arguments are not JSON: {error}") from None
+        if arguments is None:
+            arguments = {}
+        if not isinstance(name, str) or not name or not isinstance(arguments, dict):
+            raise ValueError(f"call #{position}: needs a name and an object of arguments")
+        calls.append({"name": name, "arguments": arguments})
+    return calls
+
+
+def decode_or_text(raw: Any) -> Any:
+    """A wrong output decoded to calls where it can be; else its text, kept
+    for the checker to call a parsing error rather than lost."""
+    try:
+        return decode_calls(raw)
+    except ValueError:
+        return raw if isinstance(raw, str) else records.canonical_json(raw)
+
+
+def reference_from_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [records.reference_call(call["name"], call["arguments"]) for call in calls]
+
+
+def make_candidate(example: dict[str, Any], output: Any, origin: str, *, correct: bool | None,
+                   error_type: str | None = None, detail: str | None = None) -> dict[str, Any]:
+    """A Candidate record for a corpus pair, keyed for re-keying after dedup."""
+    return {
+        "example_id": example["example_id"],
+        "candidate_id": records.candidate_id(example["example_id"], output),
+        "output": output,
+        "origin": origin,
+        "correct": correct,
+        "error_type": error_type,
+        "detail": detail,
+        "score": None,
+        "scorer": None,
+        "example_content_hash": example["content_hash"],
+    }
+
+
+# The error taxonomy of tool-call-correctness.md, as snake_case values.
+ERROR_TYPES = (
+    "parameter_value_error", "incorrect_function_name", "incorrect_number_of_function_calls",
+    "missing_optional_parameter", "missing_required_parameter", "parameter_value_type_error",
+    "unexpected_parameter", "parsing_error",
+)
+
+# Substrings of labels in other spellings (BFCL checker codes, short names),
+# tried in order: the more specific first.
+_ERROR_HINTS = (
+    ("type_error", "parameter_value_type_error"),
+    ("value_type", "parameter_value_type_error"),
+    ("wrong_func_name", "incorrect_function_name"),
+    ("function_name", "incorrect_function_name"),
+    ("func_name", "incorrect_function_name"),
+    ("wrong_count", "incorrect_number_of_function_calls"),
+    ("number_of", "incorrect_number_of_function_calls"),
+    ("missing_required", "missing_required_parameter"),
+    ("missing_optional", "missing_optional_parameter"),
+    ("unexpected_param", "unexpected_parameter"),
+    ("value_error", "parameter_value_error"),
+    ("decoder", "parsing_error"),
+    ("pars", "parsing_error"),
+)
+
+
+def error_type_of(label: Any) -> str | None:
+    """Map a corpus error label loosely onto the taxonomy; None if unknown."""
+    if not isinstance(label, str) or not label.strip():
+        return None
+    key = re.sub(r"[^a-z0-9]+", "_", label.strip().lower()).strip("_")
+    if key in ERROR_TYPES:
+        return key
+    for hint, error_type in _ERROR_HINTS:
+        if hint in key:
+            return error_type
+    return None

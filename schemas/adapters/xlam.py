@@ -1,0 +1,46 @@
+"""APIGen / xLAM function-calling-60k (Salesforce/xlam-function-calling-60k).
+
+Columns `id`, `query`, `tools` (JSON text of `[{name, description,
+parameters: {param: {type, description, default?}}}]`, types written as
+Python annotations) and `answers` (JSON text of `[{name, arguments}]`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from schemas import records
+from schemas.adapters import common
+from schemas.adapters.base import Adapted, AdaptError, SourceAdapter
+
+
+class XlamAdapter(SourceAdapter):
+    name = "xlam"
+    license = "CC-BY-4.0"
+    upstream = "https://huggingface.co/datasets/Salesforce/xlam-function-calling-60k"
+
+    def split_of(self, path: str) -> str:
+        return common.shard_split(path)
+
+    def adapt(self, row: Any, context: Any, split: str) -> Adapted:
+        row = common.require_mapping(row)
+        upstream_id = common.text(row, "id")
+        query = common.field(row, "query", str)
+        original_tools = common.field(row, "tools", list, json_ok=True)
+        answers = common.field(row, "answers", list, json_ok=True)
+        if not query.strip():
+            raise AdaptError("empty_conversation", "query is empty")
+        tools = common.normalize_tools(original_tools, flat=True)
+        try:
+            calls = common.decode_calls(answers)
+        except ValueError as error:
+            raise AdaptError("bad_field_type", f"answers: {error}") from None
+        # Values kept as given; an empty answer list (the irrelevance subset) is "no call".
+        reference = common.reference_from_calls(calls)
+        common.check_reference_tools(reference, tools)
+        example = records.make_example(
+            source=self.name, split=split, upstream_id=upstream_id, tools=tools,
+            original_tools=original_tools, messages=[{"role": "user", "content": query}],
+            reference=reference,
+            reference_kind=records.REFERENCE_CALL if reference else records.REFERENCE_NO_CALL,
+            license=self.license)
+        return Adapted(examples=[example])
