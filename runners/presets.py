@@ -25,8 +25,13 @@ def pipeline_options(runner: str, beam_args: list[str]) -> PipelineOptions:
         "dataflow": "DataflowRunner",
         "flink": "FlinkRunner",
     }[runner]
-    if runner == "portable" and not options.view_as(PortableOptions).job_endpoint:
-        options.view_as(PortableOptions).job_endpoint = "embed"
+    portable = options.view_as(PortableOptions)
+    if runner == "portable" and not portable.job_endpoint:
+        portable.job_endpoint = "embed"
+    if runner == "portable" and portable.job_endpoint == "embed" and not portable.environment_type:
+        # An embedded job server runs the SDK harness in this process; the
+        # default (a Docker container) needs an engine machines here lack.
+        portable.environment_type = "LOOPBACK"
     direct = options.view_as(DirectOptions)
     if runner == "direct" and direct.direct_num_workers and direct.direct_num_workers > 1 \
             and direct.direct_running_mode == "in_memory":

@@ -167,3 +167,10 @@ def test_missing_input_is_a_clear_error_before_running(tmp_path):
         ingest.run(["--source", "bfcl", "--input", str(tmp_path / "nothing" / "*.json"),
                     "--output", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
+
+
+def test_portable_runner_writes_the_same_files(tmp_path):
+    args = ["--source", "bfcl", "--input", os.path.join(SAMPLES, "bfcl_live_sample", "*.json")]
+    direct = ingest.run(args + ["--output", str(tmp_path / "direct")])
+    portable = ingest.run(args + ["--output", str(tmp_path / "portable"), "--runner", "portable"])
+    assert direct["files"] == portable["files"]  # same names, row counts and sha256 of every shard
