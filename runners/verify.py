@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 
 from schemas.checker import check
 from schemas.records import REFERENCE_CALL, REFERENCE_NO_CALL, reference_from_bfcl
-from schemas.tool_spec import ToolSpecError, normalize_tool, properties_schema
+from schemas.adapters.common import normalize_tools
+from schemas.tool_spec import ToolSpecError
 from transforms.read_rows import PARQUET_SUFFIXES, iter_file_rows
 
 _JSON_COLUMNS = ("tools", "reference", "candidate")
@@ -37,33 +38,11 @@ def _maybe_json(value: Any) -> Any:
     return value
 
 
-def normalize_tools(raw_tools: Any) -> list[dict[str, Any]]:
-    """Accept BFCL/ACEBench/OpenAI/Seal-Tools specs; return canonical tools."""
-    raw_tools = _maybe_json(raw_tools)
-    if isinstance(raw_tools, dict):
-        raw_tools = [raw_tools]
-    if not isinstance(raw_tools, list):
-        raise ToolSpecError("tools must be a list of tool specs")
-    tools = []
-    for spec in raw_tools:
-        if isinstance(spec, dict) and spec.get("type") == "function" and isinstance(spec.get("function"), dict):
-            spec = spec["function"]
-        if not isinstance(spec, dict):
-            raise ToolSpecError(f"tool spec must be an object, got {type(spec).__name__}")
-        name = spec.get("name", spec.get("api_name"))
-        description = spec.get("description", spec.get("api_description", ""))
-        parameters = spec.get("parameters", spec.get("arguments"))
-        if isinstance(parameters, dict) and "properties" not in parameters and "type" not in parameters:
-            parameters = properties_schema(parameters, spec.get("required"))
-        tools.append(normalize_tool(name, description, parameters))
-    return tools
-
-
 def verify_row(row: dict[str, Any]) -> dict[str, Any]:
     """Return the row with `correct`, `error_type` and `detail` added."""
     out = dict(row)
     try:
-        tools = normalize_tools(row.get("tools"))
+        tools = normalize_tools(_maybe_json(row.get("tools")))
         reference = reference_from_bfcl(_maybe_json(row.get("reference")))
         candidate = row.get("candidate")
         kind = REFERENCE_CALL if reference else REFERENCE_NO_CALL

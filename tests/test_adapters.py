@@ -135,17 +135,26 @@ def test_seal_tools_joins_the_catalog(seal):
     assert {p["type"] for p in tool["parameters"]["properties"].values()} <= {"string", "integer", "number", "boolean"}
 
 
-def test_seal_tools_keeps_values_as_given(seal):
-    # Strings where the spec says a number are the corpus' reference: not coerced.
-    mismatched = 0
+def test_seal_tools_numbers_written_as_text_get_the_schema_type(seal):
+    # Seal-Tools writes "8" where the spec says integer; lossless ones are
+    # coerced (and recorded), the rest (placeholders, prose) kept as given.
+    coerced = kept = 0
     for result in seal.values():
         for example in result["examples"]:
             schemas_ = {t["name"]: t["parameters"]["properties"] for t in example["tools"]}
+            names = set(example["reference_detail"].get("coerced_values", []))
+            coerced += len(names)
             for call in example["reference"]:
                 for param, (value,) in call["arguments"].items():
-                    if schemas_[call["name"]][param].get("type") in ("integer", "number") and isinstance(value, str):
-                        mismatched += 1
-    assert mismatched > 100
+                    kind = schemas_[call["name"]][param].get("type")
+                    if kind in ("integer", "number") and isinstance(value, str):
+                        kept += 1
+                        float_text = value.strip().lstrip("+-").replace(".", "", 1)
+                        assert not float_text.isdigit(), (example["upstream_id"], param, value)
+                    if f"{call['name']}.{param}" in names and kind in ("integer", "number"):
+                        assert isinstance(value, (int, float)) and not isinstance(value, bool)
+    assert coerced > 100
+    assert kept < coerced
 
 
 def test_seal_tools_parallel_and_dependent_calls(seal):
@@ -424,10 +433,10 @@ def test_decode_calls_forms():
     expected = [{"name": "f", "arguments": {"a": 1}}]
     for form in ([{"f": {"a": 1}}], [{"name": "f", "arguments": {"a": 1}}], '[{"name": "f", "arguments": "{\\"a\\": 1}"}]',
                  '{"f": {"a": 1}}', json.dumps(json.dumps([{"f": {"a": 1}}])),
-                 [{"type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}]):
+                 [{"type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}], "[f(a=1)]"):
         assert common.decode_calls(form) == expected
     assert common.decode_calls("[]") == []
-    for bad in ("f(a=1)", '[{"a": 1, "b": 2}]', "[1]", '{"name": "f", "arguments": [1]}'):
+    for bad in ("Sure: f(a=1)", '[{"a": 1, "b": 2}]', "[1]", '{"name": "f", "arguments": [1]}'):
         with pytest.raises(ValueError):
             common.decode_calls(bad)
 
@@ -494,7 +503,7 @@ BAD_ROWS = [
         {"type": "function", "function": {"name": "get_weather", "arguments": "{city"}}]}]), None, "malformed_json"),
     ("openai_chat", _with(CHAT_GOOD, tools=[]), None, "unknown_tool_in_reference"),
     ("toolrm_train", _with(TOOLRM_GOOD, uuid=_DROP), None, "missing_field"),
-    ("toolrm_train", _with(TOOLRM_GOOD, tool_calls_correct="get_order_status(order_id='A')"), None, "malformed_json"),
+    ("toolrm_train", _with(TOOLRM_GOOD, tool_calls_correct='[{"name": "get_order_status", "arguments": {'), None, "malformed_json"),
     ("toolrm_train", _with(TOOLRM_GOOD, tools=json.dumps([{"name": "get_order_status", "parameters": {
         "type": "object", "properties": {"order_id": {"type": "blob"}}}}])), None, "invalid_tool_spec"),
     ("fc_rewardbench", _with(FC_GOOD, chosen_output=_DROP), None, "missing_field"),

@@ -8,12 +8,14 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 import posixpath
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from schemas import records
+from schemas import decoding, records
+from schemas.errors import ErrorType
 from schemas.adapters.base import AdaptError, OpenFn
 from schemas.tool_spec import ToolSpecError, normalize_tool, properties_schema
 
@@ -325,54 +327,23 @@ def parse_transcript(transcript: str, assistant_labels: tuple[str, ...] = ("syst
 # ----------------------------------------------------------------- calls
 
 def decode_calls(value: Any) -> list[dict[str, Any]]:
-    """Decode a structured call list; raises ValueError on anything else.
+    """Decode a corpus call list (any form `schemas.decoding` reads); raises ValueError.
 
-    Accepts `[{name, arguments}]` (arguments as object or JSON text), OpenAI's
-    `[{type: function, function: {...}}]` and BFCL's `[{name: {args}}]`, as
-    objects or JSON text, and a single call not wrapped in a list. Free text
-    is not guessed at: `schemas/decoding.py` is the place for that.
+    Parquet gives a list of objects as structs over the union of their keys,
+    so keys an item lacked come back as null: drop those before decoding.
     """
     value = _plain(value)
-    for _ in range(2):  # JSON text, sometimes encoded twice
-        if not isinstance(value, str):
-            break
+    if isinstance(value, str):
         try:
-            value = json.loads(value.strip())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"not JSON: {error}") from None
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list):
-        raise ValueError(f"a call list must be a list, got {type(value).__name__}")
-    calls = []
-    for position, item in enumerate(value):
-        item = _plain(item)
-        if isinstance(item, dict):
-            # Parquet structs hold every key of every item; absent ones are null.
-            item = {k: v for k, v in item.items() if v is not None}
-        if isinstance(item, dict) and item.get("type") == "function" and isinstance(item.get("function"), dict):
-            item = item["function"]
-        if not isinstance(item, dict):
-            raise ValueError(f"call #{position} must be an object, got {type(item).__name__}")
-        if isinstance(item.get("name"), str) and ("arguments" in item or "parameters" in item or len(item) == 1):
-            name = item["name"]
-            arguments = item.get("arguments", item.get("parameters"))
-        elif len(item) == 1:
-            (name, arguments), = item.items()
-        else:
-            raise ValueError(f"call #{position} is neither {{name, arguments}} nor {{name: {{args}}}}: {sorted(item)}")
-        arguments = _plain(arguments)
-        if isinstance(arguments, str):
-            try:
-                arguments = json.loads(arguments) if arguments.strip() else {}
-            except json.JSONDecodeError as error:
-                raise ValueError(f"call #{position} ({name}): arguments are not JSON: {error}") from None
-        if arguments is None:
-            arguments = {}
-        if not isinstance(name, str) or not name or not isinstance(arguments, dict):
-            raise ValueError(f"call #{position}: needs a name and an object of arguments")
-        calls.append({"name": name, "arguments": arguments})
-    return calls
+            inner = json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
+            inner = None
+        if isinstance(inner, str):  # JSON text encoded twice, as some exports do
+            value = inner
+    if isinstance(value, list):
+        value = [{k: v for k, v in item.items() if v is not None} if isinstance(item, dict) else item
+                 for item in value]
+    return decoding.decode_calls(value)
 
 
 def decode_or_text(raw: Any) -> Any:
@@ -405,29 +376,22 @@ def make_candidate(example: dict[str, Any], output: Any, origin: str, *, correct
     }
 
 
-# The error taxonomy of tool-call-correctness.md, as snake_case values.
-ERROR_TYPES = (
-    "parameter_value_error", "incorrect_function_name", "incorrect_number_of_function_calls",
-    "missing_optional_parameter", "missing_required_parameter", "parameter_value_type_error",
-    "unexpected_parameter", "parsing_error",
-)
-
 # Substrings of labels in other spellings (BFCL checker codes, short names),
 # tried in order: the more specific first.
 _ERROR_HINTS = (
-    ("type_error", "parameter_value_type_error"),
-    ("value_type", "parameter_value_type_error"),
-    ("wrong_func_name", "incorrect_function_name"),
-    ("function_name", "incorrect_function_name"),
-    ("func_name", "incorrect_function_name"),
-    ("wrong_count", "incorrect_number_of_function_calls"),
-    ("number_of", "incorrect_number_of_function_calls"),
-    ("missing_required", "missing_required_parameter"),
-    ("missing_optional", "missing_optional_parameter"),
-    ("unexpected_param", "unexpected_parameter"),
-    ("value_error", "parameter_value_error"),
-    ("decoder", "parsing_error"),
-    ("pars", "parsing_error"),
+    ("type_error", ErrorType.PARAMETER_VALUE_TYPE_ERROR),
+    ("value_type", ErrorType.PARAMETER_VALUE_TYPE_ERROR),
+    ("wrong_func_name", ErrorType.INCORRECT_FUNCTION_NAME),
+    ("function_name", ErrorType.INCORRECT_FUNCTION_NAME),
+    ("func_name", ErrorType.INCORRECT_FUNCTION_NAME),
+    ("wrong_count", ErrorType.INCORRECT_NUMBER_OF_FUNCTION_CALLS),
+    ("number_of", ErrorType.INCORRECT_NUMBER_OF_FUNCTION_CALLS),
+    ("missing_required", ErrorType.MISSING_REQUIRED_PARAMETER),
+    ("missing_optional", ErrorType.MISSING_OPTIONAL_PARAMETER),
+    ("unexpected_param", ErrorType.UNEXPECTED_PARAMETER),
+    ("value_error", ErrorType.PARAMETER_VALUE_ERROR),
+    ("decoder", ErrorType.PARSING_ERROR),
+    ("pars", ErrorType.PARSING_ERROR),
 )
 
 
@@ -435,10 +399,65 @@ def error_type_of(label: Any) -> str | None:
     """Map a corpus error label loosely onto the taxonomy; None if unknown."""
     if not isinstance(label, str) or not label.strip():
         return None
+    try:
+        return ErrorType.from_label(label).value
+    except ValueError:
+        pass
     key = re.sub(r"[^a-z0-9]+", "_", label.strip().lower()).strip("_")
-    if key in ERROR_TYPES:
-        return key
     for hint, error_type in _ERROR_HINTS:
         if hint in key:
-            return error_type
+            return error_type.value
     return None
+
+
+# ----------------------------------------------------------------- values
+
+_INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
+_BOOLEAN_TEXT = {"true": True, "false": False}
+
+
+def coerce_to_schema(value: Any, schema: Any) -> Any:
+    """A reference value written as text, in the type its schema declares.
+
+    Seal-Tools and xLAM often write `"8"` where the schema says integer. Left
+    as text, the checker's variable rule would fail the schema-correct call
+    `8` and pass the type error `"8"`. Only lossless conversions are made;
+    anything else is kept as given.
+    """
+    if not isinstance(value, str) or not isinstance(schema, dict):
+        return value
+    kind = schema.get("type")
+    text = value.strip()
+    if kind == "integer" and _INTEGER_TEXT.match(text):
+        return int(text)
+    if kind == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            return value
+        return number if math.isfinite(number) else value
+    if kind == "boolean" and text.lower() in _BOOLEAN_TEXT:
+        return _BOOLEAN_TEXT[text.lower()]
+    if kind in ("array", "object") and text[:1] in "[{":
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            return value
+        return parsed if isinstance(parsed, list if kind == "array" else dict) else value
+    return value
+
+
+def coerce_call_arguments(calls: list[tuple[str, dict[str, Any]]], tools: list[dict[str, Any]]
+                          ) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    """Coerce every call's arguments to its tool's schema; also name what changed."""
+    properties = {tool["name"]: tool["parameters"].get("properties", {}) for tool in tools}
+    coerced_calls, changed = [], []
+    for name, arguments in calls:
+        schemas_ = properties.get(name, {})
+        new = {}
+        for param, value in arguments.items():
+            new[param] = coerce_to_schema(value, schemas_.get(param))
+            if new[param] is not value:
+                changed.append(f"{name}.{param}")
+        coerced_calls.append((name, new))
+    return coerced_calls, changed

@@ -53,19 +53,21 @@ class SealToolsAdapter(SourceAdapter):
         unknown = sorted({api for api, _ in calls if api not in catalog})
         if unknown:
             raise AdaptError("unknown_tool_in_reference", f"APIs {unknown} are not in {CATALOG_FILE}")
-        # Values are kept as given (often strings where the spec says a
-        # number): the reference is what the corpus says.
-        reference = [records.reference_call(api, parameters) for api, parameters in calls]
         original_tools = [catalog[api] for api in dict.fromkeys(api for api, _ in calls)]
         tools = [self._tool(spec) for spec in original_tools]
+        # Values are often text where the spec says a number: give them the
+        # schema's type where that loses nothing, and record which.
+        calls, coerced = common.coerce_call_arguments(calls, tools)
+        reference = [records.reference_call(api, parameters) for api, parameters in calls]
+        detail: dict[str, Any] = {"coerced_values": coerced} if coerced else {}
         # Later calls may take an earlier call's output ("API_call_0"): such a
         # reference is only right after those calls ran.
-        dependent = any(isinstance(v, str) and "API_call_" in v for _, p in calls for v in p.values())
+        if any(isinstance(v, str) and "API_call_" in v for _, p in calls for v in p.values()):
+            detail["dependent_calls"] = True
         example = records.make_example(
             source=self.name, split=split, upstream_id=upstream_id, tools=tools,
             original_tools=original_tools, messages=[{"role": "user", "content": query}],
-            reference=reference, reference_detail={"dependent_calls": True} if dependent else None,
-            license=self.license)
+            reference=reference, reference_detail=detail, license=self.license)
         return Adapted(examples=[example])
 
     @staticmethod

@@ -34,13 +34,15 @@ class XlamAdapter(SourceAdapter):
             calls = common.decode_calls(answers)
         except ValueError as error:
             raise AdaptError("bad_field_type", f"answers: {error}") from None
-        # Values kept as given; an empty answer list (the irrelevance subset) is "no call".
-        reference = common.reference_from_calls(calls)
-        common.check_reference_tools(reference, tools)
+        common.check_reference_tools(calls, tools)
+        # Text values where the schema says a number get the schema's type (lossless only).
+        pairs, coerced = common.coerce_call_arguments([(c["name"], c["arguments"]) for c in calls], tools)
+        # An empty answer list (the irrelevance subset) is "no call".
+        reference = [records.reference_call(name, arguments) for name, arguments in pairs]
         example = records.make_example(
             source=self.name, split=split, upstream_id=upstream_id, tools=tools,
             original_tools=original_tools, messages=[{"role": "user", "content": query}],
             reference=reference,
             reference_kind=records.REFERENCE_CALL if reference else records.REFERENCE_NO_CALL,
-            license=self.license)
+            reference_detail={"coerced_values": coerced} if coerced else None, license=self.license)
         return Adapted(examples=[example])
