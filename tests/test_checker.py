@@ -22,7 +22,7 @@ from schemas.tool_spec import normalize_tool
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BFCL_DIRS = (os.path.join(REPO, "data", "samples", "bfcl_live_sample"),
-             "/work/shared/data/corpora/bfcl_live_sample")
+             os.path.join(os.path.dirname(REPO), "shared", "data", "corpora", "bfcl_live_sample"))
 
 
 def _read_row(path: str, case_id: str) -> dict | None:

@@ -376,6 +376,36 @@ def make_candidate(example: dict[str, Any], output: Any, origin: str, *, correct
     }
 
 
+def adapt_pair(adapter: Any, *, split: str, upstream_id: str, conversation: list, original_tools: list,
+               correct_raw: Any, correct_field: str, rejected_raw: Any, correct_origin: str,
+               rejected_origin: str, label: Any) -> Any:
+    """A pair-corpus row -> one example (reference = the correct calls) and its
+    correct and wrong candidates. The wrong output is kept as text when it does
+    not decode, so the checker can call it a parsing error instead of losing it."""
+    from schemas.adapters.base import Adapted
+
+    messages = normalize_messages(conversation, "conversation")
+    tools = normalize_tools(original_tools)
+    try:
+        correct = decode_calls(correct_raw)
+    except ValueError as error:
+        raise AdaptError("malformed_json", f"{correct_field}: {error}") from None
+    reference = reference_from_calls(correct)
+    check_reference_tools(reference, tools)
+    example = records.make_example(
+        source=adapter.name, split=split, upstream_id=upstream_id, tools=tools,
+        original_tools=original_tools, messages=messages, reference=reference,
+        reference_kind=records.REFERENCE_CALL if reference else records.REFERENCE_NO_CALL,
+        license=adapter.license)
+    candidates = [make_candidate(example, correct, correct_origin, correct=True)]
+    if rejected_raw is not None:
+        rejected = make_candidate(example, decode_or_text(rejected_raw), rejected_origin, correct=False,
+                                  error_type=error_type_of(label), detail=label if isinstance(label, str) else None)
+        if rejected["candidate_id"] != candidates[0]["candidate_id"]:
+            candidates.append(rejected)
+    return Adapted(examples=[example], candidates=candidates)
+
+
 # Substrings of labels in other spellings (BFCL checker codes, short names),
 # tried in order: the more specific first.
 _ERROR_HINTS = (

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas import records
 from schemas.adapters import common
-from schemas.adapters.base import Adapted, AdaptError, SourceAdapter
+from schemas.adapters.base import Adapted, SourceAdapter
 
 
 class FCRewardBenchAdapter(SourceAdapter):
@@ -33,24 +32,8 @@ class FCRewardBenchAdapter(SourceAdapter):
         rejected_raw = common.field(row, "rejected_output", (list, dict, str))
         label = common.text(row, "error_type", required=False) or None
         model = common.text(row, "model_name", required=False) or "unknown"
-        messages = common.normalize_messages(conversation, "conversation")
-        tools = common.normalize_tools(original_tools)
-        try:
-            chosen = common.decode_calls(chosen_raw)
-        except ValueError as error:
-            raise AdaptError("malformed_json", f"chosen_output: {error}") from None
-        reference = common.reference_from_calls(chosen)
-        common.check_reference_tools(reference, tools)
-        example = records.make_example(
-            source=self.name, split=category, upstream_id=upstream_id, tools=tools,
-            original_tools=original_tools, messages=messages, reference=reference,
-            reference_kind=records.REFERENCE_CALL if reference else records.REFERENCE_NO_CALL,
-            license=self.license)
-        chosen_candidate = common.make_candidate(example, chosen, "corpus:fc-rewardbench:correct", correct=True)
-        rejected_candidate = common.make_candidate(
-            example, common.decode_or_text(rejected_raw), f"corpus:fc-rewardbench:{model}", correct=False,
-            error_type=common.error_type_of(label), detail=label)
-        candidates = [chosen_candidate]
-        if rejected_candidate["candidate_id"] != chosen_candidate["candidate_id"]:
-            candidates.append(rejected_candidate)
-        return Adapted(examples=[example], candidates=candidates)
+        return common.adapt_pair(
+            self, split=category, upstream_id=upstream_id, conversation=conversation,
+            original_tools=original_tools, correct_raw=chosen_raw, correct_field="chosen_output",
+            rejected_raw=rejected_raw, correct_origin="corpus:fc-rewardbench:correct",
+            rejected_origin=f"corpus:fc-rewardbench:{model}", label=label)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas import records
 from schemas.adapters import common
-from schemas.adapters.base import Adapted, AdaptError, SourceAdapter
+from schemas.adapters.base import Adapted, SourceAdapter
 
 
 class ToolRMTrainAdapter(SourceAdapter):
@@ -31,26 +30,8 @@ class ToolRMTrainAdapter(SourceAdapter):
         correct_raw = common.field(row, "tool_calls_correct", (list, dict, str))
         incorrect_raw = row.get("tool_calls_incorrect")
         generator = common.text(row, "generator_model", required=False) or "unknown"
-        messages = common.normalize_messages(conversation, "conversation")
-        tools = common.normalize_tools(original_tools)
-        try:
-            correct = common.decode_calls(correct_raw)
-        except ValueError as error:
-            raise AdaptError("malformed_json", f"tool_calls_correct: {error}") from None
-        reference = common.reference_from_calls(correct)
-        common.check_reference_tools(reference, tools)
-        example = records.make_example(
-            source=self.name, split=split, upstream_id=upstream_id, tools=tools,
-            original_tools=original_tools, messages=messages, reference=reference,
-            reference_kind=records.REFERENCE_CALL if reference else records.REFERENCE_NO_CALL,
-            license=self.license)
-        candidates = [common.make_candidate(example, correct, "corpus:toolrm-train:correct", correct=True)]
-        if incorrect_raw is not None:
-            label = row.get("error_type")
-            rejected = common.make_candidate(
-                example, common.decode_or_text(incorrect_raw), f"corpus:toolrm-train:{generator}", correct=False,
-                error_type=common.error_type_of(label), detail=label if isinstance(label, str) else None)
-            if rejected["candidate_id"] != candidates[0]["candidate_id"]:
-                candidates.append(rejected)
-        return Adapted(examples=[example], candidates=candidates)
-
+        return common.adapt_pair(
+            self, split=split, upstream_id=upstream_id, conversation=conversation,
+            original_tools=original_tools, correct_raw=correct_raw, correct_field="tool_calls_correct",
+            rejected_raw=incorrect_raw, correct_origin="corpus:toolrm-train:correct",
+            rejected_origin=f"corpus:toolrm-train:{generator}", label=row.get("error_type"))
