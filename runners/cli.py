@@ -8,8 +8,9 @@ import time
 USAGE = """usage: toolrm COMMAND [options]
 
 commands:
-  ingest   corpus files -> canonical example shards, dead letter and manifest
-  verify   label candidate tool calls against BFCL-style references
+  ingest      corpus files -> canonical example shards, dead letter and manifest
+  synthesize  examples -> reference, rule-based and LLM candidates, labelled by the checker
+  verify      label candidate tool calls against BFCL-style references
 
 Run `toolrm COMMAND --help` for a command's options."""
 
@@ -46,12 +47,42 @@ def ingest(argv: list[str]) -> int:
     return 0
 
 
+def _print_synthesize_summary(manifest: dict, output: str, seconds: float) -> None:
+    counts = manifest["counts"]
+    print(f"synthesize: {counts['examples_in']} examples -> {counts['candidates_out']} candidates in {output} "
+          f"({seconds:.1f} s)")
+    print(f"  positives {counts['positives']}, negatives {counts['negatives']}, "
+          f"schema-valid negatives {counts['negatives_schema_valid_share']}, "
+          f"error-mix distance from FC-RewardBench (TV) {counts['error_mix_tv_distance']}")
+    for origin, count in counts["candidates_by_origin"].items():
+        print(f"    origin {origin:44s} {count:>7}")
+    for error_type, count in counts["negatives_by_error_type"].items():
+        print(f"    error  {error_type:44s} {count:>7}")
+    for reason, count in counts["dead_letter_by_reason"].items():
+        print(f"    dead letter {reason:39s} {count:>7}")
+
+
+def synthesize(argv: list[str]) -> int:
+    from beam_pipelines import synthesize as synthesize_pipeline
+    from transforms.fileio import InputError
+
+    started = time.monotonic()
+    try:
+        manifest = synthesize_pipeline.run(argv)
+    except (InputError, ValueError) as error:
+        print(f"toolrm synthesize: {error}", file=sys.stderr)
+        return 2
+    args, _ = synthesize_pipeline.parse_args(argv)
+    _print_synthesize_summary(manifest, args.output, time.monotonic() - started)
+    return 0
+
+
 def verify(argv: list[str]) -> int:
     from runners import verify as verify_job
     return verify_job.main(argv)
 
 
-COMMANDS = {"ingest": ingest, "verify": verify}
+COMMANDS = {"ingest": ingest, "synthesize": synthesize, "verify": verify}
 
 
 def main(argv: list[str] | None = None) -> int:

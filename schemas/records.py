@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 EXAMPLE_SCHEMA_VERSION = "1.0"
-CANDIDATE_SCHEMA_VERSION = "1.0"
+CANDIDATE_SCHEMA_VERSION = "1.1"
 
 # What the right answer to an example is.
 REFERENCE_CALL = "call"            # one or more calls, given in `reference`
@@ -53,6 +53,7 @@ CANDIDATE_ARROW_SCHEMA = pa.schema(
         pa.field("correct", pa.bool_(), nullable=True),
         pa.field("error_type", pa.string(), nullable=True),
         pa.field("detail", pa.string(), nullable=True),
+        pa.field("schema_valid", pa.bool_(), nullable=True),
         pa.field("score", pa.float32(), nullable=True),
         pa.field("scorer", pa.string(), nullable=True),
     ],
@@ -127,7 +128,7 @@ EXAMPLE_JSON_SCHEMA: dict[str, Any] = {
 
 CANDIDATE_JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://toolrm.dev/schemas/candidate-1.0.json",
+    "$id": "https://toolrm.dev/schemas/candidate-1.1.json",
     "title": "Candidate",
     "type": "object",
     "required": ["example_id", "candidate_id", "output", "origin"],
@@ -139,6 +140,7 @@ CANDIDATE_JSON_SCHEMA: dict[str, Any] = {
         "correct": {"type": ["boolean", "null"]},
         "error_type": {"type": ["string", "null"]},
         "detail": {"type": ["string", "null"]},
+        "schema_valid": {"type": ["boolean", "null"]},
         "score": {"type": ["number", "null"]},
         "scorer": {"type": ["string", "null"]},
     },

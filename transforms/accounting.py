@@ -52,67 +52,63 @@ def count_by(records, field: str, label: str):
     )
 
 
-def build_manifest(config: dict[str, Any], row_counts: dict[str, int], example_splits: dict[str, int],
-                   dead_letter_reasons: dict[str, int], candidate_counts: dict[str, int],
-                   shards: list[dict[str, Any]], versions: dict[str, str]) -> dict[str, Any]:
-    rows = {status: int(row_counts.get(status, 0)) for status in (WRITTEN, DUPLICATE, DEAD)}
-    shard_groups: dict[str, list[dict]] = collections.defaultdict(list)
+def shard_files(shards: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Shard infos grouped by prefix (`examples`, `candidates`, ...), sorted by file name."""
+    groups: dict[str, list[dict]] = collections.defaultdict(list)
     for shard in sorted(shards, key=lambda s: s["file"]):
-        shard_groups[shard["file"].rsplit("-", 3)[0]].append(shard)
-    return {
-        "manifest_version": "1.0",
-        "config": config,
-        "versions": versions,
-        "counts": {
-            "rows_in": sum(rows.values()),
-            "rows_written": rows[WRITTEN],
-            "rows_duplicate": rows[DUPLICATE],
-            "rows_dead_letter": rows[DEAD],
-            "examples_out": sum(example_splits.values()),
-            "examples_by_split": dict(sorted(example_splits.items())),
-            "candidates_out": sum(candidate_counts.values()),
-            "candidates_by_origin": dict(sorted(candidate_counts.items())),
-            "dead_letter_by_reason": dict(sorted(dead_letter_reasons.items())),
-        },
-        "files": dict(sorted(shard_groups.items())),
-    }
+        groups[shard["file"].rsplit("-", 3)[0]].append(shard)
+    return dict(sorted(groups.items()))
+
+
+def row_counts(statuses: dict[str, int]) -> dict[str, int]:
+    rows = {status: int(statuses.get(status, 0)) for status in (WRITTEN, DUPLICATE, DEAD)}
+    return {"rows_in": sum(rows.values()), "rows_written": rows[WRITTEN],
+            "rows_duplicate": rows[DUPLICATE], "rows_dead_letter": rows[DEAD]}
 
 
 class _WriteManifest(beam.DoFn):
-    def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str]):
+    def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str], names: list[str], counts_fn):
         self._path = path
         self._config = config
         self._versions = versions
+        self._names = names
+        self._counts_fn = counts_fn
 
-    def process(self, _, row_counts, example_splits, dead_letter_reasons, candidate_counts, shards):
-        manifest = build_manifest(self._config, row_counts, example_splits, dead_letter_reasons,
-                                  candidate_counts, shards, self._versions)
+    def process(self, _, shards, *summaries):
+        manifest = {
+            "manifest_version": "1.0",
+            "config": self._config,
+            "versions": self._versions,
+            "counts": self._counts_fn(dict(zip(self._names, summaries))),
+            "files": shard_files(shards),
+        }
         fileio.write_bytes_atomic(self._path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
         yield manifest
 
 
-def _single(pcoll):
-    return beam.pvalue.AsSingleton(pcoll, default_value={})
-
-
 class WriteManifest(beam.PTransform):
-    """Write `manifest.json` once every shard is written (it depends on their infos)."""
+    """Write `manifest.json` once every shard is written (it depends on their infos).
 
-    def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str], *, row_counts,
-                 example_splits, dead_letter_reasons, candidate_counts):
+    `summaries` are one-element PCollections (dicts of counts); `counts_fn`
+    turns them, by name, into the manifest's `counts` section.
+    """
+
+    def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str], *,
+                 summaries: dict[str, Any], counts_fn):
         super().__init__()
         self._path = path
         self._config = config
         self._versions = versions
-        self._side = (row_counts, example_splits, dead_letter_reasons, candidate_counts)
+        self._summaries = summaries
+        self._counts_fn = counts_fn
 
     def expand(self, shard_infos):
-        row_counts, example_splits, dead_letter_reasons, candidate_counts = self._side
+        names = sorted(self._summaries)
+        sides = [beam.pvalue.AsSingleton(self._summaries[n], default_value={}) for n in names]
         return (
             shard_infos.pipeline
             | "Once" >> beam.Create([None])
-            | "Write" >> beam.ParDo(
-                _WriteManifest(self._path, self._config, self._versions),
-                _single(row_counts), _single(example_splits), _single(dead_letter_reasons),
-                _single(candidate_counts), beam.pvalue.AsList(shard_infos))
+            | "Write" >> beam.ParDo(_WriteManifest(self._path, self._config, self._versions, names,
+                                                   self._counts_fn),
+                                    beam.pvalue.AsList(shard_infos), *sides)
         )

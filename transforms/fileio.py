@@ -108,6 +108,34 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
         handle.write(data)
 
 
+def open_write(path: str) -> BinaryIO:
+    if _scheme(path) == "":
+        return open(path, "wb")
+    if _uses_beam(path):
+        return FileSystems.create(path)
+    return fsspec.open(path, "wb").open()
+
+
+def rename(source: str, target: str) -> None:
+    """Move a finished file into place (atomic locally; copy-then-delete on object stores)."""
+    if _scheme(source) == "":
+        os.replace(source, target)
+    elif _uses_beam(source):
+        FileSystems.rename([source], [target])
+    else:
+        fs, _, [src] = fsspec.get_fs_token_paths(source)
+        fs.mv(src, fsspec.get_fs_token_paths(target)[2][0])
+
+
+def size_and_sha256(path: str) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
+    with open_read(path) as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
 def parquet_bytes(rows: list[dict], schema: pa.Schema) -> bytes:
     """Serialize rows to Parquet in memory (zstd; deterministic for the same rows)."""
     table = pa.Table.from_pylist(rows, schema=schema)

@@ -101,11 +101,17 @@ class _ReadFileRows(beam.DoFn):
 class ReadRows(beam.PTransform):
     """Paths -> `(path, row_number, row)` tuples, plus dead letters.
 
-    Rows are reshuffled after reading so that adapting a big file spreads
-    across workers instead of staying on the worker that read it.
+    With `reshuffle` (the default) rows are redistributed after reading so
+    that work on a big file spreads across workers. Without it, reading fuses
+    with the stages after it and rows stream through in constant memory, with
+    parallelism across files: right for inputs already written as shards.
     """
+
+    def __init__(self, reshuffle: bool = True):
+        super().__init__()
+        self._reshuffle = reshuffle
 
     def expand(self, paths):
         results = paths | "ReadFile" >> beam.ParDo(_ReadFileRows()).with_outputs(DEAD_LETTER, main=ROWS)
-        rows = results[ROWS] | "Spread" >> beam.Reshuffle()
+        rows = results[ROWS] | "Spread" >> beam.Reshuffle() if self._reshuffle else results[ROWS]
         return {ROWS: rows, DEAD_LETTER: results[DEAD_LETTER]}

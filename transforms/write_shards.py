@@ -8,10 +8,13 @@ mistakes a missing shard for a lost one. Each write is atomic.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Any, Callable
 
 import apache_beam as beam
 import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.transforms.window import GlobalWindows
 
 from transforms import fileio
 
@@ -67,14 +70,112 @@ class WriteShards(beam.PTransform):
     def expand(self, records):
         count, shard_key = self._count, self._shard_key
         keyed = records | "KeyByShard" >> beam.Map(lambda r: (shard_of(shard_key(r), count), r))
-        every_shard = (
-            records.pipeline
-            | "AllShards" >> beam.Create([(i, None) for i in range(count)])
-        )
+        every_shard = records.pipeline | "AllShards" >> beam.Create([(i, None) for i in range(count)])
         return (
             (keyed, every_shard)
             | "WithEmpty" >> beam.Flatten()
             | "GroupByShard" >> beam.GroupByKey()
             | "Write" >> beam.ParDo(_WriteShard(self._directory, self._prefix, count, self._schema,
                                                 self._sort_key, self._to_row))
+        )
+
+
+class _WriteBundleFile(beam.DoFn):
+    """Stream each bundle's records into one temporary Parquet file, a row group at a time."""
+
+    def __init__(self, temp_dir: str, schema: pa.Schema, to_row: Callable[[dict], dict], rows_per_group: int):
+        self._temp_dir = temp_dir
+        self._schema = schema
+        self._to_row = to_row
+        self._rows_per_group = rows_per_group
+
+    def start_bundle(self):
+        self._writer = None
+        self._buffer: list[dict] = []
+        self._rows = 0
+        self._first_key = None
+
+    def process(self, batch):
+        for record in batch:
+            row = self._to_row(record)
+            self._first_key = self._first_key or _bundle_key(row)
+            self._buffer.append(row)
+        if len(self._buffer) >= self._rows_per_group:
+            self._flush()
+
+    def _flush(self):
+        if not self._buffer:
+            return
+        if self._writer is None:
+            fileio.makedirs(self._temp_dir)
+            self._path = fileio.join(self._temp_dir, f"{uuid.uuid4().hex}.parquet")
+            self._handle = fileio.open_write(self._path)
+            self._writer = pq.ParquetWriter(self._handle, self._schema, compression="zstd")
+        self._writer.write_table(pa.Table.from_pylist(self._buffer, schema=self._schema))
+        self._rows += len(self._buffer)
+        self._buffer = []
+
+    def finish_bundle(self):
+        self._flush()
+        if self._writer is not None:
+            self._writer.close()
+            self._handle.close()
+            yield GlobalWindows.windowed_value({"temp": self._path, "rows": self._rows, "first_key": self._first_key})
+
+
+def _bundle_key(row: dict) -> str:
+    return "\x00".join(str(row.get(k, "")) for k in ("example_id", "candidate_id"))
+
+
+class _PublishShards(beam.DoFn):
+    """Rename the bundle files to `<prefix>-NNNNN-of-MMMMM.parquet`, ordered by their first row."""
+
+    def __init__(self, directory: str, prefix: str, schema: pa.Schema):
+        self._directory = directory
+        self._prefix = prefix
+        self._schema = schema
+
+    def process(self, _, parts):
+        parts = sorted(parts, key=lambda p: (p["first_key"], p["rows"], p["temp"]))
+        if not parts:  # nothing to write: still publish one (empty) shard, so a reader finds the set
+            parts = [{"temp": None, "rows": 0}]
+        count = len(parts)
+        for index, part in enumerate(parts):
+            name = shard_name(self._prefix, index, count)
+            target = fileio.join(self._directory, name)
+            if part["temp"] is None:
+                fileio.write_bytes_atomic(target, fileio.parquet_bytes([], self._schema))
+            else:
+                fileio.rename(part["temp"], target)
+            size, digest = fileio.size_and_sha256(target)
+            yield {"file": name, "rows": part["rows"], "bytes": size, "sha256": digest}
+
+
+class WriteStreamingShards(beam.PTransform):
+    """Batches of records -> Parquet shards written as they stream, in constant memory.
+
+    Each bundle writes its own file (no shuffle of the records); a last step
+    names the files in a stable order. Row content is deterministic; how rows
+    split into files follows the runner's bundles, so compare shards by
+    content, not by file. Records are not de-duplicated here.
+    """
+
+    def __init__(self, directory: str, prefix: str, schema: pa.Schema, to_row: Callable[[dict], dict] = _identity,
+                 rows_per_group: int = 20000):
+        super().__init__()
+        self._directory = directory
+        self._prefix = prefix
+        self._schema = schema
+        self._to_row = to_row
+        self._rows_per_group = rows_per_group
+
+    def expand(self, batches):
+        temp_dir = fileio.join(self._directory, f".tmp-{self._prefix}")
+        parts = batches | "WriteBundles" >> beam.ParDo(
+            _WriteBundleFile(temp_dir, self._schema, self._to_row, self._rows_per_group))
+        return (
+            batches.pipeline
+            | "Once" >> beam.Create([None])
+            | "Publish" >> beam.ParDo(_PublishShards(self._directory, self._prefix, self._schema),
+                                      beam.pvalue.AsList(parts))
         )

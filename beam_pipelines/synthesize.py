@@ -1,0 +1,206 @@
+"""The synthesize pipeline: canonical examples -> labelled candidate tool calls.
+
+    example shards --ReadExamples--> examples
+      --RuleCandidates-->   reference + rule negatives (default; no model)
+      --GenerateWithLLM-->  llm-sample (sample-and-check) / llm-perturb (targeted), optional
+      --ObfuscatedCopies--> renamed copies (optional augmentation)
+      --DedupCandidates-->  one per content hash, when generators can repeat each other
+      --WriteShards-->      candidates-* (streamed, constant memory), dead_letter-*,
+                            examples-* for the obfuscated copies, manifest.json
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import apache_beam as beam
+
+from beam_pipelines.common import (MANIFEST, candidate_row, default_num_shards, example_row, make_pipeline,
+                                   read_manifest, remove_stale_shards, versions)
+from runners.presets import RUNNERS
+from schemas.errors import ErrorType
+from schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
+from transforms import fileio, rules
+from transforms.accounting import WriteManifest, count_by
+from transforms.candidates import CandidateSummary, DedupCandidates, ObfuscatedCopies, RuleCandidates
+from transforms.dead_letter import DEAD_LETTER_SCHEMA
+from transforms.examples_io import ReadExamples
+from transforms.write_shards import WriteShards, WriteStreamingShards
+
+GENERATORS = ("rules", "llm-sample", "llm-perturb")
+
+
+def parse_mix(text: str | None) -> dict[str, float] | None:
+    """`parameter_value_error=0.5,incorrect_function_name=0.5` -> weights (error types checked)."""
+    if not text:
+        return None
+    mix = {}
+    for part in text.split(","):
+        name, _, weight = part.partition("=")
+        error_type = ErrorType.from_label(name.strip()).value
+        try:
+            mix[error_type] = float(weight)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--mix: weight of {name!r} is not a number: {weight!r}") from None
+        if mix[error_type] < 0:
+            raise argparse.ArgumentTypeError(f"--mix: weight of {name!r} is negative")
+    if not sum(mix.values()):
+        raise argparse.ArgumentTypeError("--mix: weights sum to zero")
+    return mix
+
+
+def mix_distance(counts: dict[str, int], target: dict[str, float]) -> float | None:
+    """Total-variation distance between an error-type histogram and a target mix."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    norm = sum(target.values())
+    keys = set(counts) | set(target)
+    return round(0.5 * sum(abs(counts.get(k, 0) / total - target.get(k, 0.0) / norm) for k in keys), 4)
+
+
+def synthesize_counts(summaries: dict[str, dict], mix: dict[str, float]) -> dict[str, Any]:
+    candidates = summaries["candidates"]
+    negatives = {k: v for k, v in candidates.get("negative_type", {}).items() if k != "None"}
+    n_negatives = sum(negatives.values())
+    schema_valid = candidates.get("negative_schema_valid", {})
+    examples_in = summaries["examples_in"].get("examples", 0)
+    dead_rows = summaries["dead_rows"].get("rows", 0)
+    origins = candidates.get("origin", {})
+    return {
+        "rows_in": examples_in + dead_rows,
+        "examples_in": examples_in,
+        "rows_dead_letter": dead_rows,
+        "obfuscated_examples": summaries["copies"].get("examples", 0),
+        # Before collapsing repeats (the same output from two generators); the
+        # shard infos in `files` give the rows actually written.
+        "candidates_generated": sum(origins.values()),
+        "candidates_by_origin": dict(sorted(origins.items())),
+        "positives": candidates.get("label", {}).get("True", 0),
+        "negatives": n_negatives,
+        "negatives_by_error_type": dict(sorted(negatives.items())),
+        "negatives_schema_valid_share": round(schema_valid.get("True", 0) / n_negatives, 4) if n_negatives else None,
+        "error_mix_tv_distance": mix_distance(negatives, mix),
+        "dead_letter_by_reason": dict(sorted(summaries["reasons"].items())),
+    }
+
+
+def _count(pcoll, label: str, key: str):
+    return pcoll | f"{label}Key" >> beam.Map(lambda _: key) | f"{label}Count" >> beam.combiners.Count.PerElement() \
+        | f"{label}Dict" >> beam.combiners.ToDict()
+
+
+def _as_batch(candidate: dict[str, Any]) -> list[dict[str, Any]]:
+    return [candidate]
+
+
+def build(pipeline: beam.Pipeline, *, files: list[str], output: str, num_shards: int, generators: list[str],
+          seed: int, mix: dict[str, float] | None, max_negatives: int, obfuscate: bool,
+          llm: dict[str, Any] | None, config: dict[str, Any]) -> None:
+    read = pipeline | "Files" >> beam.Create(files) | "ReadExamples" >> ReadExamples()
+    examples = read["examples"]
+    batches = [examples | "Rules" >> RuleCandidates(
+        seed=seed, mix=mix, max_negatives=max_negatives if "rules" in generators else 0)]
+    dead_letters = [read["dead_letter"]]
+    for mode, generator in (("sample", "llm-sample"), ("perturb", "llm-perturb")):
+        if generator in generators:
+            from transforms.llm_stage import LLMCandidates  # heavy dependencies only when asked for
+            result = examples | f"LLM-{mode}" >> LLMCandidates(mode=mode, seed=seed, **llm)
+            batches.append(result["candidates"] | f"LLM-{mode}-AsBatch" >> beam.Map(_as_batch))
+            dead_letters.append(result["dead_letter"])
+    candidates = tuple(batches) | "AllCandidates" >> beam.Flatten()
+    if len(batches) > 1:
+        candidates = candidates | "Dedup" >> DedupCandidates()
+    copies = None
+    if obfuscate:
+        records = candidates | "Records" >> beam.FlatMap(lambda batch: batch)
+        copies = examples | "Obfuscate" >> ObfuscatedCopies(records, seed)
+        candidates = (candidates, copies["candidates"] | "CopiesAsBatch" >> beam.Map(_as_batch)) \
+            | "WithCopies" >> beam.Flatten()
+    dead = tuple(dead_letters) | "AllDeadLetters" >> beam.Flatten()
+
+    written = [
+        candidates | "WriteCandidates" >> WriteStreamingShards(
+            output, "candidates", CANDIDATE_ARROW_SCHEMA, to_row=candidate_row),
+        dead | "WriteDeadLetters" >> WriteShards(
+            output, "dead_letter", DEAD_LETTER_SCHEMA, 1, shard_key=lambda d: d["source_file"],
+            sort_key=lambda d: (d["source_file"], d["row_number"], d["stage"], d["reason"], d["detail"])),
+    ]
+    copy_examples = copies["examples"] if copies else pipeline | "NoCopies" >> beam.Create([])
+    if copies:
+        written.append(copy_examples | "WriteObfuscatedExamples" >> WriteShards(
+            output, "examples", EXAMPLE_ARROW_SCHEMA, num_shards, shard_key=lambda e: e["example_id"],
+            sort_key=lambda r: r["example_id"], to_row=example_row))
+    target = mix or rules.DEFAULT_MIX
+    _ = tuple(written) | "ShardInfos" >> beam.Flatten() | "Manifest" >> WriteManifest(
+        fileio.join(output, MANIFEST), config, versions(),
+        summaries={
+            "examples_in": _count(examples, "ExamplesIn", "examples"),
+            "dead_rows": _count(read["dead_letter"], "DeadRows", "rows"),
+            "copies": _count(copy_examples, "Copies", "examples"),
+            "candidates": candidates | "Summarize" >> beam.CombineGlobally(CandidateSummary()),
+            "reasons": count_by(dead, "reason", "Reasons"),
+        },
+        counts_fn=lambda summaries: synthesize_counts(summaries, target))
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(prog="toolrm synthesize", description=__doc__.splitlines()[0])
+    parser.add_argument("--input", required=True, action="append", help="Example shards (glob; repeatable)")
+    parser.add_argument("--output", required=True, help="output directory (local or URL)")
+    parser.add_argument("--generators", default="rules",
+                        help=f"comma-separated, from {', '.join(GENERATORS)} (default: rules)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mix", default=None,
+                        help="error-type weights, e.g. parameter_value_error=2,parsing_error=1 "
+                             "(default: FC-RewardBench's distribution)")
+    parser.add_argument("--max_negatives", type=int, default=6, help="rule negatives per example")
+    parser.add_argument("--obfuscate", action=argparse.BooleanOptionalAction, default=False,
+                        help="add a renamed copy of each example (ToolRM's obfuscation augmentation)")
+    parser.add_argument("--runner", default="direct", choices=RUNNERS)
+    parser.add_argument("--num_shards", type=int, default=0)
+    llm = parser.add_argument_group("LLM generators")
+    llm.add_argument("--model", help="local path or gs:// URL of the model (or the served model's name)")
+    llm.add_argument("--backend", default="transformers", choices=("transformers", "openai", "vllm"))
+    llm.add_argument("--endpoint", help="base URL of an OpenAI-compatible server (backend openai)")
+    llm.add_argument("--api_key_env", default="OPENAI_API_KEY", help="environment variable holding the API key")
+    llm.add_argument("--device", default="cpu", help="cpu or cuda (backend transformers)")
+    llm.add_argument("--samples", type=int, default=4, help="samples per example (llm-sample)")
+    llm.add_argument("--temperature", type=float, default=0.8)
+    llm.add_argument("--max_new_tokens", type=int, default=256)
+    llm.add_argument("--batch_size", type=int, default=8)
+    llm.add_argument("--error_types", default=None, help="error types to ask for (llm-perturb; default: all)")
+    return parser.parse_known_args(argv)
+
+
+def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> dict[str, Any]:
+    args, beam_args = parse_args(argv)
+    generators = [g.strip() for g in args.generators.split(",") if g.strip()]
+    unknown = sorted(set(generators) - set(GENERATORS))
+    if unknown:
+        raise ValueError(f"unknown generators {unknown}; choose from {', '.join(GENERATORS)}")
+    mix = parse_mix(args.mix)
+    llm = None
+    if any(g.startswith("llm") for g in generators):
+        if not args.model:
+            raise ValueError("--model is required for the llm-sample and llm-perturb generators")
+        llm = {"model": args.model, "backend": args.backend, "endpoint": args.endpoint,
+               "api_key_env": args.api_key_env, "device": args.device, "samples": args.samples,
+               "temperature": args.temperature, "max_new_tokens": args.max_new_tokens,
+               "batch_size": args.batch_size,
+               "error_types": [ErrorType.from_label(e).value for e in args.error_types.split(",")]
+               if args.error_types else None}
+    files = fileio.match_inputs(args.input)
+    num_shards = args.num_shards or default_num_shards(files)
+    config = {"pipeline": "synthesize", "inputs": files, "generators": generators, "seed": args.seed,
+              "mix": mix or rules.DEFAULT_MIX, "max_negatives": args.max_negatives, "obfuscate": args.obfuscate,
+              "num_shards": num_shards, "runner": args.runner,
+              "llm": {k: v for k, v in (llm or {}).items() if k != "api_key_env"} or None}
+    fileio.makedirs(args.output)
+    with make_pipeline(args.runner, beam_args, test_pipeline) as pipeline:
+        build(pipeline, files=files, output=args.output, num_shards=num_shards, generators=generators,
+              seed=args.seed, mix=mix, max_negatives=args.max_negatives, obfuscate=args.obfuscate, llm=llm,
+              config=config)
+    manifest = read_manifest(args.output)
+    remove_stale_shards(args.output, manifest)
+    return manifest

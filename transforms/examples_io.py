@@ -1,0 +1,50 @@
+"""Read canonical Example shards back into validated example dicts.
+
+Downstream pipelines (synthesize, score) start from the ingest output; a row
+that no longer validates (hand-edited, or written by another version) is
+dead-lettered with the reason rather than failing the job.
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+
+from schemas.records import EXAMPLE_JSON_FIELDS, example_content_hash, from_row
+from schemas.validation import ValidationError, validate_example
+from transforms.dead_letter import dead_letter
+from transforms.read_rows import ReadRows
+
+EXAMPLES = "examples"
+DEAD_LETTER = "dead_letter"
+
+
+class _ParseExample(beam.DoFn):
+    def process(self, element):
+        path, number, row = element
+        try:
+            if not isinstance(row, dict):
+                raise ValidationError("invalid_record", f"row is {type(row).__name__}, not an Example")
+            example = from_row(row, EXAMPLE_JSON_FIELDS)
+            validate_example(example)
+            if example.get("content_hash") != example_content_hash(example):
+                raise ValidationError("content_hash_mismatch", "content_hash does not match the example's content")
+        except ValidationError as error:
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(path, number, "read", error.reason, error.detail, row))
+            return
+        except ValueError as error:  # JSON text fields that do not parse
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(path, number, "read", "malformed_json", str(error), row))
+            return
+        yield example
+
+
+class ReadExamples(beam.PTransform):
+    """Paths of Example shards -> example dicts, plus dead letters (read and parse failures).
+
+    Shards are read without a reshuffle: examples stream through the stages
+    after this one in constant memory, spread across workers file by file.
+    """
+
+    def expand(self, paths):
+        read = paths | "Read" >> ReadRows(reshuffle=False)
+        parsed = read["rows"] | "Parse" >> beam.ParDo(_ParseExample()).with_outputs(DEAD_LETTER, main=EXAMPLES)
+        dead = (read["dead_letter"], parsed[DEAD_LETTER]) | "DeadLetters" >> beam.Flatten()
+        return {EXAMPLES: parsed[EXAMPLES], DEAD_LETTER: dead}
