@@ -8,8 +8,9 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# torch first, pinned: an unpinned torch would pull gigabytes of CUDA packages.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[llm,test]'
 	touch $(STAMP)
 
 install: $(STAMP)

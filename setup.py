@@ -15,6 +15,9 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS = {
+    # Open-weight LLM generation and reward-model scoring. torch is pinned to
+    # the CPU build the Makefile installs first; GPU workers bring their own.
+    "llm": ["torch==2.13.0", "transformers[serving]==5.24.0", "httpx==0.28.1"],
     "test": ["pytest==9.2.0", "hypothesis==6.170.17"],
 }
 

@@ -49,8 +49,8 @@ def ingest(argv: list[str]) -> int:
 
 def _print_synthesize_summary(manifest: dict, output: str, seconds: float) -> None:
     counts = manifest["counts"]
-    print(f"synthesize: {counts['examples_in']} examples -> {counts['candidates_out']} candidates in {output} "
-          f"({seconds:.1f} s)")
+    written = sum(shard["rows"] for shard in manifest["files"].get("candidates", []))
+    print(f"synthesize: {counts['examples_in']} examples -> {written} candidates in {output} ({seconds:.1f} s)")
     print(f"  positives {counts['positives']}, negatives {counts['negatives']}, "
           f"schema-valid negatives {counts['negatives_schema_valid_share']}, "
           f"error-mix distance from FC-RewardBench (TV) {counts['error_mix_tv_distance']}")
