@@ -5,6 +5,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 from typing import Any
 
@@ -16,7 +17,6 @@ from schemas.records import CANDIDATE_ARROW_SCHEMA, CANDIDATE_JSON_FIELDS, EXAMP
 from transforms import fileio
 
 MANIFEST = "manifest.json"
-SHARD_PREFIXES = ("examples", "candidates", "dead_letter")
 # Target uncompressed input per output shard; keeps a shard's sort in memory small.
 _BYTES_PER_SHARD = 128 * 1024 * 1024
 
@@ -64,14 +64,27 @@ def read_manifest(output: str) -> dict[str, Any]:
         return json.loads(handle.read())
 
 
+_SHARD_FILE = re.compile(r"^[a-z_]+-\d{5}-of-\d{5}\.parquet$")
+
+
 def remove_stale_shards(output: str, manifest: dict[str, Any]) -> None:
-    """Delete shard files of an earlier run that this run did not write, and leftover temp files (local outputs)."""
+    """Delete shard files of an earlier run that this run did not write, and leftover temp files.
+
+    Only local outputs, and only in the folders this run wrote to; only names
+    of the `<prefix>-NNNNN-of-MMMMM.parquet` form are touched.
+    """
     if "://" in output:
         return
     current = {shard["file"] for shards in manifest["files"].values() for shard in shards}
-    for name in os.listdir(output):
-        path = os.path.join(output, name)
-        if name.endswith(".parquet") and name.split("-", 1)[0] in SHARD_PREFIXES and name not in current:
-            os.remove(path)
-        elif name.startswith(".tmp-") and os.path.isdir(path):
-            shutil.rmtree(path)  # bundle files of this run are renamed out; anything left is from a killed run
+    folders = {os.path.dirname(name) for name in current} | {""}
+    for folder in folders:
+        directory = os.path.join(output, folder)
+        if not os.path.isdir(directory):
+            continue
+        for name in os.listdir(directory):
+            path = os.path.join(directory, name)
+            relative = os.path.join(folder, name) if folder else name
+            if _SHARD_FILE.match(name) and relative not in current:
+                os.remove(path)
+            elif name.startswith(".tmp-") and os.path.isdir(path):
+                shutil.rmtree(path)  # bundle files are renamed out; anything left is from a killed run

@@ -18,7 +18,7 @@ import pytest
 
 from schemas import records
 from schemas.adapters import AdaptError, get_adapter
-from schemas.checker import check, standardize_string
+from schemas.checker import check
 from schemas.decoding import DecodeError, decode_calls
 from schemas.errors import FC_REWARDBENCH_COUNTS, ErrorType
 from transforms.rules import (DEFAULT_MIX, generate_rule_candidates, is_schema_valid, obfuscate,

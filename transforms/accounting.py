@@ -56,7 +56,7 @@ def shard_files(shards: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
     """Shard infos grouped by prefix (`examples`, `candidates`, ...), sorted by file name."""
     groups: dict[str, list[dict]] = collections.defaultdict(list)
     for shard in sorted(shards, key=lambda s: s["file"]):
-        groups[shard["file"].rsplit("-", 3)[0]].append(shard)
+        groups[shard["file"].rsplit("/", 1)[-1].rsplit("-", 3)[0]].append(shard)
     return dict(sorted(groups.items()))
 
 

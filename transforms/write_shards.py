@@ -29,7 +29,8 @@ def shard_of(key: str, count: int) -> int:
 
 class _WriteShard(beam.DoFn):
     def __init__(self, directory: str, prefix: str, count: int, schema: pa.Schema,
-                 sort_key: Callable[[dict], Any], to_row: Callable[[dict], dict]):
+                 sort_key: Callable[[dict], Any], to_row: Callable[[dict], dict], subdir: str):
+        self._subdir = subdir
         self._directory = directory
         self._prefix = prefix
         self._count = count
@@ -42,8 +43,9 @@ class _WriteShard(beam.DoFn):
         rows = sorted((self._to_row(r) for r in records if r is not None), key=self._sort_key)
         data = fileio.parquet_bytes(rows, self._schema)
         name = shard_name(self._prefix, index, self._count)
-        fileio.write_bytes_atomic(fileio.join(self._directory, name), data)
-        yield {"file": name, "rows": len(rows), "bytes": len(data), "sha256": fileio.sha256_hex(data)}
+        relative = f"{self._subdir}/{name}" if self._subdir else name
+        fileio.write_bytes_atomic(fileio.join(self._directory, relative), data)
+        yield {"file": relative, "rows": len(rows), "bytes": len(data), "sha256": fileio.sha256_hex(data)}
 
 
 def _identity(record: dict) -> dict:
@@ -51,12 +53,16 @@ def _identity(record: dict) -> dict:
 
 
 class WriteShards(beam.PTransform):
-    """Records -> `<directory>/<prefix>-NNNNN-of-MMMMM.parquet`; emits one info dict per shard."""
+    """Records -> `<directory>/[<subdir>/]<prefix>-NNNNN-of-MMMMM.parquet`; emits one info dict per shard.
+
+    The info's `file` is relative to `directory`.
+    """
 
     def __init__(self, directory: str, prefix: str, schema: pa.Schema, num_shards: int,
                  shard_key: Callable[[dict], str], sort_key: Callable[[dict], Any],
-                 to_row: Callable[[dict], dict] = _identity):
+                 to_row: Callable[[dict], dict] = _identity, subdir: str = ""):
         super().__init__()
+        self._subdir = subdir
         if num_shards < 1:
             raise ValueError("num_shards must be at least 1")
         self._directory = directory
@@ -76,7 +82,7 @@ class WriteShards(beam.PTransform):
             | "WithEmpty" >> beam.Flatten()
             | "GroupByShard" >> beam.GroupByKey()
             | "Write" >> beam.ParDo(_WriteShard(self._directory, self._prefix, count, self._schema,
-                                                self._sort_key, self._to_row))
+                                                self._sort_key, self._to_row, self._subdir))
         )
 
 

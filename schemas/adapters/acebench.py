@@ -72,7 +72,7 @@ class AceBenchAdapter(SourceAdapter):
                     raise AdaptError("bad_field_type", "error_param ground truth must be {param: [invalid values]}")
                 detail = {"invalid_values": truth}
             else:
-                reference = _reference(truth, names)
+                reference = _reference(truth, names, tools)
                 common.check_reference_tools(reference, tools)
         example = records.make_example(
             source=self.name, split=split, upstream_id=upstream_id, tools=tools,
@@ -124,13 +124,20 @@ def _calls(answer: Any, names: set[str]) -> list[tuple[str, dict[str, Any]]]:
     return calls
 
 
-def _reference(truth: Any, names: set[str]) -> list[dict[str, Any]]:
-    """One call per key; a list of answers are alternatives of one another."""
+def _reference(truth: Any, names: set[str], tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One call per key; a list of answers are alternatives of one another.
+
+    Values get their schema's type where that is lossless (one object where
+    the schema wants an array of them, a number written as text).
+    """
+    def calls(answer: Any) -> list[tuple[str, dict[str, Any]]]:
+        return common.coerce_call_arguments(_calls(answer, names), tools)[0]
+
     if not isinstance(truth, list):
-        return [records.reference_call(name, args) for name, args in _calls(truth, names)]
+        return [records.reference_call(name, args) for name, args in calls(truth)]
     if not truth:
         raise AdaptError("bad_field_type", "ground truth is an empty list")
-    alternatives = [_calls(answer, names) for answer in truth]
+    alternatives = [calls(answer) for answer in truth]
     first = alternatives[0]
     shape = [(name, sorted(args)) for name, args in first]
     if any([(name, sorted(args)) for name, args in alt] != shape for alt in alternatives[1:]):

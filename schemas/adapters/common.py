@@ -449,14 +449,19 @@ _BOOLEAN_TEXT = {"true": True, "false": False}
 def coerce_to_schema(value: Any, schema: Any) -> Any:
     """A reference value written as text, in the type its schema declares.
 
-    Seal-Tools and xLAM often write `"8"` where the schema says integer. Left
+    Seal-Tools and xLAM often write `"8"` where the schema says integer, and
+    ACEBench sometimes one object where the schema says an array of them. Left
     as text, the checker's variable rule would fail the schema-correct call
     `8` and pass the type error `"8"`. Only lossless conversions are made;
     anything else is kept as given.
     """
-    if not isinstance(value, str) or not isinstance(schema, dict):
+    if not isinstance(schema, dict):
         return value
     kind = schema.get("type")
+    if kind == "array" and isinstance(value, dict):
+        return [value]  # one object given where the schema wants a list of them (ACEBench)
+    if not isinstance(value, str):
+        return value
     text = value.strip()
     if kind == "integer" and _INTEGER_TEXT.match(text):
         return int(text)

@@ -141,7 +141,7 @@ def _guess_string(name: str, schema: dict, words: set[str], conversation: Conver
         return found
     if isinstance(default, str) and default and standardize_string(default) not in avoid_norm:
         return default
-    for word in words:
+    for word in identifier_words(name):  # in order: a set's order varies by process
         if word in _TYPICAL_STRINGS:
             return _TYPICAL_STRINGS[word]
     if words & _ID_WORDS:

@@ -19,6 +19,9 @@ from transforms.rules.fill import NOTHING, guess_value
 from transforms.rules.tokens import identifier_words, jaccard
 
 MAX_SIBLINGS = 2
+# A catalog tool sharing no word with the right one (a soy-milk tool for a
+# news request) is less plausible than a near-miss name, so it comes last.
+MIN_SIBLING_SCORE = 1e-9
 
 _VERB_SYNONYMS = {
     "get": ["fetch", "retrieve"], "fetch": ["get"], "retrieve": ["get", "fetch"], "find": ["search"],
@@ -101,10 +104,9 @@ def _other_style(name: str) -> str | None:
     return "_".join(words)
 
 
-def map_arguments(ctx: ExampleContext, arguments: dict, source: str, target: str,
-                  rng: random.Random) -> dict:
-    """Carry `arguments` of tool `source` over to tool `target`, as a model would."""
-    source_properties = ctx.properties(source)
+def map_arguments(ctx: ExampleContext, arguments: dict, target: str, rng: random.Random) -> dict:
+    """Carry `arguments` over to tool `target`, as a model would: same-named
+    parameters kept, required ones filled from a fitting leftover or a guess."""
     target_properties = ctx.properties(target)
     out: dict[str, Any] = {}
     unused = dict(arguments)
@@ -125,7 +127,6 @@ def map_arguments(ctx: ExampleContext, arguments: dict, source: str, target: str
         value = guess_value(param, schema, ctx.conversation, rng)
         if value is not NOTHING:
             out[param] = value
-    del source_properties
     return out
 
 
@@ -134,14 +135,20 @@ def function_name_proposals(ctx: ExampleContext, rng: random.Random) -> Iterator
     positions = list(range(len(calls)))
     rng.shuffle(positions)
     taken = set(ctx.tools_by_name)
-    pending: list[list[dict]] = []
+    invented: list[list[dict]] = []
+    distant: list[list[dict]] = []
     for position in positions:
         call = calls[position]
         for score, sibling in ctx.siblings(call["name"])[:MAX_SIBLINGS]:
-            arguments = map_arguments(ctx, call["arguments"], call["name"], sibling, rng)
-            changed = {"name": sibling, "arguments": arguments}
-            yield calls[:position] + [changed] + calls[position + 1:]
-        for invented in invented_names(call["name"], taken)[:2]:
-            pending.append(calls[:position] + [{"name": invented, "arguments": call["arguments"]}] + calls[position + 1:])
-    # Invented names come after every catalog sibling: a sibling is the likelier slip.
-    yield from pending
+            arguments = map_arguments(ctx, call["arguments"], sibling, rng)
+            output = calls[:position] + [{"name": sibling, "arguments": arguments}] + calls[position + 1:]
+            if score >= MIN_SIBLING_SCORE:
+                yield output
+            else:
+                distant.append(output)
+        for name in invented_names(call["name"], taken)[:2]:
+            invented.append(calls[:position] + [{"name": name, "arguments": call["arguments"]}] + calls[position + 1:])
+    # A similar catalog tool is the likeliest slip, then a near-miss name,
+    # then an unrelated tool of the catalog.
+    yield from invented
+    yield from distant

@@ -88,7 +88,7 @@ def text_answer(example: dict) -> str:
         return (f"I can't do that yet: {what} does not look valid. "
                 f"Could you check it and send a valid value?")
     names = [tool["name"] for tool in example.get("tools") or []]
-    offered = _join(names) if names else "no tools"
+    offered = _join(names if len(names) <= 3 else names[:3] + ["the other tools"]) if names else "no tools"
     return (f"None of the available tools can do this: the request is outside what "
             f"{offered} can handle, so I will answer without calling a tool.")
 

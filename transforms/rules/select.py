@@ -22,7 +22,7 @@ from transforms.rules.candidates import clone, make_candidate
 from transforms.rules.context import ExampleContext
 from transforms.rules.irrelevance import irrelevance_proposals
 from transforms.rules.names import function_name_proposals
-from transforms.rules.reference import reference_output
+from transforms.rules.reference import text_answer
 from transforms.rules.params import (missing_optional_proposals, missing_required_proposals,
                                      unexpected_parameter_proposals)
 from transforms.rules.parsing import parsing_error_proposals
@@ -83,13 +83,14 @@ def generate_rule_candidates(example: dict, *, seed: int, mix: Mapping[Any, floa
     example_id = ctx.example_id
     prefix = f"{seed}:{example_id}"
     rng = random.Random(prefix)
-    # Each family draws from its own stream, so what one proposes does not
-    # depend on how often another was drawn (or on the mix).
-    # Families start on their first draw: most examples never reach the rare ones.
+    # Families start on their first draw (most examples never reach the rare
+    # ones), each with its own random stream, so what one proposes does not
+    # depend on how often another was drawn or on the mix.
     active: dict[str, Iterator[Any] | None] = {
         error_type: None for error_type in families if weights.get(error_type, 0) > 0}
     misses = dict.fromkeys(active, 0)
-    seen = {records.candidate_id(example_id, reference_output(example))}
+    reference = ctx.calls if ctx.kind == records.REFERENCE_CALL else text_answer(example)
+    seen = {records.candidate_id(example_id, reference)}
     tools, kind, ref = ctx.tools, ctx.kind, ctx.reference
     out: list[dict] = []
     while len(out) < max_negatives and active:

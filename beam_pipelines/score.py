@@ -1,0 +1,250 @@
+"""The score-and-select pipeline: examples + candidates -> scored preference pairs.
+
+    examples, candidates --GroupCandidates--> (example, [candidates])
+      --ScoreGroups (RunInference: reward model)--> scored groups
+      --SelectPairs (floor, hard negatives first, cap, balance; label-noise guard)-->
+         pairs/     FC-RewardBench / ToolRM columns + scores + TRL chosen/rejected
+         filtered/  candidates left out, with the reason
+         quarantine/ examples whose reference looks wrong, with the reason
+      dead_letter/, manifest.json, report.html
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+
+from beam_pipelines.common import MANIFEST, make_pipeline, read_manifest, remove_stale_shards, versions
+from runners.presets import RUNNERS
+from schemas.pairs import PAIR_ARROW_SCHEMA
+from schemas.records import CANDIDATE_JSON_FIELDS, from_row
+from transforms import fileio
+from transforms.accounting import WriteManifest, count_by
+from transforms.dead_letter import DEAD_LETTER_SCHEMA, dead_letter
+from transforms.examples_io import ReadExamples
+from transforms.read_rows import ReadRows
+from transforms.report import render_report
+from transforms.score import ScoreGroups, make_scorer
+from transforms.select_stage import GroupCandidates, ScoreSample, SelectPairs
+from transforms.selection import SelectionPolicy
+from transforms.write_shards import WriteShards
+
+FILTERED_SCHEMA = pa.schema([
+    pa.field("example_id", pa.string()), pa.field("candidate_id", pa.string()), pa.field("origin", pa.string()),
+    pa.field("correct", pa.bool_()), pa.field("error_type", pa.string()), pa.field("score", pa.float32()),
+    pa.field("reason", pa.string()),
+], metadata={"toolrm.record": "filtered", "toolrm.schema_version": "1.0"})
+
+QUARANTINE_SCHEMA = pa.schema([
+    pa.field("example_id", pa.string()), pa.field("source", pa.string()), pa.field("split", pa.string()),
+    pa.field("upstream_id", pa.string()), pa.field("reason", pa.string()), pa.field("detail", pa.string()),
+    pa.field("candidates", pa.int64()), pa.field("reference_score", pa.float32()),
+], metadata={"toolrm.record": "quarantine", "toolrm.schema_version": "1.0"})
+
+REPORT = "report.html"
+
+
+class _ParseCandidate(beam.DoFn):
+    def process(self, element):
+        path, number, row = element
+        try:
+            candidate = from_row(row, CANDIDATE_JSON_FIELDS)
+            if not candidate.get("example_id") or not candidate.get("candidate_id"):
+                raise ValueError("missing example_id or candidate_id")
+        except (ValueError, TypeError, AttributeError) as error:
+            yield beam.pvalue.TaggedOutput("dead_letter", dead_letter(path, number, "read", "invalid_candidate",
+                                                                      str(error), row))
+            return
+        yield candidate
+
+
+class ReadCandidates(beam.PTransform):
+    def expand(self, paths):
+        read = paths | "Read" >> ReadRows(reshuffle=False)
+        parsed = read["rows"] | "Parse" >> beam.ParDo(_ParseCandidate()).with_outputs("dead_letter", main="candidates")
+        dead = (read["dead_letter"], parsed["dead_letter"]) | "DeadLetters" >> beam.Flatten()
+        return {"candidates": parsed["candidates"], "dead_letter": dead}
+
+
+class _StageCounts(beam.CombineFn):
+    """Candidate-level accounting over scored groups, selection outputs and dead letters."""
+
+    def create_accumulator(self):
+        return collections.Counter()
+
+    def add_input(self, counter, item):
+        counter.update(item)
+        return counter
+
+    def merge_accumulators(self, counters):
+        total = collections.Counter()
+        for counter in counters:
+            total.update(counter)
+        return total
+
+    def extract_output(self, counter):
+        return dict(counter)
+
+
+def _group_stats(group) -> dict[str, int]:
+    _, candidates = group
+    return {"examples_scored": 1, "candidates_scored": len(candidates),
+            "candidates_unscored": sum(c.get("score") is None for c in candidates)}
+
+
+def score_counts(summaries: dict[str, Any]) -> dict[str, Any]:
+    stages = summaries["stages"]
+    pairs = summaries["pair_types"]
+    paired = summaries["paired"].get("candidates", 0)
+    filtered = summaries["filtered_reasons"]
+    quarantined = summaries["quarantined"]
+    dead = summaries["reasons"]
+    candidates_in = summaries["candidates_in"].get("candidates", 0)
+    return {
+        "examples_in": summaries["examples_in"].get("examples", 0),
+        "candidates_in": candidates_in,
+        "examples_scored": stages.get("examples_scored", 0),
+        "candidates_scored": stages.get("candidates_scored", 0),
+        "pairs": sum(pairs.values()),
+        "pairs_by_error_type": dict(sorted(pairs.items())),
+        "hard_pairs": summaries["hard"].get("True", 0),
+        "candidates_paired": paired,
+        "candidates_filtered": sum(filtered.values()),
+        "filtered_by_reason": dict(sorted(filtered.items())),
+        "examples_quarantined": sum(q for q in quarantined.values()),
+        "quarantine_by_reason": dict(sorted(quarantined.items())),
+        "candidates_quarantined": summaries["quarantined_candidates"].get("candidates", 0),
+        "dead_letter_by_reason": dict(sorted(dead.items())),
+    }
+
+
+class _WriteReport(beam.DoFn):
+    def __init__(self, path: str):
+        self._path = path
+
+    def process(self, manifest, samples):
+        counts = manifest["counts"]
+        stages = [("examples in", counts["examples_in"]), ("candidates in", counts["candidates_in"]),
+                  ("candidates scored", counts["candidates_scored"]),
+                  ("candidates in pairs", counts["candidates_paired"]),
+                  ("candidates filtered", counts["candidates_filtered"]),
+                  ("candidates quarantined", counts["candidates_quarantined"]),
+                  ("pairs written", counts["pairs"])]
+        page = render_report(manifest, samples, stages)
+        fileio.write_bytes_atomic(self._path, page.encode("utf-8"))
+        yield self._path
+
+
+def _paired_candidates(pair) -> list[str]:
+    return [pair["chosen_candidate_id"], pair["rejected_candidate_id"]]
+
+
+def build(pipeline: beam.Pipeline, *, example_files: list[str], candidate_files: list[str], output: str,
+          num_shards: int, scorer: Any, policy: SelectionPolicy, config: dict[str, Any]) -> None:
+    examples = pipeline | "ExampleFiles" >> beam.Create(example_files) | "ReadExamples" >> ReadExamples()
+    candidates = pipeline | "CandidateFiles" >> beam.Create(candidate_files) | "ReadCandidates" >> ReadCandidates()
+    grouped = examples["examples"] | "Group" >> GroupCandidates(candidates["candidates"])
+    scored = grouped["groups"] | "Score" >> ScoreGroups(scorer)
+    selected = scored["scored"] | "Select" >> SelectPairs(policy, scorer.scorer_name)
+    dead = (examples["dead_letter"], candidates["dead_letter"], grouped["dead_letter"], scored["dead_letter"]) \
+        | "AllDeadLetters" >> beam.Flatten()
+
+    def shards(pcoll, name, schema, key, sort_key, count):
+        return pcoll | f"Write{name}" >> WriteShards(output, name, schema, count, shard_key=key,
+                                                     sort_key=sort_key, subdir=name)
+
+    written = (
+        shards(selected["pairs"], "pairs", PAIR_ARROW_SCHEMA, lambda p: p["example_id"],
+               lambda p: (p["example_id"], p["uuid"]), num_shards),
+        shards(selected["filtered"], "filtered", FILTERED_SCHEMA, lambda f: f["example_id"],
+               lambda f: (f["example_id"], f["candidate_id"]), 1),
+        shards(selected["quarantine"], "quarantine", QUARANTINE_SCHEMA, lambda q: q["example_id"],
+               lambda q: q["example_id"], 1),
+        shards(dead, "dead_letter", DEAD_LETTER_SCHEMA, lambda d: d["source_file"],
+               lambda d: (d["source_file"], d["row_number"], d["stage"], d["reason"], d["detail"]), 1),
+    ) | "ShardInfos" >> beam.Flatten()
+
+    def count_all(pcoll, label, key):
+        return pcoll | f"{label}Key" >> beam.Map(lambda _: key) | f"{label}Count" >> beam.combiners.Count.PerElement() \
+            | f"{label}Dict" >> beam.combiners.ToDict()
+
+    paired = (selected["pairs"] | "PairedIds" >> beam.FlatMap(_paired_candidates)
+              | "DistinctPaired" >> beam.Distinct())
+    quarantined_candidates = selected["quarantine"] | "QuarantinedCandidates" >> beam.Map(lambda q: q["candidates"]) \
+        | "SumQuarantined" >> beam.CombineGlobally(sum).without_defaults() \
+        | "AsCount" >> beam.Map(lambda n: {"candidates": n})
+    manifest = written | "Manifest" >> WriteManifest(
+        fileio.join(output, MANIFEST), config, versions(),
+        summaries={
+            "examples_in": count_all(examples["examples"], "ExamplesIn", "examples"),
+            "candidates_in": count_all(candidates["candidates"], "CandidatesIn", "candidates"),
+            "stages": scored["scored"] | "GroupStats" >> beam.Map(_group_stats)
+            | "SumStats" >> beam.CombineGlobally(_StageCounts()),
+            "pair_types": count_by(selected["pairs"], "error_type", "PairTypes"),
+            "hard": count_by(selected["pairs"], "hard", "Hard"),
+            "paired": count_all(paired, "Paired", "candidates"),
+            "filtered_reasons": count_by(selected["filtered"], "reason", "FilteredReasons"),
+            "quarantined": count_by(selected["quarantine"], "reason", "QuarantineReasons"),
+            "quarantined_candidates": quarantined_candidates,
+            "reasons": count_by(dead, "reason", "DeadReasons"),
+        },
+        counts_fn=score_counts)
+    samples = scored["scored"] | "ScoreSample" >> beam.CombineGlobally(ScoreSample())
+    _ = manifest | "Report" >> beam.ParDo(_WriteReport(fileio.join(output, REPORT)),
+                                          beam.pvalue.AsSingleton(samples, default_value={}))
+
+
+def add_scoring_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("scoring and selection")
+    group.add_argument("--scorer", default="lite", choices=("lite", "transformers", "vllm"),
+                       help="lite: the bundled CPU model (default); transformers/vllm: a checkpoint at --model")
+    group.add_argument("--model", help="reward model path or gs:// URL (lite: a lite model directory)")
+    group.add_argument("--device", default="cpu")
+    group.add_argument("--max_length", type=int, default=4096, help="most tokens per scored input")
+    group.add_argument("--min_positive_score", type=float, default=None, help="floor on the chosen side's score")
+    group.add_argument("--max_pairs_per_example", type=int, default=8)
+    group.add_argument("--balance", action=argparse.BooleanOptionalAction, default=True,
+                       help="round-robin pairs across error types, hardest first")
+    group.add_argument("--hard_margin", type=float, default=0.5, help="pairs with a score margin <= this are hard")
+    group.add_argument("--quarantine_margin", type=float, default=3.0,
+                       help="quarantine an example whose reference scores below all negatives and this far "
+                            "below their mean")
+
+
+def policy_from_args(args: argparse.Namespace) -> SelectionPolicy:
+    return SelectionPolicy(min_positive_score=args.min_positive_score, max_pairs_per_example=args.max_pairs_per_example,
+                           balance_error_types=args.balance, hard_margin=args.hard_margin,
+                           quarantine_margin=args.quarantine_margin)
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(prog="toolrm score", description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", required=True, action="append", help="Example shards (glob; repeatable)")
+    parser.add_argument("--candidates", required=True, action="append", help="Candidate shards (glob; repeatable)")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--runner", default="direct", choices=RUNNERS)
+    parser.add_argument("--num_shards", type=int, default=1)
+    add_scoring_args(parser)
+    return parser.parse_known_args(argv)
+
+
+def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> dict[str, Any]:
+    args, beam_args = parse_args(argv)
+    policy = policy_from_args(args)
+    scorer = make_scorer(args.scorer, model=args.model, device=args.device, max_length=args.max_length)
+    example_files = fileio.match_inputs(args.examples)
+    candidate_files = fileio.match_inputs(args.candidates)
+    config = {"pipeline": "score", "examples": example_files, "candidates": candidate_files,
+              "scorer": scorer.scorer_name, "scorer_kind": args.scorer, "model": args.model,
+              "policy": {k: getattr(policy, k) for k in policy.__dataclass_fields__},
+              "num_shards": args.num_shards, "runner": args.runner}
+    fileio.makedirs(args.output)
+    with make_pipeline(args.runner, beam_args, test_pipeline) as pipeline:
+        build(pipeline, example_files=example_files, candidate_files=candidate_files, output=args.output,
+              num_shards=args.num_shards, scorer=scorer, policy=policy, config=config)
+    manifest = read_manifest(args.output)
+    remove_stale_shards(args.output, manifest)
+    return manifest

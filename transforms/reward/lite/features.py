@@ -1,0 +1,1080 @@
+"""Reference-free features of (tools, conversation, candidate output).
+
+The bundled reward model judges a candidate tool call from what a judge can
+see at scoring time: the tool catalog, the conversation and the output. No
+reference is read here. Each feature targets one way calls go wrong
+(docs/tool-call-correctness.md):
+
+- parsing: does the output decode; is undecodable text call-like or prose?
+- call count: number of calls, duplicates, how many entities/conjunctions the
+  user's text lists, how much of what the user mentioned the calls use;
+- function name: unknown names and near-misses of catalog names; how well the
+  chosen tool matches the request (similarity and rank among the catalog);
+- required/unexpected/optional parameters: schema bookkeeping, plus optional
+  parameters whose name or enum values the user mentioned but the call left
+  out, and optional ones sent with values the user never gave;
+- value types: JSON-Schema type, enum and bounds per argument;
+- values: is each value grounded in the conversation (exact token span,
+  normalized substring, word overlap, the number/date the user wrote), is it
+  a truncated piece of a longer entity, does it contradict an enum member the
+  user named, does it match the shape of the examples the parameter's
+  description gives, and is each value nearest to the words of its own
+  parameter in the text (swapped values are not);
+- no-call answers: prose versus calls when no tool fits the request, and
+  whether a text answer asks back, names parameters or flags a value.
+
+Pure Python over decoded JSON; everything about an example (text, numbers,
+dates, entities, per-tool similarity) is computed once per example and cached,
+so scoring many candidates of one example is cheap. `FEATURE_NAMES` fixes the
+column order; `FEATURE_VERSION` changes whenever features change meaning, and
+a saved model refuses to load against other features.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import math
+import re
+from collections import OrderedDict
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from schemas.decoding import DecodeError, decode_calls
+
+FEATURE_VERSION = "lite-features-3"
+
+# --------------------------------------------------------------------------- text helpers
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_STRING_NOISE = re.compile(r"[ ,./\-_*^]")
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\$?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?")
+_ISO_DATE = re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b")
+_MDY_DATE = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b")
+_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
+           "september", "october", "november", "december"]
+_MONTH_RE = "|".join(m[:3] + "(?:" + m[3:] + ")?" for m in _MONTHS)
+_MONTH_DAY_YEAR = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I)
+_DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.I)
+_MONTH_DAY = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", re.I)
+_QUOTED = re.compile(r"\"([^\"\n]{1,100})\"|“([^”\n]{1,100})”|‘([^’\n]{1,100})’|(?<![A-Za-z])'([^'\n]{1,100})'(?![A-Za-z])")
+_CAPWORD = r"(?:[A-Z][A-Za-z0-9&'.-]*|[0-9]*[A-Z][A-Z0-9]+)"
+_ENTITY = re.compile(rf"\b{_CAPWORD}(?:(?:\s+|\s+(?:of|de|la|the|and|&)\s+|,\s+){_CAPWORD})*")
+_EMAIL_URL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|https?://[^\s'\"<>]+|\b[\w-]+\.(?:com|org|net|io|gov|edu)\b")
+_DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_TIME_SHAPE = re.compile(r"^\d{1,2}:\d{2}")
+_NUMERIC_STRING = re.compile(r"^\s*[-+]?\$?\d[\d,]*(?:\.\d+)?\s*%?\s*$")
+_EXAMPLE_QUOTED = re.compile(r"'([^'\n]{1,40})'|\"([^\"\n]{1,40})\"")
+_EXAMPLE_EG = re.compile(r"(?:e\.g\.|eg\.|for example|such as|like)[,:]?\s+([^;()\n]{1,40})", re.I)
+
+STOPWORDS = frozenset("""
+a an and are as at be by can could do does for from get give has have i if in into is it its
+me my of on or our please the their them this that to us was we what when where which who will
+with would you your about some any all also than then there these those so such not no yes
+i'd i'm let know need want like just tell show find make provide using use based am been
+how many much more most other only own same should very s t don now help hi hello
+""".split())
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                 "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20,
+                 "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "dozen": 12, "half": 0.5,
+                 "first": 1, "second": 2, "third": 3, "once": 1, "twice": 2, "single": 1, "double": 2}
+_MULTI_CUES = frozenset("each both respectively all every multiple several separately also additionally "
+                        "plus then afterwards another too as well".split())
+_PLACEHOLDERS = frozenset({"", "string", "str", "value", "example", "none", "null", "n/a", "na", "unknown",
+                           "tbd", "xxx", "placeholder", "test", "sample", "default", "your", "user", "id",
+                           "string_value", "<string>", "...", "todo"})
+_NEGATIVE_WORDS = frozenset("cannot can't unable not no none sorry unfortunately without neither nor "
+                            "outside beyond don't doesn't isn't won't".split())
+_ASK_WORDS = frozenset("could would please provide specify tell which what clarify need information "
+                       "missing confirm more details".split())
+_INVALID_WORDS = frozenset("invalid valid incorrect wrong format check error correct".split())
+
+
+def standardize(text: str) -> str:
+    """The checker's string normalization (spaces and `, . / - _ * ^` removed, lower-cased)."""
+    return _STRING_NOISE.sub("", text).lower().replace("'", '"')
+
+
+def identifier_words(name: str) -> list[str]:
+    return [w.lower() for w in _CAMEL.findall(name)]
+
+
+def stem(word: str) -> str:
+    for suffix in ("ing", "ies", "es", "s", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def content_stems(text: str) -> set[str]:
+    """Stems of the non-stopword words of text or identifiers (camelCase split)."""
+    return {stem(w.lower()) for w in _CAMEL.findall(text) if len(w) > 1 and w.lower() not in STOPWORDS}
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def _to_iso(year: int, month: int, day: int) -> str | None:
+    try:
+        return datetime.date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def _month(name: str) -> int:
+    return next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(name.lower()[:3]))
+
+
+def find_dates(text: str) -> set[str]:
+    found = set()
+    for m in _ISO_DATE.finditer(text):
+        found.add(_to_iso(int(m[1]), int(m[2]), int(m[3])))
+    for m in _MDY_DATE.finditer(text):
+        found.add(_to_iso(int(m[3]), int(m[1]), int(m[2])))
+        found.add(_to_iso(int(m[3]), int(m[2]), int(m[1])))
+    for m in _MONTH_DAY_YEAR.finditer(text):
+        found.add(_to_iso(int(m[3]), _month(m[1]), int(m[2])))
+    for m in _DAY_MONTH_YEAR.finditer(text):
+        found.add(_to_iso(int(m[3]), _month(m[2]), int(m[1])))
+    found.discard(None)
+    return found
+
+
+def find_month_days(text: str) -> set[str]:
+    """`MM-DD` of dates written without a year ("March 3rd")."""
+    out = set()
+    for m in _MONTH_DAY.finditer(text):
+        day = int(m[2])
+        if 1 <= day <= 31:
+            out.add(f"{_month(m[1]):02d}-{day:02d}")
+    return out
+
+
+def parse_date(value: str) -> str | None:
+    """ISO date of a date-like string value, else None."""
+    if len(value) > 40:
+        return None
+    dates = find_dates(value)
+    if dates:
+        return min(dates)
+    return None
+
+
+def find_numbers(text: str) -> dict[float, int]:
+    """Numbers in text -> char offset of their first occurrence."""
+    out: dict[float, int] = {}
+    for m in _NUMBER.finditer(text):
+        raw = m.group(0).replace(",", "").replace("$", "").replace("+", "")
+        try:
+            value = float(raw)
+        except ValueError:
+            continue
+        if math.isfinite(value):
+            out.setdefault(value, m.start())
+    for m in re.finditer(r"[a-z]+", text.lower()):
+        word = m.group(0)
+        if word in _NUMBER_WORDS:
+            out.setdefault(float(_NUMBER_WORDS[word]), m.start())
+    return out
+
+
+def _shape(value: str) -> tuple:
+    return (", " in value or "," in value, any(c.isdigit() for c in value), " " in value.strip(),
+            value.isupper(), ":" in value, "/" in value, "-" in value, "@" in value)
+
+
+def _shape_similarity(a: tuple, b: tuple) -> float:
+    return sum(x == y for x, y in zip(a, b)) / len(a)
+
+
+# --------------------------------------------------------------------------- schema helpers
+
+_TYPE_ALIASES = {"dict": "object", "float": "number", "tuple": "array", "list": "array", "int": "integer",
+                 "str": "string", "bool": "boolean", "any": None}
+
+
+def schema_types(schema: Any) -> list[str]:
+    if not isinstance(schema, dict):
+        return []
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        declared = [declared]
+    out = []
+    if isinstance(declared, list):
+        for t in declared:
+            if isinstance(t, str):
+                t = _TYPE_ALIASES.get(t, t)
+                if t:
+                    out.append(t)
+    for keyword in ("anyOf", "oneOf"):
+        branches = schema.get(keyword)
+        if isinstance(branches, list):
+            for branch in branches:
+                out.extend(t for t in schema_types(branch) if t not in out)
+    return out
+
+
+def _type_ok(value: Any, types: list[str]) -> bool:
+    if not types:
+        return True
+    for t in types:
+        if t == "string" and isinstance(value, str):
+            return True
+        if t == "integer" and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if t == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if t == "boolean" and isinstance(value, bool):
+            return True
+        if t == "array" and isinstance(value, (list, tuple)):
+            return True
+        if t == "object" and isinstance(value, dict):
+            return True
+        if t == "null" and value is None:
+            return True
+        if t not in ("string", "integer", "number", "boolean", "array", "object", "null"):
+            return True
+    return False
+
+
+class ParamInfo:
+    __slots__ = ("name", "schema", "types", "enum", "enum_norm", "minimum", "maximum", "default",
+                 "has_default", "words", "examples", "date_format", "properties", "required", "items")
+
+    def __init__(self, name: str, schema: Any):
+        schema = schema if isinstance(schema, dict) else {}
+        self.name = name
+        self.schema = schema
+        self.types = schema_types(schema)
+        enum = schema.get("enum")
+        self.enum = enum if isinstance(enum, list) and enum else None
+        self.enum_norm = {standardize(str(e)) for e in self.enum} if self.enum else None
+        self.minimum = schema.get("minimum") if isinstance(schema.get("minimum"), (int, float)) else None
+        self.maximum = schema.get("maximum") if isinstance(schema.get("maximum"), (int, float)) else None
+        self.has_default = "default" in schema
+        self.default = schema.get("default")
+        self.words = {stem(w) for w in identifier_words(name) if len(w) > 2 and w not in STOPWORDS}
+        description = schema.get("description") if isinstance(schema.get("description"), str) else ""
+        examples = []
+        for m in _EXAMPLE_QUOTED.finditer(description):
+            examples.append(next(g for g in m.groups() if g))
+        if not examples:
+            for m in _EXAMPLE_EG.finditer(description):
+                examples.append(m.group(1).strip().rstrip("."))
+        self.examples = [_shape(e) for e in examples[:4] if e.strip()]
+        fmt = schema.get("format")
+        self.date_format = fmt in ("date", "date-time") or "yyyy-mm-dd" in description.lower() \
+            or "yyyy-mm-dd" in str(schema.get("pattern", "")).lower()
+        props = schema.get("properties")
+        self.properties = props if isinstance(props, dict) else None
+        req = schema.get("required")
+        self.required = [r for r in req if isinstance(r, str)] if isinstance(req, list) else []
+        items = schema.get("items")
+        self.items = items if isinstance(items, dict) else None
+
+
+class ToolInfo:
+    __slots__ = ("name", "params", "required", "words", "name_words", "key", "sim", "name_hit", "rank",
+                 "_sub")
+
+    def __init__(self, tool: dict):
+        self.name = tool.get("name") or ""
+        parameters = tool.get("parameters") if isinstance(tool.get("parameters"), dict) else {}
+        props = parameters.get("properties") if isinstance(parameters.get("properties"), dict) else {}
+        self.params = {k: ParamInfo(k, v) for k, v in props.items()}
+        req = parameters.get("required")
+        self.required = [r for r in req if isinstance(r, str)] if isinstance(req, list) else []
+        self.name_words = {stem(w) for w in identifier_words(self.name) if len(w) > 1 and w not in STOPWORDS}
+        words = set(self.name_words) | content_stems(tool.get("description") or "")
+        for p in props:
+            words |= content_stems(p)
+        self.words = words
+        self.key = re.sub(r"[^a-z0-9]", "", self.name.lower())
+        self.sim = 0.0
+        self.name_hit = 0.0
+        self.rank = 0
+        self._sub: dict = {}
+
+
+def _param_for(info: dict[str, ParamInfo] | None, key: str, schema_props: dict | None) -> ParamInfo | None:
+    if info is not None:
+        return info.get(key)
+    return None
+
+
+# --------------------------------------------------------------------------- example context
+
+class ExampleInfo:
+    """Everything about one example that does not depend on the candidate."""
+
+    def __init__(self, example: dict):
+        messages = example.get("messages") or []
+        user, context, turns = [], [], 0
+        for message in messages:
+            if not isinstance(message, dict):
+                continue
+            content = message.get("content")
+            if isinstance(content, str) and content:
+                context.append(content)
+                if message.get("role") == "user":
+                    user.append(content)
+                    turns += 1
+            calls = message.get("tool_calls")
+            if isinstance(calls, list) and calls:
+                try:
+                    context.append(json.dumps(calls, ensure_ascii=False, default=str))
+                except (TypeError, ValueError):
+                    pass
+        self.user_text = "\n".join(user)
+        self.last_user = user[-1] if user else ""
+        self.context_text = "\n".join(context)
+        self.n_turns = turns
+        low = self.context_text.lower()
+        self.lower = low
+        self.tokens = _TOKEN.findall(low)
+        self.token_set = set(self.tokens)
+        self.token_str = " " + " ".join(self.tokens) + " "
+        self.norm_text = standardize(self.context_text)
+        self.numbers = find_numbers(self.context_text)
+        self.dates = find_dates(self.context_text)
+        self.month_days = find_month_days(self.context_text)
+        # where content words occur (char offsets in the lower-cased context)
+        positions: dict[str, list[int]] = {}
+        for m in re.finditer(r"[a-z][a-z0-9]+", low):
+            positions.setdefault(stem(m.group(0)), []).append(m.start())
+        self.word_positions = positions
+        self.request_stems = content_stems(self.last_user or self.user_text)
+        entities = []
+        for m in _QUOTED.finditer(self.user_text):
+            entities.append(next(g for g in m.groups() if g))
+        for m in _ENTITY.finditer(self.user_text):
+            phrase = m.group(0).strip(" ,.")
+            words = phrase.split()
+            if len(words) == 1 and (phrase.lower() in STOPWORDS or len(phrase) < 2):
+                continue
+            entities.append(phrase)
+        entities += _EMAIL_URL.findall(self.user_text)
+        ent_norm = []
+        for e in dict.fromkeys(entities):
+            toks = _tokens(e)
+            if toks:
+                ent_norm.append((standardize(e), " " + " ".join(toks) + " "))
+        self.entities = ent_norm
+        user_low = self.user_text.lower()
+        user_tokens = _TOKEN.findall(user_low)
+        self.user_numbers = [v for v in find_numbers(self.user_text) if not (1900 <= v <= 2100)]
+        self.n_and = user_tokens.count("and") + user_tokens.count("or")
+        self.n_commas = self.user_text.count(",")
+        self.n_multi = sum(1 for t in user_tokens if t in _MULTI_CUES)
+        self.n_questions = self.user_text.count("?")
+        self.user_len = len(user_tokens)
+        self.n_sentences = len(re.findall(r"[.!?](?:\s|$)", self.user_text)) + 1
+        # tools
+        tools = [t for t in example.get("tools") or [] if isinstance(t, dict) and isinstance(t.get("name"), str)]
+        infos: dict[str, ToolInfo] = {}
+        for tool in tools:
+            if tool["name"] not in infos:
+                infos[tool["name"]] = ToolInfo(tool)
+        request = self.request_stems
+        for info in infos.values():
+            info.sim = _jaccard(request, info.words)
+            info.name_hit = len(info.name_words & request) / len(info.name_words) if info.name_words else 0.0
+        ranked = sorted(infos.values(), key=lambda t: (-(t.sim + 0.5 * t.name_hit)))
+        for rank, info in enumerate(ranked):
+            info.rank = rank
+        self.tools = infos
+        self.aliases = {name.replace(".", "_"): name for name in infos if "." in name}
+        self.keys = {info.key: name for name, info in infos.items()}
+        sims = sorted((t.sim + 0.5 * t.name_hit for t in infos.values()), reverse=True)
+        self.best_sim = sims[0] if sims else 0.0
+        self.second_sim = sims[1] if len(sims) > 1 else 0.0
+        self.n_relevant = sum(1 for s in sims if s > 0.05 and s >= 0.6 * self.best_sim)
+        self.n_tools = len(infos)
+        self.max_required = max((len(t.required) for t in infos.values()), default=0)
+        self._enum_mentions: dict[tuple, set] = {}
+        self._param_mentioned: dict[tuple, bool] = {}
+        self.tool_name_words = set()
+        for info in infos.values():
+            self.tool_name_words |= info.name_words
+
+    # -- grounding -----------------------------------------------------------
+
+    def token_span(self, toks: list[str]) -> int:
+        """Char offset in token_str of the token span, or -1."""
+        if not toks:
+            return -1
+        return self.token_str.find(" " + " ".join(toks) + " ")
+
+    def enum_mentions(self, key: tuple, param: ParamInfo) -> set:
+        hit = self._enum_mentions.get(key)
+        if hit is None:
+            hit = set()
+            for member in param.enum or ():
+                if isinstance(member, str):
+                    toks = _tokens(member)
+                    if toks and self.token_span(toks) >= 0:
+                        hit.add(standardize(member))
+                elif isinstance(member, (int, float)) and not isinstance(member, bool):
+                    if float(member) in self.numbers:
+                        hit.add(standardize(str(member)))
+            self._enum_mentions[key] = hit
+        return hit
+
+    def param_mentioned(self, key: tuple, param: ParamInfo) -> bool:
+        hit = self._param_mentioned.get(key)
+        if hit is None:
+            words = param.words
+            hit = bool(words) and all(w in self.word_positions for w in words)
+            self._param_mentioned[key] = hit
+        return hit
+
+    def nearest_offset(self, words: Iterable[str], at: int) -> float:
+        best = math.inf
+        for w in words:
+            for p in self.word_positions.get(w, ()):
+                d = abs(p - at)
+                if d < best:
+                    best = d
+        return best
+
+
+def _jaccard(a: set, b: set) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+# --------------------------------------------------------------------------- features
+
+FEATURE_NAMES: list[str] = [
+    # output form
+    "is_text", "decode_error", "callish_text", "empty_output", "text_len", "text_question",
+    "text_negative", "text_ask", "text_invalid", "text_mentions_tool", "text_mentions_required",
+    "text_mentions_value",
+    # calls
+    "n_calls", "one_call", "multi_call", "dup_calls", "dup_names", "distinct_names_frac",
+    "calls_minus_relevant", "relevant_uncalled",
+    # names
+    "unknown_names", "unknown_near", "name_sim_mean", "name_sim_min", "name_rank_max", "name_gap_max",
+    "name_hit_min", "is_best_all", "name_in_text",
+    # parameters
+    "n_args", "args_per_call", "unexpected", "unexpected_near", "missing_required", "missing_required_frac",
+    "opt_present", "opt_absent", "opt_absent_cued", "opt_absent_enum_cued", "opt_present_uncued",
+    "opt_present_default", "opt_present_ungrounded", "nested_unexpected", "nested_missing_required",
+    # types
+    "type_errors", "numeric_string_for_number", "string_for_array", "array_item_type_errors",
+    "enum_violations", "range_violations", "null_values",
+    # values
+    "n_str", "str_exact", "str_norm_sub", "str_ungrounded", "str_overlap_mean", "str_overlap_min",
+    "str_sub_entity", "str_super_entity", "str_entity_exact", "str_placeholder", "str_empty",
+    "str_and_joined", "date_values", "date_grounded", "date_ungrounded", "date_format_bad",
+    "n_num", "num_grounded", "num_scaled", "num_ungrounded", "num_default", "num_year",
+    "n_bool", "bool_true", "bool_default", "enum_values", "enum_grounded", "enum_contradict",
+    "enum_default", "shape_checked", "shape_sim_min", "shape_sim_mean", "req_ungrounded",
+    "dup_values", "value_is_param_name",
+    # alignment
+    "align_checked", "align_own", "align_other", "align_near_mean", "order_discordant",
+    # coverage of what the user mentioned
+    "entity_cover", "entity_uncovered", "number_cover", "number_uncovered",
+    # multi-call structure
+    "same_name_varying", "same_name_identical_params", "calls_per_entity",
+    # example cues (constant within an example; interact with the rest)
+    "e_n_tools", "e_best_sim", "e_sim_gap", "e_n_relevant", "e_n_and", "e_n_commas", "e_n_multi",
+    "e_n_entities", "e_n_numbers", "e_user_len", "e_n_turns", "e_n_questions", "e_max_required",
+    # interactions
+    "text_x_best_sim", "text_x_n_tools", "calls_x_and", "calls_x_entities", "ungrounded_x_text_len",
+]
+FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
+N_FEATURES = len(FEATURE_NAMES)
+
+
+def feature_signature() -> str:
+    """Hash of the feature version and names: a saved model must match it."""
+    text = FEATURE_VERSION + "\n" + "\n".join(FEATURE_NAMES)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class _ValueStats:
+    """Accumulates per-argument observations of one candidate."""
+
+    __slots__ = ("n_str", "str_exact", "str_norm_sub", "str_ungrounded", "overlap_sum", "overlap_min",
+                 "sub_entity", "super_entity", "entity_exact", "placeholder", "empty", "and_joined",
+                 "date_values", "date_grounded", "date_ungrounded", "date_format_bad", "n_num",
+                 "num_grounded", "num_scaled", "num_ungrounded", "num_default", "num_year", "n_bool",
+                 "bool_true", "bool_default", "enum_values", "enum_grounded", "enum_contradict",
+                 "enum_default", "shape_checked", "shape_min", "shape_sum", "type_errors", "numeric_string",
+                 "string_for_array", "item_type_errors", "enum_violations", "range_violations",
+                 "null_values", "nested_unexpected", "nested_missing", "req_ungrounded", "values_seen",
+                 "dup_values", "value_is_param_name", "blob", "nums_used")
+
+    def __init__(self):
+        for slot in self.__slots__:
+            setattr(self, slot, 0)
+        self.overlap_min = 1.0
+        self.shape_min = 1.0
+        self.values_seen = set()
+        self.blob = []
+        self.nums_used = set()
+
+
+def _value_key(value: Any) -> str:
+    if isinstance(value, str):
+        return "s" + standardize(value)
+    return "v" + repr(value)
+
+
+def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | None, depth: int,
+             tool_key: str, required: bool) -> tuple[bool, int]:
+    """Record one argument value. Returns (grounded, char offset or -1)."""
+    if depth > 4:
+        return True, -1
+    grounded, offset = True, -1
+    if param is not None:
+        types = param.types
+        if value is None:
+            st.null_values += 1
+        elif not _type_ok(value, types):
+            st.type_errors += 1
+            if isinstance(value, str) and ("number" in types or "integer" in types) \
+                    and _NUMERIC_STRING.match(value):
+                st.numeric_string += 1
+            if isinstance(value, str) and "array" in types:
+                st.string_for_array += 1
+        if param.enum is not None and not isinstance(value, (list, dict)):
+            st.enum_values += 1
+            norm = standardize(str(value)) if not isinstance(value, bool) else str(value).lower()
+            if norm not in param.enum_norm:
+                st.enum_violations += 1
+            mentions = ex.enum_mentions((tool_key, param.name, depth), param)
+            if norm in mentions:
+                st.enum_grounded += 1
+            elif mentions:
+                st.enum_contradict += 1
+            if param.has_default and value == param.default:
+                st.enum_default += 1
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if (param.minimum is not None and value < param.minimum) or \
+                    (param.maximum is not None and value > param.maximum):
+                st.range_violations += 1
+    if isinstance(value, bool):
+        st.n_bool += 1
+        st.bool_true += value
+        if param is not None and param.has_default and param.default == value:
+            st.bool_default += 1
+        return True, -1
+    if isinstance(value, str):
+        st.n_str += 1
+        key = _value_key(value)
+        if key in st.values_seen and len(key) > 2:
+            st.dup_values += 1
+        st.values_seen.add(key)
+        stripped = value.strip()
+        if stripped.lower() in _PLACEHOLDERS or (stripped.startswith("<") and stripped.endswith(">")):
+            st.placeholder += 1
+        if not stripped:
+            st.empty += 1
+            return False, -1
+        if param is not None and standardize(value) == standardize(param.name):
+            st.value_is_param_name += 1
+        norm = standardize(value)
+        st.blob.append(norm)
+        toks = _tokens(value)
+        if param is not None and param.examples:
+            shape = _shape(value)
+            sims = [_shape_similarity(shape, e) for e in param.examples]
+            best = max(sims)
+            st.shape_checked += 1
+            st.shape_sum += best
+            st.shape_min = min(st.shape_min, best)
+        iso = parse_date(value) if any(c.isdigit() for c in value) else None
+        if iso is not None or _DATE_SHAPE.match(stripped):
+            st.date_values += 1
+            if param is not None and param.date_format and not _DATE_SHAPE.match(stripped):
+                st.date_format_bad += 1
+            if iso is not None and (iso in ex.dates or iso[5:] in ex.month_days):
+                st.date_grounded += 1
+            elif norm not in ex.norm_text:
+                st.date_ungrounded += 1
+                grounded = False
+        if _NUMERIC_STRING.match(value):
+            try:
+                number = float(value.replace(",", "").replace("$", "").replace("%", "").strip())
+            except ValueError:
+                number = None
+            if number is not None and number in ex.numbers:
+                st.nums_used.add(number)
+        span = ex.token_span(toks)
+        if span >= 0:
+            st.str_exact += 1
+            offset = ex.lower.find(value.lower())
+            if offset < 0:
+                offset = ex.lower.find(toks[0])
+        elif len(norm) >= 1 and norm in ex.norm_text:
+            st.str_norm_sub += 1
+        else:
+            grounded = False
+        if toks:
+            overlap = sum(1 for t in toks if t in ex.token_set) / len(toks)
+        else:
+            overlap = 1.0
+        st.overlap_sum += overlap
+        st.overlap_min = min(st.overlap_min, overlap)
+        if not grounded and overlap < 1.0:
+            st.str_ungrounded += 1
+            if required:
+                st.req_ungrounded += 1
+        if toks:
+            tstr = " " + " ".join(toks) + " "
+            sub = sup = exact = False
+            for ent_norm, ent_toks in ex.entities:
+                if ent_toks == tstr:
+                    exact = True
+                elif tstr in ent_toks:
+                    sub = True
+                elif ent_toks in tstr:
+                    sup = True
+            st.entity_exact += exact
+            st.sub_entity += sub and not exact
+            st.super_entity += sup and not exact and span < 0
+            if (" and " in value or " & " in value) and span < 0:
+                st.and_joined += 1
+        return grounded, offset
+    if isinstance(value, (int, float)):
+        st.n_num += 1
+        number = float(value)
+        key = _value_key(value)
+        if key in st.values_seen and abs(number) > 1:
+            st.dup_values += 1
+        st.values_seen.add(key)
+        if param is not None and param.has_default and param.default == value:
+            st.num_default += 1
+        if 1900 <= number <= 2100 and number == int(number):
+            st.num_year += 1
+        if number in ex.numbers:
+            st.num_grounded += 1
+            st.nums_used.add(number)
+            return True, ex.numbers[number]
+        for scaled in (number * 100, number / 100, number * 1000, number / 1000, number * 60, number / 60):
+            if scaled in ex.numbers or round(scaled, 6) in ex.numbers:
+                st.num_scaled += 1
+                return True, -1
+        st.num_ungrounded += 1
+        if required:
+            st.req_ungrounded += 1
+        return False, -1
+    if isinstance(value, (list, tuple)):
+        item_schema = ParamInfo(param.name, param.items) if param is not None and param.items else None
+        all_grounded = True
+        for item in value[:32]:
+            if item_schema is not None and item is not None and not _type_ok(item, item_schema.types):
+                st.item_type_errors += 1
+            g, _ = _observe(ex, st, item, item_schema, depth + 1, tool_key, required)
+            all_grounded &= g
+        return all_grounded, -1
+    if isinstance(value, dict):
+        props = param.properties if param is not None else None
+        sub_infos = None
+        if props is not None:
+            cache_key = (tool_key, param.name, depth, "props")
+            sub_infos = ex._enum_mentions.get(cache_key)
+            if sub_infos is None:
+                sub_infos = {k: ParamInfo(k, v) for k, v in props.items()}
+                ex._enum_mentions[cache_key] = sub_infos
+            for req in param.required:
+                if req not in value:
+                    st.nested_missing += 1
+        all_grounded = True
+        for k, v in list(value.items())[:64]:
+            sub = sub_infos.get(k) if sub_infos is not None else None
+            if sub_infos is not None and sub is None and props:
+                st.nested_unexpected += 1
+            g, _ = _observe(ex, st, v, sub, depth + 1, tool_key + "." + str(param.name if param else ""), False)
+            all_grounded &= g
+        return all_grounded, -1
+    return True, -1
+
+
+def _resolve_name(ex: ExampleInfo, name: str) -> str | None:
+    if name in ex.tools:
+        return name
+    alias = ex.aliases.get(name)
+    if alias is not None:
+        return alias
+    return None
+
+
+def _near_miss(ex: ExampleInfo, name: str) -> float:
+    """How close an unknown name is to a catalog name (style variant = 1)."""
+    key = re.sub(r"[^a-z0-9]", "", name.lower())
+    if key in ex.keys:
+        return 1.0
+    words = {stem(w) for w in identifier_words(name)}
+    best = 0.0
+    for info in ex.tools.values():
+        best = max(best, _jaccard(words, info.name_words))
+    return best
+
+
+def _text_features(ex: ExampleInfo, text: str, f: dict) -> None:
+    low = text.lower()
+    toks = _TOKEN.findall(low)
+    f["text_len"] = math.log1p(len(toks))
+    f["text_question"] = float("?" in text)
+    tokset = set(toks) | set(re.findall(r"[a-z]+'[a-z]+", low))
+    f["text_negative"] = min(3, len(tokset & _NEGATIVE_WORDS)) / 3
+    f["text_ask"] = min(4, len(tokset & _ASK_WORDS)) / 4
+    f["text_invalid"] = min(2, len(tokset & _INVALID_WORDS)) / 2
+    stems_ = {stem(t) for t in toks}
+    mentions_tool = 0
+    mentions_required = 0
+    for info in ex.tools.values():
+        if info.name and (info.name.lower() in low or (info.name_words and info.name_words <= stems_)):
+            mentions_tool = 1
+        for r in info.required:
+            p = info.params.get(r)
+            if r.lower() in low or (p is not None and p.words and p.words <= stems_):
+                mentions_required += 1
+    f["text_mentions_tool"] = mentions_tool
+    f["text_mentions_required"] = min(mentions_required, 4) / 4
+    # quoting something the user said (a flagged value)
+    hits = 0
+    for ent_norm, ent_toks in ex.entities:
+        if ent_toks in " " + " ".join(toks) + " ":
+            hits += 1
+    f["text_mentions_value"] = min(hits, 3) / 3
+
+
+def _example_features(ex: ExampleInfo, f: dict) -> None:
+    f["e_n_tools"] = math.log1p(ex.n_tools)
+    f["e_best_sim"] = ex.best_sim
+    f["e_sim_gap"] = ex.best_sim - ex.second_sim
+    f["e_n_relevant"] = min(ex.n_relevant, 6)
+    f["e_n_and"] = min(ex.n_and, 8)
+    f["e_n_commas"] = min(ex.n_commas, 10)
+    f["e_n_multi"] = min(ex.n_multi, 6)
+    f["e_n_entities"] = min(len(ex.entities), 12)
+    f["e_n_numbers"] = min(len(ex.user_numbers), 12)
+    f["e_user_len"] = math.log1p(ex.user_len)
+    f["e_n_turns"] = min(ex.n_turns, 6)
+    f["e_n_questions"] = min(ex.n_questions, 4)
+    f["e_max_required"] = min(ex.max_required, 8)
+
+
+def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
+    """The feature vector (in FEATURE_NAMES order) of one candidate output."""
+    f: dict[str, float] = {}
+    _example_features(ex, f)
+    calls = None
+    if isinstance(output, str):
+        try:
+            calls = decode_calls(output)
+        except DecodeError:
+            calls = None
+        if calls is None:
+            stripped = output.strip()
+            callish = bool(re.search(r"[\[{(]", stripped)) and (
+                stripped[:1] in "[{(<`" or "<tool_call>" in stripped
+                or any(name in stripped for name in ex.tools) or '"name"' in stripped)
+            f["decode_error"] = 1.0
+            f["callish_text"] = float(callish)
+            f["is_text"] = float(not callish)
+            _text_features(ex, output, f)
+            f["text_x_best_sim"] = f["is_text"] * ex.best_sim
+            f["text_x_n_tools"] = f["is_text"] * math.log1p(ex.n_tools)
+            return [float(f.get(name, 0.0)) for name in FEATURE_NAMES]
+    else:
+        try:
+            calls = decode_calls(output)
+        except DecodeError:
+            f["decode_error"] = 1.0
+            f["callish_text"] = 1.0
+            return [float(f.get(name, 0.0)) for name in FEATURE_NAMES]
+    if not calls:
+        f["is_text"] = 1.0
+        f["empty_output"] = float(not (isinstance(output, str) and output.strip() not in ("", "[]", "null")))
+        f["text_x_best_sim"] = ex.best_sim
+        f["text_x_n_tools"] = math.log1p(ex.n_tools)
+        return [float(f.get(name, 0.0)) for name in FEATURE_NAMES]
+
+    n = len(calls)
+    f["n_calls"] = min(n, 8)
+    f["one_call"] = float(n == 1)
+    f["multi_call"] = float(n > 1)
+    f["calls_x_and"] = min(n, 8) * min(ex.n_and, 8)
+    f["calls_x_entities"] = min(n, 8) * min(len(ex.entities), 12)
+    seen_calls, names = set(), []
+    dup = 0
+    for call in calls:
+        try:
+            key = call["name"] + json.dumps(call["arguments"], sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            key = call["name"] + repr(call["arguments"])
+        dup += key in seen_calls
+        seen_calls.add(key)
+        names.append(call["name"])
+    f["dup_calls"] = dup
+    f["dup_names"] = n - len(set(names))
+    f["distinct_names_frac"] = len(set(names)) / n
+
+    st = _ValueStats()
+    unknown = unknown_near = 0.0
+    sims, ranks, gaps, hits = [], [], [], []
+    n_args = unexpected = unexpected_near = missing_req = req_total = 0
+    opt_present = opt_absent = opt_absent_cued = opt_absent_enum = opt_present_uncued = 0
+    opt_present_default = opt_present_ungrounded = 0
+    align_checked = align_own = align_other = 0
+    near_sum = 0.0
+    discordant = 0
+    called = set()
+    name_in_text = 0
+    by_name: dict[str, list[dict]] = {}
+    for call in calls:
+        resolved = _resolve_name(ex, call["name"])
+        args = call["arguments"]
+        n_args += len(args)
+        if resolved is None:
+            unknown += 1
+            unknown_near = max(unknown_near, _near_miss(ex, call["name"]))
+            for key, value in args.items():
+                _observe(ex, st, value, None, 0, "?", False)
+            continue
+        called.add(resolved)
+        by_name.setdefault(resolved, []).append(args)
+        info = ex.tools[resolved]
+        sims.append(info.sim)
+        ranks.append(info.rank)
+        gaps.append(ex.best_sim - (info.sim + 0.5 * info.name_hit))
+        hits.append(info.name_hit)
+        if info.name.lower() in ex.lower:
+            name_in_text += 1
+        required = info.required
+        req_total += len(required)
+        for r in required:
+            if r not in args:
+                missing_req += 1
+        positions = []
+        for key, value in args.items():
+            param = info.params.get(key)
+            if param is None:
+                unexpected += 1
+                low_key = key.lower()
+                if any(low_key == p.lower() or standardize(low_key) == standardize(p) for p in info.params):
+                    unexpected_near += 1
+                _observe(ex, st, value, None, 0, resolved, False)
+                continue
+            is_required = key in required
+            before_ungrounded = st.str_ungrounded + st.num_ungrounded + st.date_ungrounded
+            grounded, offset = _observe(ex, st, value, param, 0, resolved, is_required)
+            if not is_required:
+                opt_present += 1
+                mentioned = ex.param_mentioned((resolved, key), param)
+                enum_hit = param.enum is not None and bool(ex.enum_mentions((resolved, key, 0), param))
+                after_ungrounded = st.str_ungrounded + st.num_ungrounded + st.date_ungrounded
+                value_grounded = grounded and after_ungrounded == before_ungrounded
+                if not mentioned and not enum_hit and not value_grounded:
+                    opt_present_uncued += 1
+                if param.has_default and value == param.default:
+                    opt_present_default += 1
+                if not value_grounded and not isinstance(value, bool):
+                    opt_present_ungrounded += 1
+            if offset >= 0:
+                positions.append(offset)
+                if param.words:
+                    own = ex.nearest_offset(param.words, offset)
+                    if own < math.inf:
+                        align_checked += 1
+                        near_sum += 1.0 / (1.0 + own / 30.0)
+                        other = math.inf
+                        for other_key, other_param in info.params.items():
+                            if other_key != key and other_key in args and other_param.words - param.words:
+                                other = min(other, ex.nearest_offset(other_param.words - param.words, offset))
+                        if other < own:
+                            align_other += 1
+                        else:
+                            align_own += 1
+        for i in range(len(positions)):
+            for j in range(i + 1, len(positions)):
+                if positions[i] > positions[j]:
+                    discordant += 1
+        for key, param in info.params.items():
+            if key in args or key in required:
+                continue
+            opt_absent += 1
+            if ex.param_mentioned((resolved, key), param):
+                opt_absent_cued += 1
+            if param.enum is not None and ex.enum_mentions((resolved, key, 0), param):
+                opt_absent_enum += 1
+
+    f["unknown_names"] = unknown
+    f["unknown_near"] = unknown_near
+    if sims:
+        f["name_sim_mean"] = sum(sims) / len(sims)
+        f["name_sim_min"] = min(sims)
+        f["name_rank_max"] = min(max(ranks), 8)
+        f["name_gap_max"] = max(gaps)
+        f["name_hit_min"] = min(hits)
+        f["is_best_all"] = float(max(ranks) < max(1, len(called)))
+    f["name_in_text"] = name_in_text
+    relevant = [name for name, info in ex.tools.items()
+                if info.sim + 0.5 * info.name_hit > 0.05 and info.sim + 0.5 * info.name_hit >= 0.6 * ex.best_sim]
+    f["relevant_uncalled"] = min(sum(1 for r in relevant if r not in called), 6)
+    f["calls_minus_relevant"] = max(-6, min(6, len(called) - len(relevant)))
+    f["n_args"] = math.log1p(n_args)
+    f["args_per_call"] = n_args / n
+    f["unexpected"] = unexpected
+    f["unexpected_near"] = unexpected_near
+    f["missing_required"] = missing_req
+    f["missing_required_frac"] = missing_req / req_total if req_total else 0.0
+    f["opt_present"] = opt_present
+    f["opt_absent"] = min(opt_absent, 10)
+    f["opt_absent_cued"] = opt_absent_cued
+    f["opt_absent_enum_cued"] = opt_absent_enum
+    f["opt_present_uncued"] = opt_present_uncued
+    f["opt_present_default"] = opt_present_default
+    f["opt_present_ungrounded"] = opt_present_ungrounded
+    f["nested_unexpected"] = st.nested_unexpected
+    f["nested_missing_required"] = st.nested_missing
+    f["type_errors"] = st.type_errors
+    f["numeric_string_for_number"] = st.numeric_string
+    f["string_for_array"] = st.string_for_array
+    f["array_item_type_errors"] = st.item_type_errors
+    f["enum_violations"] = st.enum_violations
+    f["range_violations"] = st.range_violations
+    f["null_values"] = st.null_values
+    f["n_str"] = min(st.n_str, 20)
+    f["str_exact"] = min(st.str_exact, 20)
+    f["str_norm_sub"] = st.str_norm_sub
+    f["str_ungrounded"] = min(st.str_ungrounded, 20)
+    if st.n_str:
+        f["str_overlap_mean"] = st.overlap_sum / st.n_str
+        f["str_overlap_min"] = st.overlap_min
+    else:
+        f["str_overlap_mean"] = 1.0
+        f["str_overlap_min"] = 1.0
+    f["str_sub_entity"] = st.sub_entity
+    f["str_super_entity"] = st.super_entity
+    f["str_entity_exact"] = st.entity_exact
+    f["str_placeholder"] = st.placeholder
+    f["str_empty"] = st.empty
+    f["str_and_joined"] = st.and_joined
+    f["date_values"] = st.date_values
+    f["date_grounded"] = st.date_grounded
+    f["date_ungrounded"] = st.date_ungrounded
+    f["date_format_bad"] = st.date_format_bad
+    f["n_num"] = min(st.n_num, 20)
+    f["num_grounded"] = st.num_grounded
+    f["num_scaled"] = st.num_scaled
+    f["num_ungrounded"] = st.num_ungrounded
+    f["num_default"] = st.num_default
+    f["num_year"] = st.num_year
+    f["n_bool"] = st.n_bool
+    f["bool_true"] = st.bool_true
+    f["bool_default"] = st.bool_default
+    f["enum_values"] = st.enum_values
+    f["enum_grounded"] = st.enum_grounded
+    f["enum_contradict"] = st.enum_contradict
+    f["enum_default"] = st.enum_default
+    f["shape_checked"] = st.shape_checked
+    f["shape_sim_min"] = st.shape_min if st.shape_checked else 1.0
+    f["shape_sim_mean"] = st.shape_sum / st.shape_checked if st.shape_checked else 1.0
+    f["req_ungrounded"] = st.req_ungrounded
+    f["dup_values"] = st.dup_values
+    f["value_is_param_name"] = st.value_is_param_name
+    f["align_checked"] = align_checked
+    f["align_own"] = align_own
+    f["align_other"] = align_other
+    f["align_near_mean"] = near_sum / align_checked if align_checked else 0.0
+    f["order_discordant"] = min(discordant, 10)
+    # coverage of entities and numbers the user mentioned
+    blob = "\x00".join(st.blob)
+    if ex.entities:
+        covered = sum(1 for ent_norm, _ in ex.entities if ent_norm and ent_norm in blob)
+        f["entity_cover"] = covered / len(ex.entities)
+        f["entity_uncovered"] = min(len(ex.entities) - covered, 10)
+    else:
+        f["entity_cover"] = 1.0
+    if ex.user_numbers:
+        used = sum(1 for v in ex.user_numbers if v in st.nums_used or standardize(_fmt(v)) in blob)
+        f["number_cover"] = used / len(ex.user_numbers)
+        f["number_uncovered"] = min(len(ex.user_numbers) - used, 10)
+    else:
+        f["number_cover"] = 1.0
+    varying = identical = 0
+    for name, arg_list in by_name.items():
+        if len(arg_list) < 2:
+            continue
+        keys = set().union(*arg_list)
+        for key in keys:
+            values = {_value_key(a.get(key)) for a in arg_list}
+            if len(values) > 1:
+                varying += 1
+            else:
+                identical += 1
+    f["same_name_varying"] = varying
+    f["same_name_identical_params"] = identical
+    f["calls_per_entity"] = n / (1 + len(ex.entities))
+    f["ungrounded_x_text_len"] = (st.str_ungrounded + st.num_ungrounded) * math.log1p(ex.user_len)
+    return [float(f.get(name, 0.0)) for name in FEATURE_NAMES]
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if v == int(v) else str(v)
+
+
+# --------------------------------------------------------------------------- batch API
+
+class ContextCache:
+    """A bounded cache of ExampleInfo by example identity and content."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._items: OrderedDict[Any, ExampleInfo] = OrderedDict()
+
+    @staticmethod
+    def key(example: dict) -> Any:
+        content = example.get("content_hash")
+        if content:
+            return ("h", example.get("example_id"), content)
+        return ("o", id(example))
+
+    def get(self, example: dict) -> ExampleInfo:
+        key = self.key(example)
+        info = self._items.get(key)
+        if info is not None and key[0] == "h":
+            self._items.move_to_end(key)
+            return info
+        info = ExampleInfo(example)
+        if key[0] == "h":
+            self._items[key] = info
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return info
+
+
+def featurize(examples: Sequence[dict] | dict, outputs: Sequence[Any],
+              cache: ContextCache | None = None) -> np.ndarray:
+    """Features of (example, output) pairs, one row each (float32).
+
+    `examples` is one example for all outputs, or one per output; the same
+    example object may repeat (its context is computed once).
+    """
+    n = len(outputs)
+    out = np.zeros((n, N_FEATURES), dtype=np.float32)
+    if n == 0:
+        return out
+    single = isinstance(examples, dict)
+    if not single and len(examples) != n:
+        raise ValueError(f"got {len(examples)} examples for {n} outputs")
+    cache = cache if cache is not None else ContextCache()
+    local: dict[int, ExampleInfo] = {}
+    for i in range(n):
+        example = examples if single else examples[i]
+        info = local.get(id(example))
+        if info is None:
+            info = cache.get(example)
+            local[id(example)] = info
+        out[i] = candidate_features(info, outputs[i])
+    return out

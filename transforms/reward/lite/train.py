@@ -1,0 +1,410 @@
+"""Train the bundled reward model on pairs the project synthesizes itself.
+
+`toolrm train-lite --corpora DIR --output models/toolrm-lite [--seed 0]`:
+
+1. read the training corpora through the project's adapters (Seal-Tools
+   `dev` and `test_in_domain`, all of ACEBench); BFCL is never read for
+   training, and no example whose content also appears in a held-out split
+   is trained on;
+2. make candidates per example: the reference (correct) and the rule-based
+   negatives of `transforms.rules` (labelled by the checker), drawn with
+   several generator seeds;
+3. compute reference-free features (`features.py`) and fit a small MLP with
+   a pairwise logistic (RankNet) loss on score(correct) - score(wrong) within
+   an example, plus a small pointwise logistic term so scores are comparable
+   across examples; numpy only, deterministic for a seed;
+4. evaluate on splits never trained on (Seal-Tools `test_out_domain`, the BFCL
+   live sample): pairwise accuracy overall and per error type, best-of-N;
+5. save `config.json` + `model.safetensors` (+ `metrics.json`).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import json
+import math
+import os
+import random
+import sys
+import time
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from transforms.reward.lite import features as F
+from transforms.reward.lite.model import LiteRewardModel
+
+# (adapter, glob relative to the corpora folder)
+TRAIN_SPECS: list[tuple[str, str]] = [
+    ("seal_tools", "seal_tools/dev.jsonl"),
+    ("seal_tools", "seal_tools/test_in_domain.jsonl"),
+    ("acebench", "acebench_en/data_*.json"),
+]
+HELDOUT_SPECS: dict[str, list[tuple[str, str]]] = {
+    "seal_tools_test_out_domain": [("seal_tools", "seal_tools/test_out_domain.jsonl")],
+    "bfcl_live_sample": [("bfcl", "bfcl_live_sample/BFCL_v3_live_*.json")],
+}
+# BFCL's non-live categories are the project's held-out domain: never train on them.
+_FORBIDDEN_TRAIN = ("BFCL_v3_simple", "BFCL_v3_multiple", "BFCL_v3_parallel", "BFCL_v3_irrelevance",
+                    "BFCL_v3_java", "BFCL_v3_javascript", "BFCL_v3_rest", "BFCL_v3_exec", "bfcl")
+EVAL_SEED = 0
+
+
+@dataclasses.dataclass
+class Group:
+    """One example and its candidates."""
+    example: dict
+    outputs: list
+    correct: list[bool]
+    error_types: list[str | None]
+    origins: list[str]
+
+
+# --------------------------------------------------------------------------- data
+
+def load_examples(corpora: str, specs: Iterable[tuple[str, str]], *, training: bool = False) -> list[dict]:
+    """Examples of the files the specs match, through the project's adapters (deduplicated)."""
+    from schemas.adapters import get_adapter
+    from transforms import fileio
+    from transforms.read_rows import iter_file_rows
+
+    examples, seen = [], set()
+    for source, pattern in specs:
+        adapter = get_adapter(source)
+        paths = sorted(glob.glob(os.path.join(corpora, pattern)))
+        if not paths:
+            raise FileNotFoundError(f"no files match {os.path.join(corpora, pattern)}")
+        for path in paths:
+            if training and (source == "bfcl" or any(tag in os.path.basename(path) for tag in _FORBIDDEN_TRAIN)):
+                raise ValueError(f"{path}: BFCL data is held out and is never trained on")
+            if not adapter.is_data_file(path):
+                continue
+            context = adapter.load_context(path, fileio.open_read)
+            split = adapter.split_of(path)
+            for _, row, error in iter_file_rows(path):
+                if error:
+                    continue
+                try:
+                    adapted = adapter.adapt(row, context, split)
+                except ValueError:
+                    continue
+                for example in adapted.examples:
+                    if example["content_hash"] in seen:
+                        continue
+                    seen.add(example["content_hash"])
+                    examples.append(example)
+    return examples
+
+
+def make_groups(examples: Sequence[dict], *, seeds: Sequence[int] = (0,), max_negatives: int = 6,
+                mix: Any = None) -> list[Group]:
+    """The reference plus rule-made negatives per example (several generator seeds, deduplicated)."""
+    from transforms.rules import generate_rule_candidates, reference_candidate
+
+    groups = []
+    for example in examples:
+        reference = reference_candidate(example)
+        outputs, correct, types, origins = [reference["output"]], [True], [None], ["reference"]
+        seen = {reference["candidate_id"]}
+        for seed in seeds:
+            for candidate in generate_rule_candidates(example, seed=seed, mix=mix, max_negatives=max_negatives):
+                if candidate["candidate_id"] in seen:
+                    continue
+                seen.add(candidate["candidate_id"])
+                outputs.append(candidate["output"])
+                correct.append(bool(candidate["correct"]))
+                types.append(candidate["error_type"])
+                origins.append(candidate["origin"])
+        if len(outputs) > 1:
+            groups.append(Group(example, outputs, correct, types, origins))
+    return groups
+
+
+def featurize_groups(groups: Sequence[Group]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(X, y, group index per row)."""
+    cache = F.ContextCache()
+    blocks, labels, owners = [], [], []
+    for index, group in enumerate(groups):
+        blocks.append(F.featurize(group.example, group.outputs, cache))
+        labels.extend(group.correct)
+        owners.extend([index] * len(group.outputs))
+    x = np.concatenate(blocks) if blocks else np.zeros((0, F.N_FEATURES), np.float32)
+    return x, np.asarray(labels, dtype=bool), np.asarray(owners, dtype=np.int64)
+
+
+def pair_indices(y: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of every (correct, wrong) pair within a group."""
+    pos, neg = [], []
+    start = 0
+    n = len(owners)
+    while start < n:
+        end = start
+        while end < n and owners[end] == owners[start]:
+            end += 1
+        rows = np.arange(start, end)
+        good, bad = rows[y[start:end]], rows[~y[start:end]]
+        for g in good:
+            pos.extend([g] * len(bad))
+            neg.extend(bad)
+        start = end
+    return np.asarray(pos, dtype=np.int64), np.asarray(neg, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- fitting
+
+@dataclasses.dataclass
+class FitConfig:
+    hidden: int = 64
+    activation: str = "relu"
+    epochs: int = 60
+    batch: int = 256
+    lr: float = 3e-3
+    l2: float = 1e-4
+    pointwise: float = 0.2
+    scale_floor: float = 0.05
+    seed: int = 0
+
+
+def fit(x: np.ndarray, y: np.ndarray, owners: np.ndarray, config: FitConfig = FitConfig(),
+        *, log: Any = None) -> LiteRewardModel:
+    """Fit the MLP (RankNet loss on within-example pairs + pointwise logistic), deterministic for a seed."""
+    rng = np.random.default_rng(config.seed)
+    x = x.astype(np.float64)
+    d = x.shape[1]
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0) + config.scale_floor
+    z_all = (x - mean) / scale
+    pos, neg = pair_indices(y, owners)
+    if len(pos) == 0:
+        raise ValueError("no (correct, wrong) pairs to train on")
+    # each example weighs the same, however many pairs it has
+    pair_group = owners[pos]
+    counts = np.bincount(pair_group)
+    pair_weight = 1.0 / counts[pair_group]
+    pair_weight *= len(pair_weight) / pair_weight.sum()
+
+    h = config.hidden
+    params = {
+        "w1": rng.normal(0.0, math.sqrt(2.0 / d), size=(d, h)),
+        "b1": np.zeros(h),
+        "w2": rng.normal(0.0, math.sqrt(1.0 / h), size=h) * 0.1,
+        "b2": np.zeros(1),
+        "skip": np.zeros(d),
+    }
+    moments = {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in params.items()}
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    step = 0
+    relu = config.activation == "relu"
+
+    def forward(z):
+        pre = z @ params["w1"] + params["b1"]
+        act = np.maximum(pre, 0.0) if relu else np.tanh(pre)
+        return act @ params["w2"] + params["b2"][0] + z @ params["skip"], pre, act
+
+    n_pairs = len(pos)
+    for epoch in range(config.epochs):
+        order = rng.permutation(n_pairs)
+        lr = config.lr * (0.5 * (1 + math.cos(math.pi * epoch / config.epochs)))
+        total = 0.0
+        for start in range(0, n_pairs, config.batch):
+            batch = order[start:start + config.batch]
+            rows = np.concatenate([pos[batch], neg[batch]])
+            z = z_all[rows]
+            s, pre, act = forward(z)
+            m = len(batch)
+            diff = s[:m] - s[m:]
+            w = pair_weight[batch]
+            # RankNet: softplus(-diff)
+            sig = 1.0 / (1.0 + np.exp(np.clip(diff, -50, 50)))  # d/d diff of softplus(-diff) is -sig
+            loss = float(np.sum(w * np.logaddexp(0.0, -diff)) / m)
+            grad_s = np.zeros(2 * m)
+            grad_s[:m] = -w * sig / m
+            grad_s[m:] = w * sig / m
+            if config.pointwise > 0:
+                labels = np.concatenate([np.ones(m), np.zeros(m)])
+                p = 1.0 / (1.0 + np.exp(-np.clip(s, -50, 50)))
+                loss += config.pointwise * float(np.mean(np.logaddexp(0.0, s) - labels * s))
+                grad_s += config.pointwise * (p - labels) / (2 * m)
+            total += loss * m
+            grads = {
+                "w2": act.T @ grad_s,
+                "b2": np.array([grad_s.sum()]),
+                "skip": z.T @ grad_s,
+            }
+            grad_act = np.outer(grad_s, params["w2"])
+            grad_pre = grad_act * (pre > 0) if relu else grad_act * (1 - act ** 2)
+            grads["w1"] = z.T @ grad_pre
+            grads["b1"] = grad_pre.sum(axis=0)
+            step += 1
+            for key, value in params.items():
+                g = grads[key]
+                if key in ("w1", "skip", "w2"):
+                    g = g + config.l2 * value
+                m1, m2 = moments[key]
+                m1 *= beta1
+                m1 += (1 - beta1) * g
+                m2 *= beta2
+                m2 += (1 - beta2) * g * g
+                m_hat = m1 / (1 - beta1 ** step)
+                v_hat = m2 / (1 - beta2 ** step)
+                value -= lr * m_hat / (np.sqrt(v_hat) + eps)
+        if log is not None and (epoch % 10 == 0 or epoch == config.epochs - 1):
+            log(f"  epoch {epoch:3d} loss {total / n_pairs:.4f}")
+    weights = {"mean": mean, "scale": scale, **params}
+    weights = {k: np.asarray(v, dtype=np.float32).reshape(-1) if k in ("b2",) else np.asarray(v, dtype=np.float32)
+               for k, v in weights.items()}
+    return LiteRewardModel(weights, activation=config.activation,
+                           config={"fit": dataclasses.asdict(config)})
+
+
+# --------------------------------------------------------------------------- evaluation
+
+def evaluate_scores(groups: Sequence[Group], scores: Sequence[np.ndarray], *, seed: int = 0) -> dict[str, Any]:
+    """Pairwise accuracy (strict: ties count as wrong) overall and per error type; best-of-N."""
+    per_type: dict[str, list[int]] = {}
+    wins = total = ties = 0
+    top1 = random_pick = oracle = 0.0
+    n_groups = 0
+    for group, s in zip(groups, scores):
+        good = [i for i, c in enumerate(group.correct) if c]
+        bad = [i for i, c in enumerate(group.correct) if not c]
+        for g in good:
+            for b in bad:
+                won = int(s[g] > s[b])
+                ties += int(s[g] == s[b])
+                wins += won
+                total += 1
+                slot = per_type.setdefault(group.error_types[b] or "unknown", [0, 0])
+                slot[0] += won
+                slot[1] += 1
+        if good and bad:
+            n_groups += 1
+            best = float(np.max(s))
+            top = [i for i in range(len(s)) if s[i] == best]
+            top1 += sum(group.correct[i] for i in top) / len(top)  # ties broken at random, in expectation
+            random_pick += len(good) / len(s)
+            oracle += 1.0
+    return {
+        "pairs": total,
+        "pairwise_accuracy": wins / total if total else float("nan"),
+        "ties": ties,
+        "per_error_type": {k: {"pairs": v[1], "accuracy": v[0] / v[1]}
+                           for k, v in sorted(per_type.items(), key=lambda kv: -kv[1][1])},
+        "best_of_n": {
+            "prompts": n_groups,
+            "mean_candidates": (sum(len(g.outputs) for g in groups) / len(groups)) if groups else 0,
+            "top1_accuracy": top1 / n_groups if n_groups else float("nan"),
+            "random_accuracy": random_pick / n_groups if n_groups else float("nan"),
+            "oracle_accuracy": oracle / n_groups if n_groups else float("nan"),
+        },
+    }
+
+
+def evaluate(model: LiteRewardModel, groups: Sequence[Group]) -> dict[str, Any]:
+    scores = [model.score(group.example, group.outputs) for group in groups]
+    return evaluate_scores(groups, scores)
+
+
+def heldout_groups(corpora: str, *, seed: int = EVAL_SEED, max_negatives: int = 6) -> dict[str, list[Group]]:
+    """The held-out evaluation sets: every example's reference and rule negatives (seed 0, default mix)."""
+    return {name: make_groups(load_examples(corpora, specs), seeds=(seed,), max_negatives=max_negatives)
+            for name, specs in HELDOUT_SPECS.items()}
+
+
+# --------------------------------------------------------------------------- entry points
+
+def train_lite(corpora: str, output: str | None = None, *, seed: int = 0, gen_seeds: Sequence[int] = (0, 1, 2),
+               max_negatives: int = 8, fit_config: FitConfig | None = None, evaluate_heldout: bool = True,
+               train_specs: Sequence[tuple[str, str]] = TRAIN_SPECS, log: Any = print) -> tuple[LiteRewardModel, dict]:
+    """Build training pairs from the corpora, fit, evaluate on held-out splits, save to `output`."""
+    started = time.monotonic()
+    log = log or (lambda *_: None)
+    heldout = heldout_groups(corpora) if evaluate_heldout else {}
+    heldout_hashes = {g.example["content_hash"] for groups in heldout.values() for g in groups}
+    examples = [e for e in load_examples(corpora, train_specs, training=True)
+                if e["content_hash"] not in heldout_hashes]
+    groups = make_groups(examples, seeds=[seed * 1000 + s for s in gen_seeds], max_negatives=max_negatives)
+    x, y, owners = featurize_groups(groups)
+    pos, _ = pair_indices(y, owners)
+    log(f"train-lite: {len(examples)} training examples -> {len(groups)} groups, {len(y)} candidates, "
+        f"{len(pos)} pairs ({time.monotonic() - started:.1f} s)")
+    config = fit_config or FitConfig(seed=seed)
+    model = fit(x, y, owners, config, log=log)
+    train_metrics = evaluate_scores(groups, _split_scores(model.score_features(x), owners, len(groups)))
+    metrics: dict[str, Any] = {
+        "train": {"examples": len(examples), "groups": len(groups), "candidates": int(len(y)),
+                  "pairs": int(len(pos)), "pairwise_accuracy": train_metrics["pairwise_accuracy"],
+                  "sources": _count(e["source"] + ":" + e["split"] for e in examples),
+                  "negatives_by_error_type": _count(t for g in groups for t in g.error_types if t)},
+        "heldout": {},
+    }
+    for name, hgroups in heldout.items():
+        metrics["heldout"][name] = evaluate(model, hgroups)
+        m = metrics["heldout"][name]
+        log(f"  {name}: pairwise {m['pairwise_accuracy']:.4f} over {m['pairs']} pairs; "
+            f"best-of-N top1 {m['best_of_n']['top1_accuracy']:.4f} (random {m['best_of_n']['random_accuracy']:.4f})")
+    model.config.update({
+        "trained_on": [f"{source}:{pattern}" for source, pattern in train_specs],
+        "generator_seeds": [seed * 1000 + s for s in gen_seeds], "max_negatives": max_negatives,
+        "seed": seed, "metrics": metrics,
+    })
+    if output:
+        model.save(output)
+        with open(os.path.join(output, "metrics.json"), "w", encoding="utf-8") as handle:
+            json.dump(metrics, handle, indent=1, sort_keys=True)
+            handle.write("\n")
+        log(f"train-lite: saved to {output} ({time.monotonic() - started:.1f} s)")
+    return model, metrics
+
+
+def _split_scores(scores: np.ndarray, owners: np.ndarray, n_groups: int) -> list[np.ndarray]:
+    bounds = np.searchsorted(owners, np.arange(n_groups + 1))
+    return [scores[bounds[i]:bounds[i + 1]] for i in range(n_groups)]
+
+
+def _count(items: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="toolrm train-lite",
+                                     description="Train the bundled CPU reward model on synthesized pairs.")
+    parser.add_argument("--corpora", required=True, help="folder holding seal_tools/, acebench_en/, bfcl_live_sample/")
+    parser.add_argument("--output", required=True, help="model directory to write (e.g. models/toolrm-lite)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hidden", type=int, default=FitConfig.hidden)
+    parser.add_argument("--epochs", type=int, default=FitConfig.epochs)
+    parser.add_argument("--max-negatives", type=int, default=8)
+    parser.add_argument("--generator-seeds", type=int, default=3, help="rule-generator seeds per example")
+    parser.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
+    parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    return parser.parse_args(list(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    config = FitConfig(hidden=args.hidden, epochs=args.epochs, seed=args.seed)
+    try:
+        _, metrics = train_lite(args.corpora, args.output, seed=args.seed,
+                                gen_seeds=tuple(range(args.generator_seeds)), max_negatives=args.max_negatives,
+                                fit_config=config, evaluate_heldout=not args.no_eval,
+                                log=(lambda *a: print(*a, file=sys.stderr)) if args.json else print)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"toolrm train-lite: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(metrics, indent=1, sort_keys=True))
+    else:
+        for name, m in metrics["heldout"].items():
+            print(f"{name}:")
+            for error_type, v in m["per_error_type"].items():
+                print(f"    {error_type:38s} {v['accuracy']:.4f}  ({v['pairs']} pairs)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

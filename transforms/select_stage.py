@@ -1,0 +1,138 @@
+"""Beam stages around scoring: join candidates to examples, select pairs, summarize scores."""
+from __future__ import annotations
+
+import collections
+import hashlib
+from typing import Any
+
+import apache_beam as beam
+
+from schemas.pairs import pair_row
+from transforms.dead_letter import dead_letter
+from transforms.selection import SelectionPolicy, select_pairs
+
+GROUPS = "groups"
+PAIRS = "pairs"
+FILTERED = "filtered"
+QUARANTINE = "quarantine"
+DEAD_LETTER = "dead_letter"
+EXAMPLES = "examples"
+CANDIDATES = "candidates"
+
+
+class _Group(beam.DoFn):
+    def process(self, element):
+        example_id, grouped = element
+        examples, candidates = list(grouped[EXAMPLES]), list(grouped[CANDIDATES])
+        if not examples:
+            for candidate in candidates:
+                yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(
+                    "candidates", 0, "join", "candidate_without_example",
+                    f"no example {example_id} among the inputs", candidate))
+            return
+        if candidates:
+            # One order for every runner: the scorer and the selection see the same list.
+            yield examples[0], sorted(candidates, key=lambda c: c["candidate_id"])
+
+
+class GroupCandidates(beam.PTransform):
+    """Examples and candidates -> `(example, [candidates])`; orphans dead-lettered."""
+
+    def __init__(self, candidates):
+        super().__init__()
+        self._candidates = candidates
+
+    def expand(self, examples):
+        joined = {
+            EXAMPLES: examples | "KeyExamples" >> beam.Map(lambda e: (e["example_id"], e)),
+            CANDIDATES: self._candidates | "KeyCandidates" >> beam.Map(lambda c: (c["example_id"], c)),
+        } | "Join" >> beam.CoGroupByKey()
+        out = joined | "Group" >> beam.ParDo(_Group()).with_outputs(DEAD_LETTER, main=GROUPS)
+        return {GROUPS: out[GROUPS], DEAD_LETTER: out[DEAD_LETTER]}
+
+
+def _filtered_row(candidate: dict[str, Any], reason: str) -> dict[str, Any]:
+    return {"example_id": candidate["example_id"], "candidate_id": candidate["candidate_id"],
+            "origin": candidate["origin"], "correct": candidate.get("correct"),
+            "error_type": candidate.get("error_type"), "score": candidate.get("score"), "reason": reason}
+
+
+class _Select(beam.DoFn):
+    def __init__(self, policy: SelectionPolicy, scorer: str):
+        self._policy = policy
+        self._scorer = scorer
+
+    def process(self, group):
+        example, candidates = group
+        selection = select_pairs(example, candidates, self._policy)
+        if selection.quarantine_reason:
+            yield beam.pvalue.TaggedOutput(QUARANTINE, {
+                "example_id": example["example_id"], "source": example["source"], "split": example["split"],
+                "upstream_id": example["upstream_id"], "reason": selection.quarantine_reason,
+                "detail": selection.quarantine_detail, "candidates": len(candidates),
+                "reference_score": next((c.get("score") for c in candidates if c["origin"] == "reference"), None)})
+            return
+        for chosen, rejected in selection.pairs:
+            yield pair_row(example, chosen, rejected, scorer=self._scorer, hard_margin=self._policy.hard_margin)
+        for candidate, reason in selection.filtered:
+            yield beam.pvalue.TaggedOutput(FILTERED, _filtered_row(candidate, reason))
+
+
+class SelectPairs(beam.PTransform):
+    """Scored `(example, candidates)` groups -> pairs, filtered candidates and quarantined examples."""
+
+    def __init__(self, policy: SelectionPolicy, scorer: str):
+        super().__init__()
+        self._policy = policy
+        self._scorer = scorer
+
+    def expand(self, groups):
+        out = groups | "Select" >> beam.ParDo(_Select(self._policy, self._scorer)).with_outputs(
+            FILTERED, QUARANTINE, main=PAIRS)
+        return {PAIRS: out[PAIRS], FILTERED: out[FILTERED], QUARANTINE: out[QUARANTINE]}
+
+
+def _sample_rank(candidate_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(candidate_id.encode()).digest()[:8], "big")
+
+
+class ScoreSample(beam.CombineFn):
+    """Scores by label and by error type, for the report's plots.
+
+    Keeps at most `per_key` scores per key, chosen by the smallest hash of the
+    candidate id (bottom-k sampling): deterministic and mergeable in any order.
+    """
+
+    def __init__(self, per_key: int = 5000):
+        self._per_key = per_key
+
+    def create_accumulator(self):
+        return collections.defaultdict(list)
+
+    def add_input(self, accumulator, group):
+        _, candidates = group
+        for candidate in candidates:
+            if candidate.get("score") is None:
+                continue
+            item = (_sample_rank(candidate["candidate_id"]), candidate["score"])
+            label = "correct" if candidate["correct"] else "incorrect"
+            accumulator[f"label:{label}"].append(item)
+            if not candidate["correct"]:
+                accumulator[f"error:{candidate.get('error_type')}"].append(item)
+        return self._trim(accumulator)
+
+    def _trim(self, accumulator):
+        for key, items in accumulator.items():
+            if len(items) > 2 * self._per_key:
+                accumulator[key] = sorted(items)[:self._per_key]
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        merged = collections.defaultdict(list)
+        for accumulator in accumulators:
+            for key, items in accumulator.items():
+                merged[key].extend(items)
+        return self._trim(merged)
+
+    def extract_output(self, accumulator):
+        return {key: [score for _, score in sorted(items)[:self._per_key]] for key, items in sorted(accumulator.items())}
