@@ -15,9 +15,9 @@ $(STAMP): setup.py
 
 install: $(STAMP)
 
-# The main job on the bundled sample corpora.
+# The main job on the bundled sample corpora: ingest, synthesize, score with the bundled model, select.
 demo: $(STAMP)
-	$(BIN)/python -m runners.demo --output out
+	$(BIN)/toolrm run --output out
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -29,6 +29,7 @@ sys.path.insert(0, REPO)
 
 from schemas import records  # noqa: E402
 from schemas.adapters import get_adapter  # noqa: E402
+from schemas.validation import validate_example  # noqa: E402
 from transforms import rules  # noqa: E402
 from transforms.fileio import open_read, parquet_bytes  # noqa: E402
 from transforms.read_rows import iter_file_rows  # noqa: E402
@@ -50,9 +51,12 @@ def sample_examples() -> list[dict]:
             for _, row, error in iter_file_rows(path):
                 if error is None:
                     try:
-                        examples.extend(adapter.adapt(row, context, adapter.split_of(path)).examples)
-                    except ValueError:
-                        pass
+                        adapted = adapter.adapt(row, context, adapter.split_of(path)).examples
+                        for example in adapted:
+                            validate_example(example)
+                    except ValueError:  # dead letters of ingest: not part of the workload
+                        continue
+                    examples.extend(adapted)
     return examples
 
 
@@ -75,7 +79,6 @@ def write_examples(directory: str, count: int) -> None:
 def plain_loop(directory: str, output: str) -> float:
     """The same work as the rule path of the pipeline, in one loop."""
     from beam_pipelines.common import candidate_row
-    from schemas.validation import validate_example
 
     started = time.perf_counter()
     candidates = []

@@ -8,9 +8,13 @@ import time
 USAGE = """usage: toolrm COMMAND [options]
 
 commands:
+  run         ingest -> synthesize -> score and select, end to end (the bundled samples by default)
   ingest      corpus files -> canonical example shards, dead letter and manifest
   synthesize  examples -> reference, rule-based and LLM candidates, labelled by the checker
+  score       examples + candidates -> reward scores -> selected pairs, filtered, quarantine, report
   verify      label candidate tool calls against BFCL-style references
+  train-lite  train the bundled CPU reward model on pairs synthesized from corpora
+  bench       rewardbench | bestofn: evaluate a scorer
 
 Run `toolrm COMMAND --help` for a command's options."""
 
@@ -82,7 +86,39 @@ def verify(argv: list[str]) -> int:
     return verify_job.main(argv)
 
 
-COMMANDS = {"ingest": ingest, "synthesize": synthesize, "verify": verify}
+def score(argv: list[str]) -> int:
+    from beam_pipelines import score as score_pipeline
+    from runners.run import print_score_summary
+    from transforms.fileio import InputError
+
+    started = time.monotonic()
+    try:
+        manifest = score_pipeline.run(argv)
+    except InputError as error:
+        print(f"toolrm score: {error}", file=sys.stderr)
+        return 2
+    args, _ = score_pipeline.parse_args(argv)
+    print_score_summary(manifest, args.output, time.monotonic() - started)
+    return 0
+
+
+def run(argv: list[str]) -> int:
+    from runners import run as run_job
+    return run_job.main(argv)
+
+
+def train_lite(argv: list[str]) -> int:
+    from transforms.reward.lite import train
+    return train.main(argv)
+
+
+def bench(argv: list[str]) -> int:
+    from runners import bench as bench_job
+    return bench_job.main(argv)
+
+
+COMMANDS = {"ingest": ingest, "synthesize": synthesize, "score": score, "run": run, "verify": verify,
+            "train-lite": train_lite, "bench": bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -211,7 +211,14 @@ class TransformersRewardHandler(ModelHandler[ScoreRequest, ScoreResult, RewardSc
       attn_implementation: passed to `from_pretrained` ("sdpa",
         "flash_attention_2", ...); default: transformers' choice.
       share_across_processes: one model per machine shared by the worker's
-        processes (or `model_copies` of them) instead of one per process.
+        processes (or `model_copies` of them) instead of one per process. Right
+        for GPUs; on CPU workers with several processes, False lets each
+        process score in parallel with its own copy.
+      validate_elements: check each element in a preprocessing step, so a
+        malformed one fails alone (to `failed_preprocessing[0]` with
+        exception handling). Beam's `KeyedModelHandler` refuses handlers with
+        preprocessing: pass False to wrap this one (malformed elements then
+        fail their whole batch).
       min_batch_size / max_batch_size: how many candidates RunInference hands
         over at once; large batches give the length sort room to work.
     """
@@ -222,7 +229,7 @@ class TransformersRewardHandler(ModelHandler[ScoreRequest, ScoreResult, RewardSc
                  tool_call_arguments: str = "string", chat_template_kwargs: dict | None = None,
                  attn_implementation: str | None = None, allow_hub: bool = False, cache_dir: str | None = None,
                  trust_remote_code: bool = False, share_across_processes: bool = True,
-                 model_copies: int | None = None, min_batch_size: int | None = 64,
+                 validate_elements: bool = True, model_copies: int | None = None, min_batch_size: int | None = 64,
                  max_batch_size: int | None = 512, **kwargs):
         super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size,
                          model_copies=model_copies, **kwargs)
@@ -254,6 +261,7 @@ class TransformersRewardHandler(ModelHandler[ScoreRequest, ScoreResult, RewardSc
         self._cache_dir = cache_dir
         self._trust_remote_code = trust_remote_code
         self._share = share_across_processes
+        self._validate_elements = validate_elements
 
     @property
     def model_name(self) -> str:
@@ -294,7 +302,7 @@ class TransformersRewardHandler(ModelHandler[ScoreRequest, ScoreResult, RewardSc
 
     def get_preprocess_fns(self):
         # Per element, before batching: a malformed element fails alone.
-        return [as_score_request]
+        return [as_score_request] if self._validate_elements else []
 
     def run_inference(self, batch: Sequence[Any], model: RewardScorer,
                       inference_args: Optional[dict[str, Any]] = None) -> list[ScoreResult]:

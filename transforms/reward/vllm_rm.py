@@ -14,6 +14,7 @@ tests) needs no vLLM.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, Callable, Optional, Sequence
 
@@ -84,6 +85,7 @@ class VLLMRewardHandler(ModelHandler[ScoreRequest, ScoreResult, VLLMRewardEngine
       encode_kwargs: `LLM.encode` arguments (default `pooling_task="classify"`).
       pooling_kwargs: `vllm.PoolingParams` arguments (default: activation off,
         so scores are raw logits); None passes no PoolingParams.
+      validate_elements: as for TransformersRewardHandler.
       model_copies: engines per worker machine.
     """
 
@@ -91,7 +93,8 @@ class VLLMRewardHandler(ModelHandler[ScoreRequest, ScoreResult, VLLMRewardEngine
                  engine_kwargs: dict | None = None, encode_kwargs: dict | None = None,
                  pooling_kwargs: dict | None = DEFAULT_POOLING_KWARGS, use_chat_template: str = "auto",
                  tool_call_arguments: str = "string", chat_template_kwargs: dict | None = None,
-                 allow_hub: bool = False, cache_dir: str | None = None, model_copies: int = 1,
+                 allow_hub: bool = False, cache_dir: str | None = None, validate_elements: bool = True,
+                 model_copies: int = 1,
                  min_batch_size: int | None = 64, max_batch_size: int | None = 1024, **kwargs):
         super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size,
                          model_copies=model_copies, large_model=True, **kwargs)
@@ -110,6 +113,7 @@ class VLLMRewardHandler(ModelHandler[ScoreRequest, ScoreResult, VLLMRewardEngine
                                    "chat_template_kwargs": dict(chat_template_kwargs or {})}
         self._allow_hub = allow_hub
         self._cache_dir = cache_dir
+        self._validate_elements = validate_elements
 
     @property
     def model_name(self) -> str:
@@ -129,15 +133,12 @@ class VLLMRewardHandler(ModelHandler[ScoreRequest, ScoreResult, VLLMRewardEngine
         serializer = RewardSerializer(llm.get_tokenizer(), self._max_length, **self._serializer_kwargs)
         pooling_params = None
         if self._pooling_kwargs is not None:
-            pooling_kwargs = self._pooling_kwargs
-
-            def pooling_params():
-                return vllm.PoolingParams(**pooling_kwargs)
+            pooling_params = functools.partial(vllm.PoolingParams, **self._pooling_kwargs)
         _LOG.info("loaded vLLM reward model %s", self._model_name)
         return VLLMRewardEngine(llm, serializer, self._model_name, pooling_params, self._encode_kwargs)
 
     def get_preprocess_fns(self):
-        return [as_score_request]
+        return [as_score_request] if self._validate_elements else []
 
     def run_inference(self, batch: Sequence[Any], model: VLLMRewardEngine,
                       inference_args: Optional[dict[str, Any]] = None) -> list[ScoreResult]:

@@ -43,7 +43,7 @@ import numpy as np
 
 from schemas.decoding import DecodeError, decode_calls
 
-FEATURE_VERSION = "lite-features-3"
+FEATURE_VERSION = "lite-features-4"
 
 # --------------------------------------------------------------------------- text helpers
 
@@ -242,7 +242,8 @@ def _type_ok(value: Any, types: list[str]) -> bool:
 
 class ParamInfo:
     __slots__ = ("name", "schema", "types", "enum", "enum_norm", "minimum", "maximum", "default",
-                 "has_default", "words", "examples", "date_format", "properties", "required", "items")
+                 "has_default", "words", "examples", "date_format", "properties", "required", "items",
+                 "value_class")
 
     def __init__(self, name: str, schema: Any):
         schema = schema if isinstance(schema, dict) else {}
@@ -274,11 +275,11 @@ class ParamInfo:
         self.required = [r for r in req if isinstance(r, str)] if isinstance(req, list) else []
         items = schema.get("items")
         self.items = items if isinstance(items, dict) else None
+        self.value_class = param_class(name)
 
 
 class ToolInfo:
-    __slots__ = ("name", "params", "required", "words", "name_words", "key", "sim", "name_hit", "rank",
-                 "_sub")
+    __slots__ = ("name", "params", "required", "words", "name_words", "key", "sim", "name_hit", "rank")
 
     def __init__(self, tool: dict):
         self.name = tool.get("name") or ""
@@ -296,12 +297,78 @@ class ToolInfo:
         self.sim = 0.0
         self.name_hit = 0.0
         self.rank = 0
-        self._sub: dict = {}
 
 
-def _param_for(info: dict[str, ParamInfo] | None, key: str, schema_props: dict | None) -> ParamInfo | None:
-    if info is not None:
-        return info.get(key)
+# --------------------------------------------------------------------------- value and parameter classes
+
+_GENERIC_PARAM_WORDS = frozenset(stem(w) for w in """
+include includes detail details detailed type name id data info information value values analysis use enable
+enabled option options flag is has get set list number num count level mode status preference preferences
+setting settings request user target specific custom parameter param params input output format kind
+""".split())
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_RELATIVE_DATES = frozenset("today tomorrow yesterday tonight now week weekend month year next last this".split())
+_TIME_VALUE = re.compile(r"^\d{1,2}(:\d{2})?(:\d{2})?\s*(am|pm)?$|^\d{1,2}\s*(am|pm)$", re.I)
+_EMAIL_VALUE = re.compile(r"^[\w.+-]+@[\w-]+\.[\w.]+$")
+_URL_VALUE = re.compile(r"^(https?://|www\.)\S+$|^[\w-]+(\.[\w-]+)+(/\S*)?$")
+_PHONE_VALUE = re.compile(r"^\+?[\d\s().-]{7,}$")
+# parameter-name words -> the class of value they take
+_PARAM_CLASS_WORDS = {
+    "date": "date", "day": "date", "birthday": "date", "deadline": "date", "dob": "date", "weekday": "weekday",
+    "time": "time", "hour": "time", "clock": "time", "email": "email", "mail": "email", "url": "url",
+    "link": "url", "website": "url", "uri": "url", "endpoint": "url", "phone": "phone", "mobile": "phone",
+    "city": "place", "location": "place", "country": "place", "region": "place", "place": "place",
+    "address": "place", "destination": "place", "origin": "place", "venue": "place", "area": "place",
+    "state": "place", "town": "place", "month": "month", "year": "year",
+}
+_CLASS_ALLOWED = {
+    "date": {"date", "weekday", "month", "relative", "numeric", "year"},
+    "weekday": {"weekday", "date", "relative"},
+    "time": {"time", "date", "relative", "numeric"},
+    "email": {"email"},
+    "url": {"url"},
+    "phone": {"phone", "numeric"},
+    "place": {"proper", "text"},
+    "month": {"month", "date", "numeric", "relative"},
+    "year": {"year", "numeric", "date", "relative"},
+}
+
+
+def value_class(value: str) -> str:
+    v = value.strip()
+    low = v.lower()
+    if _EMAIL_VALUE.match(v):
+        return "email"
+    if _DATE_SHAPE.match(v) or (any(c.isdigit() for c in v) and parse_date(v)):
+        return "date"
+    if _TIME_VALUE.match(v):
+        return "time"
+    if low in _WEEKDAYS or low[:3] in {d[:3] for d in _WEEKDAYS} and len(low) <= 4:
+        return "weekday"
+    if low in _MONTHS:
+        return "month"
+    if re.fullmatch(r"(19|20)\d\d", v):
+        return "year"
+    if _NUMERIC_STRING.match(v):
+        return "numeric"
+    if _URL_VALUE.match(v) and "." in v and " " not in v:
+        return "url"
+    if _PHONE_VALUE.match(v) and sum(c.isdigit() for c in v) >= 7:
+        return "phone"
+    words = low.split()
+    if words and all(w in _RELATIVE_DATES for w in words[:2]):
+        return "relative"
+    if v[:1].isupper():
+        return "proper"
+    return "text"
+
+
+def param_class(name: str) -> str | None:
+    words = identifier_words(name)
+    for w in reversed(words):  # the head noun is last: `start_date`, `dayOfWeek` -> week (none) -> day
+        cls = _PARAM_CLASS_WORDS.get(w)
+        if cls is not None:
+            return cls
     return None
 
 
@@ -332,6 +399,7 @@ class ExampleInfo:
         self.last_user = user[-1] if user else ""
         self.context_text = "\n".join(context)
         self.n_turns = turns
+        # the whole conversation (values may come from earlier turns or tool results)
         low = self.context_text.lower()
         self.lower = low
         self.tokens = _TOKEN.findall(low)
@@ -341,9 +409,13 @@ class ExampleInfo:
         self.numbers = find_numbers(self.context_text)
         self.dates = find_dates(self.context_text)
         self.month_days = find_month_days(self.context_text)
-        # where content words occur (char offsets in the lower-cased context)
+        # what the user said
+        user_low = self.user_text.lower()
+        self.user_lower = user_low
+        user_tokens = _TOKEN.findall(user_low)
+        self.user_token_str = " " + " ".join(user_tokens) + " "
         positions: dict[str, list[int]] = {}
-        for m in re.finditer(r"[a-z][a-z0-9]+", low):
+        for m in re.finditer(r"[a-z][a-z0-9]+", user_low):
             positions.setdefault(stem(m.group(0)), []).append(m.start())
         self.word_positions = positions
         self.request_stems = content_stems(self.last_user or self.user_text)
@@ -363,15 +435,22 @@ class ExampleInfo:
             if toks:
                 ent_norm.append((standardize(e), " " + " ".join(toks) + " "))
         self.entities = ent_norm
-        user_low = self.user_text.lower()
-        user_tokens = _TOKEN.findall(user_low)
         self.user_numbers = [v for v in find_numbers(self.user_text) if not (1900 <= v <= 2100)]
         self.n_and = user_tokens.count("and") + user_tokens.count("or")
         self.n_commas = self.user_text.count(",")
         self.n_multi = sum(1 for t in user_tokens if t in _MULTI_CUES)
         self.n_questions = self.user_text.count("?")
         self.user_len = len(user_tokens)
-        self.n_sentences = len(re.findall(r"[.!?](?:\s|$)", self.user_text)) + 1
+        # "two cities", "both", "three accounts": how many of something the user asks for
+        cue = 0
+        for i, t in enumerate(user_tokens):
+            n = {"both": 2, "two": 2, "three": 3, "four": 4, "five": 5, "pair": 2, "couple": 2}.get(t)
+            if n is None and t.isdigit() and 2 <= int(t) <= 5 and i + 1 < len(user_tokens) \
+                    and user_tokens[i + 1].endswith("s") and not user_tokens[i + 1].isdigit():
+                n = int(t)
+            if n is not None:
+                cue = max(cue, n)
+        self.count_cue = cue
         # tools
         tools = [t for t in example.get("tools") or [] if isinstance(t, dict) and isinstance(t.get("name"), str)]
         infos: dict[str, ToolInfo] = {}
@@ -394,41 +473,44 @@ class ExampleInfo:
         self.n_relevant = sum(1 for s in sims if s > 0.05 and s >= 0.6 * self.best_sim)
         self.n_tools = len(infos)
         self.max_required = max((len(t.required) for t in infos.values()), default=0)
-        self._enum_mentions: dict[tuple, set] = {}
-        self._param_mentioned: dict[tuple, bool] = {}
-        self.tool_name_words = set()
-        for info in infos.values():
-            self.tool_name_words |= info.name_words
+        self._cache: dict[tuple, Any] = {}
 
     # -- grounding -----------------------------------------------------------
 
     def token_span(self, toks: list[str]) -> int:
-        """Char offset in token_str of the token span, or -1."""
+        """Char offset in the conversation's token string of the token span, or -1."""
         if not toks:
             return -1
         return self.token_str.find(" " + " ".join(toks) + " ")
 
     def enum_mentions(self, key: tuple, param: ParamInfo) -> set:
-        hit = self._enum_mentions.get(key)
+        """Enum members (normalized) that the user's own words name."""
+        ckey = ("enum",) + key
+        hit = self._cache.get(ckey)
         if hit is None:
             hit = set()
             for member in param.enum or ():
                 if isinstance(member, str):
                     toks = _tokens(member)
-                    if toks and self.token_span(toks) >= 0:
+                    if toks and (" " + " ".join(toks) + " ") in self.user_token_str:
                         hit.add(standardize(member))
                 elif isinstance(member, (int, float)) and not isinstance(member, bool):
                     if float(member) in self.numbers:
                         hit.add(standardize(str(member)))
-            self._enum_mentions[key] = hit
+            self._cache[ckey] = hit
         return hit
 
-    def param_mentioned(self, key: tuple, param: ParamInfo) -> bool:
-        hit = self._param_mentioned.get(key)
+    def param_mention(self, key: tuple, param: ParamInfo) -> float:
+        """Share of the parameter's distinctive name words that the user used (-1: none to check)."""
+        ckey = ("mention",) + key
+        hit = self._cache.get(ckey)
         if hit is None:
-            words = param.words
-            hit = bool(words) and all(w in self.word_positions for w in words)
-            self._param_mentioned[key] = hit
+            words = [w for w in param.words if w not in _GENERIC_PARAM_WORDS]
+            if not words:
+                hit = -1.0
+            else:
+                hit = sum(1 for w in words if w in self.word_positions) / len(words)
+            self._cache[ckey] = hit
         return hit
 
     def nearest_offset(self, words: Iterable[str], at: int) -> float:
@@ -439,6 +521,20 @@ class ExampleInfo:
                 if d < best:
                     best = d
         return best
+
+    def sub_params(self, key: tuple, param: ParamInfo) -> dict[str, ParamInfo]:
+        ckey = ("props",) + key
+        hit = self._cache.get(ckey)
+        if hit is None:
+            hit = {k: ParamInfo(k, v) for k, v in (param.properties or {}).items()}
+            self._cache[ckey] = hit
+        return hit
+
+    def items_param(self, key: tuple, param: ParamInfo) -> ParamInfo | None:
+        ckey = ("items",) + key
+        if ckey not in self._cache:
+            self._cache[ckey] = ParamInfo(param.name, param.items) if param.items else None
+        return self._cache[ckey]
 
 
 def _jaccard(a: set, b: set) -> float:
@@ -456,7 +552,7 @@ FEATURE_NAMES: list[str] = [
     "text_mentions_value",
     # calls
     "n_calls", "one_call", "multi_call", "dup_calls", "dup_names", "distinct_names_frac",
-    "calls_minus_relevant", "relevant_uncalled",
+    "calls_minus_relevant", "relevant_uncalled", "count_cue_match", "count_cue_short", "count_cue_over",
     # names
     "unknown_names", "unknown_near", "name_sim_mean", "name_sim_min", "name_rank_max", "name_gap_max",
     "name_hit_min", "is_best_all", "name_in_text",
@@ -467,25 +563,30 @@ FEATURE_NAMES: list[str] = [
     # types
     "type_errors", "numeric_string_for_number", "string_for_array", "array_item_type_errors",
     "enum_violations", "range_violations", "null_values",
-    # values
-    "n_str", "str_exact", "str_norm_sub", "str_ungrounded", "str_overlap_mean", "str_overlap_min",
-    "str_sub_entity", "str_super_entity", "str_entity_exact", "str_placeholder", "str_empty",
-    "str_and_joined", "date_values", "date_grounded", "date_ungrounded", "date_format_bad",
-    "n_num", "num_grounded", "num_scaled", "num_ungrounded", "num_default", "num_year",
-    "n_bool", "bool_true", "bool_default", "enum_values", "enum_grounded", "enum_contradict",
-    "enum_default", "shape_checked", "shape_sim_min", "shape_sim_mean", "req_ungrounded",
-    "dup_values", "value_is_param_name",
-    # alignment
-    "align_checked", "align_own", "align_other", "align_near_mean", "order_discordant",
+    # values (fractions of the values of each kind, and a few counts)
+    "n_values", "str_share", "str_exact_frac", "str_norm_frac", "str_ungrounded_frac", "str_ungrounded_any",
+    "str_overlap_mean", "str_overlap_min", "str_sub_entity", "str_super_entity", "str_entity_exact_frac",
+    "str_placeholder", "str_empty", "str_and_joined", "str_case_mixed",
+    "date_values", "date_grounded_frac", "date_ungrounded", "date_format_bad",
+    "num_share", "num_grounded_frac", "num_scaled", "num_ungrounded_frac", "num_ungrounded_any",
+    "num_default", "num_year",
+    "bool_share", "bool_true_mentioned", "bool_true_unmentioned", "bool_false_mentioned",
+    "bool_false_unmentioned", "bool_default_frac",
+    "enum_values", "enum_grounded_frac", "enum_contradict", "enum_default",
+    "shape_checked", "shape_sim_min", "shape_sim_mean", "class_checked", "class_mismatch",
+    "req_ungrounded", "dup_values_in_call", "value_is_param_name",
+    # alignment of values with their parameters' words in the text
+    "align_checked", "align_own_frac", "align_other", "align_near_mean", "order_discordant_frac",
     # coverage of what the user mentioned
     "entity_cover", "entity_uncovered", "number_cover", "number_uncovered",
     # multi-call structure
-    "same_name_varying", "same_name_identical_params", "calls_per_entity",
+    "same_name_varying", "same_name_identical_params", "varying_grounded_frac", "calls_per_entity",
     # example cues (constant within an example; interact with the rest)
     "e_n_tools", "e_best_sim", "e_sim_gap", "e_n_relevant", "e_n_and", "e_n_commas", "e_n_multi",
     "e_n_entities", "e_n_numbers", "e_user_len", "e_n_turns", "e_n_questions", "e_max_required",
+    "e_count_cue",
     # interactions
-    "text_x_best_sim", "text_x_n_tools", "calls_x_and", "calls_x_entities", "ungrounded_x_text_len",
+    "text_x_best_sim", "text_x_n_tools", "calls_x_and", "calls_x_entities", "calls_x_cue",
 ]
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 N_FEATURES = len(FEATURE_NAMES)
@@ -501,13 +602,15 @@ class _ValueStats:
     """Accumulates per-argument observations of one candidate."""
 
     __slots__ = ("n_str", "str_exact", "str_norm_sub", "str_ungrounded", "overlap_sum", "overlap_min",
-                 "sub_entity", "super_entity", "entity_exact", "placeholder", "empty", "and_joined",
+                 "sub_entity", "super_entity", "entity_exact", "placeholder", "empty", "and_joined", "case_mixed",
                  "date_values", "date_grounded", "date_ungrounded", "date_format_bad", "n_num",
                  "num_grounded", "num_scaled", "num_ungrounded", "num_default", "num_year", "n_bool",
-                 "bool_true", "bool_default", "enum_values", "enum_grounded", "enum_contradict",
-                 "enum_default", "shape_checked", "shape_min", "shape_sum", "type_errors", "numeric_string",
+                 "bool_true_m", "bool_true_u", "bool_false_m", "bool_false_u", "bool_default",
+                 "enum_values", "enum_grounded", "enum_contradict",
+                 "enum_default", "shape_checked", "shape_min", "shape_sum", "class_checked", "class_mismatch",
+                 "type_errors", "numeric_string",
                  "string_for_array", "item_type_errors", "enum_violations", "range_violations",
-                 "null_values", "nested_unexpected", "nested_missing", "req_ungrounded", "values_seen",
+                 "null_values", "nested_unexpected", "nested_missing", "req_ungrounded", "call_values",
                  "dup_values", "value_is_param_name", "blob", "nums_used")
 
     def __init__(self):
@@ -515,7 +618,7 @@ class _ValueStats:
             setattr(self, slot, 0)
         self.overlap_min = 1.0
         self.shape_min = 1.0
-        self.values_seen = set()
+        self.call_values = set()
         self.blob = []
         self.nums_used = set()
 
@@ -527,8 +630,8 @@ def _value_key(value: Any) -> str:
 
 
 def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | None, depth: int,
-             tool_key: str, required: bool) -> tuple[bool, int]:
-    """Record one argument value. Returns (grounded, char offset or -1)."""
+             key: tuple, required: bool) -> tuple[bool, int]:
+    """Record one argument value. Returns (grounded, char offset in the user text or -1)."""
     if depth > 4:
         return True, -1
     grounded, offset = True, -1
@@ -548,7 +651,7 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
             norm = standardize(str(value)) if not isinstance(value, bool) else str(value).lower()
             if norm not in param.enum_norm:
                 st.enum_violations += 1
-            mentions = ex.enum_mentions((tool_key, param.name, depth), param)
+            mentions = ex.enum_mentions(key, param)
             if norm in mentions:
                 st.enum_grounded += 1
             elif mentions:
@@ -561,16 +664,25 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
                 st.range_violations += 1
     if isinstance(value, bool):
         st.n_bool += 1
-        st.bool_true += value
+        mention = ex.param_mention(key, param) if param is not None else -1.0
+        if mention < 0:
+            mention = 0.5
+        if value:
+            st.bool_true_m += mention
+            st.bool_true_u += 1 - mention
+        else:
+            st.bool_false_m += mention
+            st.bool_false_u += 1 - mention
         if param is not None and param.has_default and param.default == value:
             st.bool_default += 1
         return True, -1
     if isinstance(value, str):
         st.n_str += 1
-        key = _value_key(value)
-        if key in st.values_seen and len(key) > 2:
+        vkey = _value_key(value)
+        if depth == 0 and vkey in st.call_values and len(vkey) > 2:
             st.dup_values += 1
-        st.values_seen.add(key)
+        if depth == 0:
+            st.call_values.add(vkey)
         stripped = value.strip()
         if stripped.lower() in _PLACEHOLDERS or (stripped.startswith("<") and stripped.endswith(">")):
             st.placeholder += 1
@@ -582,13 +694,18 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
         norm = standardize(value)
         st.blob.append(norm)
         toks = _tokens(value)
-        if param is not None and param.examples:
-            shape = _shape(value)
-            sims = [_shape_similarity(shape, e) for e in param.examples]
-            best = max(sims)
-            st.shape_checked += 1
-            st.shape_sum += best
-            st.shape_min = min(st.shape_min, best)
+        if param is not None:
+            if param.examples:
+                shape = _shape(value)
+                best = max(_shape_similarity(shape, e) for e in param.examples)
+                st.shape_checked += 1
+                st.shape_sum += best
+                st.shape_min = min(st.shape_min, best)
+            pclass = param.value_class
+            if pclass is not None and param.enum is None:
+                st.class_checked += 1
+                if value_class(value) not in _CLASS_ALLOWED[pclass]:
+                    st.class_mismatch += 1
         iso = parse_date(value) if any(c.isdigit() for c in value) else None
         if iso is not None or _DATE_SHAPE.match(stripped):
             st.date_values += 1
@@ -609,9 +726,12 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
         span = ex.token_span(toks)
         if span >= 0:
             st.str_exact += 1
-            offset = ex.lower.find(value.lower())
-            if offset < 0:
-                offset = ex.lower.find(toks[0])
+            tstr = " " + " ".join(toks) + " "
+            at = ex.user_token_str.find(tstr)
+            if at >= 0:
+                offset = ex.user_lower.find(value.lower())
+                if offset < 0:
+                    offset = ex.user_lower.find(toks[0])
         elif len(norm) >= 1 and norm in ex.norm_text:
             st.str_norm_sub += 1
         else:
@@ -641,14 +761,19 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
             st.super_entity += sup and not exact and span < 0
             if (" and " in value or " & " in value) and span < 0:
                 st.and_joined += 1
+            words = stripped.split()
+            if len(words) > 1 and words[0][:1].isupper() and any(
+                    w[:1].islower() and w.lower() not in STOPWORDS for w in words[1:]):
+                st.case_mixed += 1
         return grounded, offset
     if isinstance(value, (int, float)):
         st.n_num += 1
         number = float(value)
-        key = _value_key(value)
-        if key in st.values_seen and abs(number) > 1:
+        vkey = _value_key(value)
+        if depth == 0 and vkey in st.call_values and abs(number) > 1:
             st.dup_values += 1
-        st.values_seen.add(key)
+        if depth == 0:
+            st.call_values.add(vkey)
         if param is not None and param.has_default and param.default == value:
             st.num_default += 1
         if 1900 <= number <= 2100 and number == int(number):
@@ -656,7 +781,8 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
         if number in ex.numbers:
             st.num_grounded += 1
             st.nums_used.add(number)
-            return True, ex.numbers[number]
+            m = re.search(r"(?<![\d.])" + re.escape(_fmt(number)) + r"(?![\d])", ex.user_lower)
+            return True, (m.start() if m else -1)
         for scaled in (number * 100, number / 100, number * 1000, number / 1000, number * 60, number / 60):
             if scaled in ex.numbers or round(scaled, 6) in ex.numbers:
                 st.num_scaled += 1
@@ -666,32 +792,27 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
             st.req_ungrounded += 1
         return False, -1
     if isinstance(value, (list, tuple)):
-        item_schema = ParamInfo(param.name, param.items) if param is not None and param.items else None
+        item_param = ex.items_param(key, param) if param is not None and param.items else None
         all_grounded = True
         for item in value[:32]:
-            if item_schema is not None and item is not None and not _type_ok(item, item_schema.types):
+            if item_param is not None and item is not None and not _type_ok(item, item_param.types):
                 st.item_type_errors += 1
-            g, _ = _observe(ex, st, item, item_schema, depth + 1, tool_key, required)
+            g, _ = _observe(ex, st, item, item_param, depth + 1, key + ("[]",), required)
             all_grounded &= g
         return all_grounded, -1
     if isinstance(value, dict):
-        props = param.properties if param is not None else None
         sub_infos = None
-        if props is not None:
-            cache_key = (tool_key, param.name, depth, "props")
-            sub_infos = ex._enum_mentions.get(cache_key)
-            if sub_infos is None:
-                sub_infos = {k: ParamInfo(k, v) for k, v in props.items()}
-                ex._enum_mentions[cache_key] = sub_infos
+        if param is not None and param.properties is not None:
+            sub_infos = ex.sub_params(key, param)
             for req in param.required:
                 if req not in value:
                     st.nested_missing += 1
         all_grounded = True
         for k, v in list(value.items())[:64]:
             sub = sub_infos.get(k) if sub_infos is not None else None
-            if sub_infos is not None and sub is None and props:
+            if sub_infos and sub is None:
                 st.nested_unexpected += 1
-            g, _ = _observe(ex, st, v, sub, depth + 1, tool_key + "." + str(param.name if param else ""), False)
+            g, _ = _observe(ex, st, v, sub, depth + 1, key + (str(k),), False)
             all_grounded &= g
         return all_grounded, -1
     return True, -1
@@ -700,10 +821,7 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
 def _resolve_name(ex: ExampleInfo, name: str) -> str | None:
     if name in ex.tools:
         return name
-    alias = ex.aliases.get(name)
-    if alias is not None:
-        return alias
-    return None
+    return ex.aliases.get(name)
 
 
 def _near_miss(ex: ExampleInfo, name: str) -> float:
@@ -739,10 +857,10 @@ def _text_features(ex: ExampleInfo, text: str, f: dict) -> None:
                 mentions_required += 1
     f["text_mentions_tool"] = mentions_tool
     f["text_mentions_required"] = min(mentions_required, 4) / 4
-    # quoting something the user said (a flagged value)
     hits = 0
+    tstr = " " + " ".join(toks) + " "
     for ent_norm, ent_toks in ex.entities:
-        if ent_toks in " " + " ".join(toks) + " ":
+        if ent_toks in tstr:
             hits += 1
     f["text_mentions_value"] = min(hits, 3) / 3
 
@@ -761,19 +879,23 @@ def _example_features(ex: ExampleInfo, f: dict) -> None:
     f["e_n_turns"] = min(ex.n_turns, 6)
     f["e_n_questions"] = min(ex.n_questions, 4)
     f["e_max_required"] = min(ex.max_required, 8)
+    f["e_count_cue"] = ex.count_cue
+
+
+def _vector(f: dict) -> list[float]:
+    return [float(f.get(name, 0.0)) for name in FEATURE_NAMES]
 
 
 def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
     """The feature vector (in FEATURE_NAMES order) of one candidate output."""
     f: dict[str, float] = {}
     _example_features(ex, f)
-    calls = None
-    if isinstance(output, str):
-        try:
-            calls = decode_calls(output)
-        except DecodeError:
-            calls = None
-        if calls is None:
+    try:
+        calls = decode_calls(output)
+    except DecodeError:
+        calls = None
+    if calls is None:
+        if isinstance(output, str):
             stripped = output.strip()
             callish = bool(re.search(r"[\[{(]", stripped)) and (
                 stripped[:1] in "[{(<`" or "<tool_call>" in stripped
@@ -782,22 +904,18 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
             f["callish_text"] = float(callish)
             f["is_text"] = float(not callish)
             _text_features(ex, output, f)
-            f["text_x_best_sim"] = f["is_text"] * ex.best_sim
-            f["text_x_n_tools"] = f["is_text"] * math.log1p(ex.n_tools)
-            return [float(f.get(name, 0.0)) for name in FEATURE_NAMES]
-    else:
-        try:
-            calls = decode_calls(output)
-        except DecodeError:
+        else:
             f["decode_error"] = 1.0
             f["callish_text"] = 1.0
-            return [float(f.get(name, 0.0)) for name in FEATURE_NAMES]
+        f["text_x_best_sim"] = f.get("is_text", 0.0) * ex.best_sim
+        f["text_x_n_tools"] = f.get("is_text", 0.0) * math.log1p(ex.n_tools)
+        return _vector(f)
     if not calls:
         f["is_text"] = 1.0
-        f["empty_output"] = float(not (isinstance(output, str) and output.strip() not in ("", "[]", "null")))
+        f["empty_output"] = 1.0
         f["text_x_best_sim"] = ex.best_sim
         f["text_x_n_tools"] = math.log1p(ex.n_tools)
-        return [float(f.get(name, 0.0)) for name in FEATURE_NAMES]
+        return _vector(f)
 
     n = len(calls)
     f["n_calls"] = min(n, 8)
@@ -805,15 +923,16 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
     f["multi_call"] = float(n > 1)
     f["calls_x_and"] = min(n, 8) * min(ex.n_and, 8)
     f["calls_x_entities"] = min(n, 8) * min(len(ex.entities), 12)
+    f["calls_x_cue"] = min(n, 8) * ex.count_cue
     seen_calls, names = set(), []
     dup = 0
     for call in calls:
         try:
-            key = call["name"] + json.dumps(call["arguments"], sort_keys=True, default=str)
+            ckey = call["name"] + json.dumps(call["arguments"], sort_keys=True, default=str)
         except (TypeError, ValueError):
-            key = call["name"] + repr(call["arguments"])
-        dup += key in seen_calls
-        seen_calls.add(key)
+            ckey = call["name"] + repr(call["arguments"])
+        dup += ckey in seen_calls
+        seen_calls.add(ckey)
         names.append(call["name"])
     f["dup_calls"] = dup
     f["dup_names"] = n - len(set(names))
@@ -823,11 +942,13 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
     unknown = unknown_near = 0.0
     sims, ranks, gaps, hits = [], [], [], []
     n_args = unexpected = unexpected_near = missing_req = req_total = 0
-    opt_present = opt_absent = opt_absent_cued = opt_absent_enum = opt_present_uncued = 0
+    opt_present = opt_absent = 0
+    opt_absent_cued = 0.0
+    opt_absent_enum = opt_present_uncued = 0
     opt_present_default = opt_present_ungrounded = 0
     align_checked = align_own = align_other = 0
     near_sum = 0.0
-    discordant = 0
+    discordant = ordered_pairs = 0
     called = set()
     name_in_text = 0
     by_name: dict[str, list[dict]] = {}
@@ -835,11 +956,12 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
         resolved = _resolve_name(ex, call["name"])
         args = call["arguments"]
         n_args += len(args)
+        st.call_values = set()
         if resolved is None:
             unknown += 1
             unknown_near = max(unknown_near, _near_miss(ex, call["name"]))
             for key, value in args.items():
-                _observe(ex, st, value, None, 0, "?", False)
+                _observe(ex, st, value, None, 0, ("?", key), False)
             continue
         called.add(resolved)
         by_name.setdefault(resolved, []).append(args)
@@ -858,23 +980,23 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
         positions = []
         for key, value in args.items():
             param = info.params.get(key)
+            pkey = (resolved, key)
             if param is None:
                 unexpected += 1
-                low_key = key.lower()
-                if any(low_key == p.lower() or standardize(low_key) == standardize(p) for p in info.params):
+                low_key = standardize(key)
+                if any(low_key == standardize(p) for p in info.params):
                     unexpected_near += 1
-                _observe(ex, st, value, None, 0, resolved, False)
+                _observe(ex, st, value, None, 0, pkey, False)
                 continue
             is_required = key in required
-            before_ungrounded = st.str_ungrounded + st.num_ungrounded + st.date_ungrounded
-            grounded, offset = _observe(ex, st, value, param, 0, resolved, is_required)
+            before = st.str_ungrounded + st.num_ungrounded + st.date_ungrounded
+            grounded, offset = _observe(ex, st, value, param, 0, pkey, is_required)
             if not is_required:
                 opt_present += 1
-                mentioned = ex.param_mentioned((resolved, key), param)
-                enum_hit = param.enum is not None and bool(ex.enum_mentions((resolved, key, 0), param))
-                after_ungrounded = st.str_ungrounded + st.num_ungrounded + st.date_ungrounded
-                value_grounded = grounded and after_ungrounded == before_ungrounded
-                if not mentioned and not enum_hit and not value_grounded:
+                mention = ex.param_mention(pkey, param)
+                enum_hit = param.enum is not None and bool(ex.enum_mentions(pkey, param))
+                value_grounded = grounded and st.str_ungrounded + st.num_ungrounded + st.date_ungrounded == before
+                if mention <= 0 and not enum_hit and not value_grounded:
                     opt_present_uncued += 1
                 if param.has_default and value == param.default:
                     opt_present_default += 1
@@ -897,15 +1019,17 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
                             align_own += 1
         for i in range(len(positions)):
             for j in range(i + 1, len(positions)):
+                ordered_pairs += 1
                 if positions[i] > positions[j]:
                     discordant += 1
         for key, param in info.params.items():
             if key in args or key in required:
                 continue
             opt_absent += 1
-            if ex.param_mentioned((resolved, key), param):
-                opt_absent_cued += 1
-            if param.enum is not None and ex.enum_mentions((resolved, key, 0), param):
+            mention = ex.param_mention((resolved, key), param)
+            if mention > 0:
+                opt_absent_cued += mention
+            if param.enum is not None and ex.enum_mentions((resolved, key), param):
                 opt_absent_enum += 1
 
     f["unknown_names"] = unknown
@@ -922,13 +1046,18 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
                 if info.sim + 0.5 * info.name_hit > 0.05 and info.sim + 0.5 * info.name_hit >= 0.6 * ex.best_sim]
     f["relevant_uncalled"] = min(sum(1 for r in relevant if r not in called), 6)
     f["calls_minus_relevant"] = max(-6, min(6, len(called) - len(relevant)))
+    if ex.count_cue:
+        most = max(len(v) for v in by_name.values()) if by_name else n
+        f["count_cue_match"] = float(n == ex.count_cue or most == ex.count_cue)
+        f["count_cue_short"] = float(n < ex.count_cue)
+        f["count_cue_over"] = float(n > ex.count_cue and most != ex.count_cue)
     f["n_args"] = math.log1p(n_args)
     f["args_per_call"] = n_args / n
     f["unexpected"] = unexpected
     f["unexpected_near"] = unexpected_near
     f["missing_required"] = missing_req
     f["missing_required_frac"] = missing_req / req_total if req_total else 0.0
-    f["opt_present"] = opt_present
+    f["opt_present"] = min(opt_present, 10)
     f["opt_absent"] = min(opt_absent, 10)
     f["opt_absent_cued"] = opt_absent_cued
     f["opt_absent_enum_cued"] = opt_absent_enum
@@ -944,51 +1073,62 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
     f["enum_violations"] = st.enum_violations
     f["range_violations"] = st.range_violations
     f["null_values"] = st.null_values
-    f["n_str"] = min(st.n_str, 20)
-    f["str_exact"] = min(st.str_exact, 20)
-    f["str_norm_sub"] = st.str_norm_sub
-    f["str_ungrounded"] = min(st.str_ungrounded, 20)
+    n_values = st.n_str + st.n_num + st.n_bool
+    f["n_values"] = math.log1p(n_values)
+    if n_values:
+        f["str_share"] = st.n_str / n_values
+        f["num_share"] = st.n_num / n_values
+        f["bool_share"] = st.n_bool / n_values
     if st.n_str:
+        f["str_exact_frac"] = st.str_exact / st.n_str
+        f["str_norm_frac"] = st.str_norm_sub / st.n_str
+        f["str_ungrounded_frac"] = st.str_ungrounded / st.n_str
+        f["str_entity_exact_frac"] = st.entity_exact / st.n_str
         f["str_overlap_mean"] = st.overlap_sum / st.n_str
         f["str_overlap_min"] = st.overlap_min
     else:
         f["str_overlap_mean"] = 1.0
         f["str_overlap_min"] = 1.0
-    f["str_sub_entity"] = st.sub_entity
-    f["str_super_entity"] = st.super_entity
-    f["str_entity_exact"] = st.entity_exact
+    f["str_ungrounded_any"] = float(st.str_ungrounded > 0)
+    f["str_sub_entity"] = min(st.sub_entity, 4)
+    f["str_super_entity"] = min(st.super_entity, 4)
     f["str_placeholder"] = st.placeholder
     f["str_empty"] = st.empty
     f["str_and_joined"] = st.and_joined
-    f["date_values"] = st.date_values
-    f["date_grounded"] = st.date_grounded
+    f["str_case_mixed"] = st.case_mixed
+    f["date_values"] = min(st.date_values, 6)
+    f["date_grounded_frac"] = st.date_grounded / st.date_values if st.date_values else 0.0
     f["date_ungrounded"] = st.date_ungrounded
     f["date_format_bad"] = st.date_format_bad
-    f["n_num"] = min(st.n_num, 20)
-    f["num_grounded"] = st.num_grounded
+    if st.n_num:
+        f["num_grounded_frac"] = st.num_grounded / st.n_num
+        f["num_ungrounded_frac"] = st.num_ungrounded / st.n_num
+    f["num_ungrounded_any"] = float(st.num_ungrounded > 0)
     f["num_scaled"] = st.num_scaled
-    f["num_ungrounded"] = st.num_ungrounded
     f["num_default"] = st.num_default
-    f["num_year"] = st.num_year
-    f["n_bool"] = st.n_bool
-    f["bool_true"] = st.bool_true
-    f["bool_default"] = st.bool_default
-    f["enum_values"] = st.enum_values
-    f["enum_grounded"] = st.enum_grounded
+    f["num_year"] = min(st.num_year, 4)
+    f["bool_true_mentioned"] = st.bool_true_m
+    f["bool_true_unmentioned"] = st.bool_true_u
+    f["bool_false_mentioned"] = st.bool_false_m
+    f["bool_false_unmentioned"] = st.bool_false_u
+    f["bool_default_frac"] = st.bool_default / st.n_bool if st.n_bool else 0.0
+    f["enum_values"] = min(st.enum_values, 10)
+    f["enum_grounded_frac"] = st.enum_grounded / st.enum_values if st.enum_values else 0.0
     f["enum_contradict"] = st.enum_contradict
     f["enum_default"] = st.enum_default
-    f["shape_checked"] = st.shape_checked
+    f["shape_checked"] = min(st.shape_checked, 6)
     f["shape_sim_min"] = st.shape_min if st.shape_checked else 1.0
     f["shape_sim_mean"] = st.shape_sum / st.shape_checked if st.shape_checked else 1.0
+    f["class_checked"] = min(st.class_checked, 6)
+    f["class_mismatch"] = st.class_mismatch
     f["req_ungrounded"] = st.req_ungrounded
-    f["dup_values"] = st.dup_values
+    f["dup_values_in_call"] = st.dup_values
     f["value_is_param_name"] = st.value_is_param_name
-    f["align_checked"] = align_checked
-    f["align_own"] = align_own
+    f["align_checked"] = min(align_checked, 6)
+    f["align_own_frac"] = align_own / align_checked if align_checked else 0.0
     f["align_other"] = align_other
     f["align_near_mean"] = near_sum / align_checked if align_checked else 0.0
-    f["order_discordant"] = min(discordant, 10)
-    # coverage of entities and numbers the user mentioned
+    f["order_discordant_frac"] = discordant / ordered_pairs if ordered_pairs else 0.0
     blob = "\x00".join(st.blob)
     if ex.entities:
         covered = sum(1 for ent_norm, _ in ex.entities if ent_norm and ent_norm in blob)
@@ -1002,22 +1142,38 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
         f["number_uncovered"] = min(len(ex.user_numbers) - used, 10)
     else:
         f["number_cover"] = 1.0
-    varying = identical = 0
+    varying = identical = varying_grounded = 0
     for name, arg_list in by_name.items():
         if len(arg_list) < 2:
             continue
         keys = set().union(*arg_list)
         for key in keys:
-            values = {_value_key(a.get(key)) for a in arg_list}
-            if len(values) > 1:
+            values = [a.get(key) for a in arg_list]
+            if len({_value_key(v) for v in values}) > 1:
                 varying += 1
+                varying_grounded += all(_grounded_simple(ex, v) for v in values)
             else:
                 identical += 1
     f["same_name_varying"] = varying
     f["same_name_identical_params"] = identical
+    f["varying_grounded_frac"] = varying_grounded / varying if varying else 0.0
     f["calls_per_entity"] = n / (1 + len(ex.entities))
-    f["ungrounded_x_text_len"] = (st.str_ungrounded + st.num_ungrounded) * math.log1p(ex.user_len)
-    return [float(f.get(name, 0.0)) for name in FEATURE_NAMES]
+    return _vector(f)
+
+
+def _grounded_simple(ex: ExampleInfo, value: Any) -> bool:
+    if isinstance(value, str):
+        toks = _tokens(value)
+        return bool(toks) and (ex.token_span(toks) >= 0 or standardize(value) in ex.norm_text)
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, (int, float)):
+        return float(value) in ex.numbers
+    if isinstance(value, (list, tuple)):
+        return all(_grounded_simple(ex, v) for v in value[:16])
+    if isinstance(value, dict):
+        return all(_grounded_simple(ex, v) for v in list(value.values())[:16])
+    return True
 
 
 def _fmt(v: float) -> str:
