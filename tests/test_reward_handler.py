@@ -14,7 +14,7 @@ pytest.importorskip("torch", reason="torch is needed for the reward-model tests"
 pytest.importorskip("transformers", reason="transformers is needed for the reward-model tests")
 
 import apache_beam as beam  # noqa: E402
-from apache_beam.ml.inference.base import RunInference  # noqa: E402
+from apache_beam.ml.inference.base import KeyedModelHandler, RunInference  # noqa: E402
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner  # noqa: E402
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline  # noqa: E402
 from apache_beam.testing.util import assert_that  # noqa: E402
@@ -37,7 +37,7 @@ TOLERANCE = 1e-4
 def examples():
     """Short and long examples (long: many tools with long descriptions, several turns)."""
     short = [make_test_example(i, tools=1, turns=1, description_words=3, user_words=4) for i in range(4)]
-    long = [make_test_example(10 + i, tools=6, turns=4, description_words=30, user_words=25) for i in range(3)]
+    long = [make_test_example(10 + i, tools=6, turns=4, description_words=12, user_words=12) for i in range(3)]
     return short + long
 
 
@@ -278,11 +278,11 @@ def test_micro_batches_respect_the_token_budget(rm_path, examples):
 
 
 def test_rows_that_cannot_be_scored_do_not_fail_their_neighbours(rm_path, examples):
-    scorer = TransformersRewardHandler(rm_path, max_length=100, max_batch_tokens=400).load_model()
+    scorer = TransformersRewardHandler(rm_path, max_length=300, max_batch_tokens=600).load_model()
     short, long = examples[0], examples[4]
     broken = dict(short, tools=[{"description": "a tool without a name"}])
     requests = [ScoreRequest(short, make_candidate(short, call_output(short))),
-                ScoreRequest(long, make_candidate(long, "sure " * 200)),
+                ScoreRequest(long, make_candidate(long, "sure " * 400)),
                 ScoreRequest(broken, make_candidate(broken, "sure")),
                 ScoreRequest(long, make_candidate(long, call_output(long)))]
     results = scorer.score(requests)
@@ -290,7 +290,7 @@ def test_rows_that_cannot_be_scored_do_not_fail_their_neighbours(rm_path, exampl
     assert results[1].score is None and results[1].error == "score:candidate_too_long"
     assert results[1].truncation == "candidate_too_long" and results[1].tokens == 0
     assert results[2].score is None and results[2].error.startswith("score:serialize_failed: KeyError")
-    assert results[3].score is not None and results[3].truncation and results[3].tokens <= 100
+    assert results[3].score is not None and results[3].truncation and results[3].tokens <= 300
 
 
 def test_handler_settings_and_request_validation(rm_path, examples):
@@ -298,6 +298,8 @@ def test_handler_settings_and_request_validation(rm_path, examples):
     assert handler.share_model_across_processes() and handler.model_copies() == 2
     assert handler.batch_elements_kwargs() == {"min_batch_size": 4, "max_batch_size": 32}
     assert not TransformersRewardHandler(rm_path, share_across_processes=False).share_model_across_processes()
+    assert handler.get_preprocess_fns() == [as_score_request]
+    KeyedModelHandler(TransformersRewardHandler(rm_path, validate_elements=False))  # Beam refuses preprocessing there
     for bad in ({"device": "tpu"}, {"dtype": "int8"}, {"max_length": 0},
                 {"max_length": 100, "max_batch_tokens": 50}, {"model_copies": 0}):
         with pytest.raises(ValueError):

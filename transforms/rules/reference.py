@@ -7,7 +7,11 @@ given one level down (`[{key: [values]}]`) become plain objects.
 """
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
+
+from jsonschema import Draft202012Validator
 
 from schemas import records
 from transforms.rules.candidates import make_candidate
@@ -61,11 +65,42 @@ def concrete_calls(reference: list[dict], tools: list[dict] | None = None) -> li
         for param, acceptable in call["arguments"].items():
             if properties is not None and param not in properties and "" in acceptable:
                 continue
-            value = concrete_value(acceptable)
+            value = concrete_value(_schema_valid_first(acceptable, (properties or {}).get(param)))
+            if value is None and "" in acceptable:
+                # BFCL lists a Python default (None) beside "" for optional
+                # parameters: leaving the parameter out says the same thing
+                # and stays valid against a schema that types it.
+                continue
             if value is not _OMIT:
                 arguments[param] = value
         calls.append({"name": call["name"], "arguments": arguments})
     return calls
+
+
+def _schema_valid_first(acceptable: list, schema: Any) -> list:
+    """Acceptable values reordered so that ones valid under the parameter's schema come first.
+
+    Any acceptable value is right for the checker; a schema-valid one also
+    makes the reference a clean positive (BFCL lists e.g. "dontcare" before
+    valid booleans only where its own label is noisy, and those stay).
+    """
+    if not isinstance(schema, dict) or len(acceptable) < 2:
+        return acceptable
+    validator = _validator(records.canonical_json(schema))
+    if validator is None:
+        return acceptable
+    def is_valid(option: Any) -> bool:
+        value = concrete_value([option])
+        return value is not _OMIT and value is not None and validator.is_valid(value)
+    return sorted(acceptable, key=lambda option: not is_valid(option))
+
+
+@functools.lru_cache(maxsize=4096)
+def _validator(schema_json: str):
+    try:
+        return Draft202012Validator(json.loads(schema_json))
+    except Exception:  # a schema jsonschema cannot compile: keep the corpus order
+        return None
 
 
 def text_answer(example: dict) -> str:

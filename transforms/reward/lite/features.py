@@ -43,7 +43,7 @@ import numpy as np
 
 from schemas.decoding import DecodeError, decode_calls
 
-FEATURE_VERSION = "lite-features-4"
+FEATURE_VERSION = "lite-features-7"
 
 # --------------------------------------------------------------------------- text helpers
 
@@ -61,7 +61,7 @@ _DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MON
 _MONTH_DAY = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", re.I)
 _QUOTED = re.compile(r"\"([^\"\n]{1,100})\"|“([^”\n]{1,100})”|‘([^’\n]{1,100})’|(?<![A-Za-z])'([^'\n]{1,100})'(?![A-Za-z])")
 _CAPWORD = r"(?:[A-Z][A-Za-z0-9&'.-]*|[0-9]*[A-Z][A-Z0-9]+)"
-_ENTITY = re.compile(rf"\b{_CAPWORD}(?:(?:\s+|\s+(?:of|de|la|the|and|&)\s+|,\s+){_CAPWORD})*")
+_ENTITY = re.compile(rf"\b{_CAPWORD}(?:(?:\s+|\s+(?:of|de|la|the)\s+|,\s+){_CAPWORD})*")
 _EMAIL_URL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|https?://[^\s'\"<>]+|\b[\w-]+\.(?:com|org|net|io|gov|edu)\b")
 _DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _TIME_SHAPE = re.compile(r"^\d{1,2}:\d{2}")
@@ -429,12 +429,16 @@ class ExampleInfo:
                 continue
             entities.append(phrase)
         entities += _EMAIL_URL.findall(self.user_text)
-        ent_norm = []
+        ent_norm, parts = [], []
         for e in dict.fromkeys(entities):
             toks = _tokens(e)
             if toks:
                 ent_norm.append((standardize(e), " " + " ".join(toks) + " "))
+            for part in e.split(", ") if "@" not in e and "://" not in e else [e]:
+                if _tokens(part):
+                    parts.append(standardize(part))
         self.entities = ent_norm
+        self.entity_parts = list(dict.fromkeys(parts))
         self.user_numbers = [v for v in find_numbers(self.user_text) if not (1900 <= v <= 2100)]
         self.n_and = user_tokens.count("and") + user_tokens.count("or")
         self.n_commas = self.user_text.count(",")
@@ -451,6 +455,7 @@ class ExampleInfo:
             if n is not None:
                 cue = max(cue, n)
         self.count_cue = cue
+        self.non_ascii = sum(1 for c in self.user_text if ord(c) > 127) / max(1, len(self.user_text))
         # tools
         tools = [t for t in example.get("tools") or [] if isinstance(t, dict) and isinstance(t.get("name"), str)]
         infos: dict[str, ToolInfo] = {}
@@ -559,14 +564,16 @@ FEATURE_NAMES: list[str] = [
     # parameters
     "n_args", "args_per_call", "unexpected", "unexpected_near", "missing_required", "missing_required_frac",
     "opt_present", "opt_absent", "opt_absent_cued", "opt_absent_enum_cued", "opt_present_uncued",
-    "opt_present_default", "opt_present_ungrounded", "nested_unexpected", "nested_missing_required",
+    "opt_present_default", "opt_present_ungrounded", "opt_nondefault_uncued", "nested_unexpected",
+    "nested_missing_required",
     # types
     "type_errors", "numeric_string_for_number", "string_for_array", "array_item_type_errors",
     "enum_violations", "range_violations", "null_values",
     # values (fractions of the values of each kind, and a few counts)
     "n_values", "str_share", "str_exact_frac", "str_norm_frac", "str_ungrounded_frac", "str_ungrounded_any",
+    "str_head_grounded_frac", "sibling_unused",
     "str_overlap_mean", "str_overlap_min", "str_sub_entity", "str_super_entity", "str_entity_exact_frac",
-    "str_placeholder", "str_empty", "str_and_joined", "str_case_mixed",
+    "str_placeholder", "str_empty", "str_and_joined", "str_case_mixed", "span_next_content", "span_prev_content",
     "date_values", "date_grounded_frac", "date_ungrounded", "date_format_bad",
     "num_share", "num_grounded_frac", "num_scaled", "num_ungrounded_frac", "num_ungrounded_any",
     "num_default", "num_year",
@@ -581,14 +588,29 @@ FEATURE_NAMES: list[str] = [
     "entity_cover", "entity_uncovered", "number_cover", "number_uncovered",
     # multi-call structure
     "same_name_varying", "same_name_identical_params", "varying_grounded_frac", "calls_per_entity",
+    "calls_new_info_frac",
     # example cues (constant within an example; interact with the rest)
     "e_n_tools", "e_best_sim", "e_sim_gap", "e_n_relevant", "e_n_and", "e_n_commas", "e_n_multi",
     "e_n_entities", "e_n_numbers", "e_user_len", "e_n_turns", "e_n_questions", "e_max_required",
-    "e_count_cue",
+    "e_count_cue", "e_non_ascii",
     # interactions
     "text_x_best_sim", "text_x_n_tools", "calls_x_and", "calls_x_entities", "calls_x_cue",
 ]
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
+# Counts over all arguments of all calls, reported per call, so that a right
+# answer with two calls does not look twice as bad as one call.
+_PER_CALL = (
+    "name_in_text", "unexpected", "unexpected_near", "missing_required", "opt_present", "opt_absent",
+    "opt_absent_cued", "opt_absent_enum_cued", "opt_present_uncued", "opt_present_default",
+    "opt_present_ungrounded", "opt_nondefault_uncued", "nested_unexpected", "nested_missing_required",
+    "type_errors", "numeric_string_for_number", "string_for_array", "array_item_type_errors", "enum_violations",
+    "range_violations", "null_values", "str_sub_entity", "str_super_entity", "str_placeholder", "str_empty",
+    "str_and_joined", "str_case_mixed", "span_next_content", "span_prev_content", "date_values",
+    "date_ungrounded", "date_format_bad", "num_scaled", "num_default", "num_year", "bool_true_mentioned",
+    "bool_true_unmentioned", "bool_false_mentioned", "bool_false_unmentioned", "enum_values", "enum_contradict",
+    "enum_default", "shape_checked", "class_checked", "class_mismatch", "req_ungrounded", "dup_values_in_call",
+    "value_is_param_name", "align_checked", "align_other", "n_values",
+)
 N_FEATURES = len(FEATURE_NAMES)
 
 
@@ -608,7 +630,7 @@ class _ValueStats:
                  "bool_true_m", "bool_true_u", "bool_false_m", "bool_false_u", "bool_default",
                  "enum_values", "enum_grounded", "enum_contradict",
                  "enum_default", "shape_checked", "shape_min", "shape_sum", "class_checked", "class_mismatch",
-                 "type_errors", "numeric_string",
+                 "type_errors", "numeric_string", "span_next", "span_prev", "head_grounded", "siblings",
                  "string_for_array", "item_type_errors", "enum_violations", "range_violations",
                  "null_values", "nested_unexpected", "nested_missing", "req_ungrounded", "call_values",
                  "dup_values", "value_is_param_name", "blob", "nums_used")
@@ -621,6 +643,7 @@ class _ValueStats:
         self.call_values = set()
         self.blob = []
         self.nums_used = set()
+        self.siblings = []
 
 
 def _value_key(value: Any) -> str:
@@ -730,7 +753,10 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
             at = ex.user_token_str.find(tstr)
             if at >= 0:
                 offset = ex.user_lower.find(value.lower())
-                if offset < 0:
+                if offset >= 0:
+                    st.span_next += _content_word_after(ex.user_lower, offset + len(value))
+                    st.span_prev += _content_word_before(ex.user_lower, offset)
+                else:
                     offset = ex.user_lower.find(toks[0])
         elif len(norm) >= 1 and norm in ex.norm_text:
             st.str_norm_sub += 1
@@ -742,6 +768,14 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
             overlap = 1.0
         st.overlap_sum += overlap
         st.overlap_min = min(st.overlap_min, overlap)
+        if grounded:
+            st.head_grounded += 1
+        elif "," in value:
+            head = _tokens(value.split(",", 1)[0])
+            if head and ex.token_span(head) >= 0:
+                st.head_grounded += 1
+        if offset >= 0:
+            _siblings(ex, st, offset, offset + len(value) if ex.user_lower.startswith(value.lower(), offset) else -1)
         if not grounded and overlap < 1.0:
             st.str_ungrounded += 1
             if required:
@@ -782,6 +816,8 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
             st.num_grounded += 1
             st.nums_used.add(number)
             m = re.search(r"(?<![\d.])" + re.escape(_fmt(number)) + r"(?![\d])", ex.user_lower)
+            if m:
+                _siblings(ex, st, m.start(), m.end())
             return True, (m.start() if m else -1)
         for scaled in (number * 100, number / 100, number * 1000, number / 1000, number * 60, number / 60):
             if scaled in ex.numbers or round(scaled, 6) in ex.numbers:
@@ -816,6 +852,46 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
             all_grounded &= g
         return all_grounded, -1
     return True, -1
+
+
+_WORD_AFTER = re.compile(r"\s*([a-z0-9][a-z0-9'-]*)")
+_WORD_BEFORE = re.compile(r"([a-z0-9][a-z0-9'-]*)\s*$")
+
+
+_SIBLING_AFTER = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+|\s*&\s*|\s+vs\.?\s+)"
+                            r"(?:(?:also|then|for|in|at|of|the|to|from|on|with)\s+)*([a-z0-9][a-z0-9'-]*)")
+_SIBLING_BEFORE = re.compile(r"([a-z0-9][a-z0-9'-]*)(?:\s*,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+|\s*&\s*)"
+                             r"(?:(?:also|then|for|in|at|of|the|to|from|on|with)\s+)*$")
+
+
+def _siblings(ex: ExampleInfo, st: "_ValueStats", start: int, end: int) -> None:
+    """Words listed right next to a value ("Boston and San Francisco"): the value's siblings.
+
+    A sibling that no argument uses is what a dropped call or a shortened list leaves behind.
+    """
+    text = ex.user_lower
+    if end >= 0:
+        m = _SIBLING_AFTER.match(text, end, min(len(text), end + 60))
+        if m and m.group(1) not in STOPWORDS:
+            st.siblings.append(m.group(1))
+    m = _SIBLING_BEFORE.search(text, max(0, start - 60), start)
+    if m and m.group(1) not in STOPWORDS:
+        st.siblings.append(m.group(1))
+
+
+def _content_word_after(text: str, end: int) -> int:
+    """1 if the text goes on with a content word right after a value's span (a truncated value?)."""
+    if end < len(text) and text[end].isalnum():
+        return 1
+    m = _WORD_AFTER.match(text, end, min(len(text), end + 40))
+    return int(bool(m) and m.group(1) not in STOPWORDS)
+
+
+def _content_word_before(text: str, start: int) -> int:
+    if start > 0 and text[start - 1].isalnum():
+        return 1
+    m = _WORD_BEFORE.search(text, max(0, start - 40), start)
+    return int(bool(m) and m.group(1) not in STOPWORDS)
 
 
 def _resolve_name(ex: ExampleInfo, name: str) -> str | None:
@@ -873,13 +949,14 @@ def _example_features(ex: ExampleInfo, f: dict) -> None:
     f["e_n_and"] = min(ex.n_and, 8)
     f["e_n_commas"] = min(ex.n_commas, 10)
     f["e_n_multi"] = min(ex.n_multi, 6)
-    f["e_n_entities"] = min(len(ex.entities), 12)
+    f["e_n_entities"] = min(len(ex.entity_parts), 12)
     f["e_n_numbers"] = min(len(ex.user_numbers), 12)
     f["e_user_len"] = math.log1p(ex.user_len)
     f["e_n_turns"] = min(ex.n_turns, 6)
     f["e_n_questions"] = min(ex.n_questions, 4)
     f["e_max_required"] = min(ex.max_required, 8)
     f["e_count_cue"] = ex.count_cue
+    f["e_non_ascii"] = ex.non_ascii
 
 
 def _vector(f: dict) -> list[float]:
@@ -945,7 +1022,7 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
     opt_present = opt_absent = 0
     opt_absent_cued = 0.0
     opt_absent_enum = opt_present_uncued = 0
-    opt_present_default = opt_present_ungrounded = 0
+    opt_present_default = opt_present_ungrounded = opt_nondefault_uncued = 0
     align_checked = align_own = align_other = 0
     near_sum = 0.0
     discordant = ordered_pairs = 0
@@ -1000,6 +1077,9 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
                     opt_present_uncued += 1
                 if param.has_default and value == param.default:
                     opt_present_default += 1
+                elif param.has_default and mention <= 0 and not value_grounded and not (
+                        enum_hit and param.enum is not None):
+                    opt_nondefault_uncued += 1
                 if not value_grounded and not isinstance(value, bool):
                     opt_present_ungrounded += 1
             if offset >= 0:
@@ -1064,6 +1144,7 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
     f["opt_present_uncued"] = opt_present_uncued
     f["opt_present_default"] = opt_present_default
     f["opt_present_ungrounded"] = opt_present_ungrounded
+    f["opt_nondefault_uncued"] = opt_nondefault_uncued
     f["nested_unexpected"] = st.nested_unexpected
     f["nested_missing_required"] = st.nested_missing
     f["type_errors"] = st.type_errors
@@ -1090,12 +1171,15 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
         f["str_overlap_mean"] = 1.0
         f["str_overlap_min"] = 1.0
     f["str_ungrounded_any"] = float(st.str_ungrounded > 0)
+    f["str_head_grounded_frac"] = st.head_grounded / st.n_str if st.n_str else 1.0
     f["str_sub_entity"] = min(st.sub_entity, 4)
     f["str_super_entity"] = min(st.super_entity, 4)
     f["str_placeholder"] = st.placeholder
     f["str_empty"] = st.empty
     f["str_and_joined"] = st.and_joined
     f["str_case_mixed"] = st.case_mixed
+    f["span_next_content"] = st.span_next
+    f["span_prev_content"] = st.span_prev
     f["date_values"] = min(st.date_values, 6)
     f["date_grounded_frac"] = st.date_grounded / st.date_values if st.date_values else 0.0
     f["date_ungrounded"] = st.date_ungrounded
@@ -1130,10 +1214,14 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
     f["align_near_mean"] = near_sum / align_checked if align_checked else 0.0
     f["order_discordant_frac"] = discordant / ordered_pairs if ordered_pairs else 0.0
     blob = "\x00".join(st.blob)
-    if ex.entities:
-        covered = sum(1 for ent_norm, _ in ex.entities if ent_norm and ent_norm in blob)
-        f["entity_cover"] = covered / len(ex.entities)
-        f["entity_uncovered"] = min(len(ex.entities) - covered, 10)
+    if st.siblings:
+        used_numbers = {_fmt(v) for v in st.nums_used}
+        f["sibling_unused"] = min(4, sum(1 for w in set(st.siblings)
+                                         if standardize(w) not in blob and w not in used_numbers))
+    if ex.entity_parts:
+        covered = sum(1 for part in ex.entity_parts if part in blob)
+        f["entity_cover"] = covered / len(ex.entity_parts)
+        f["entity_uncovered"] = min(len(ex.entity_parts) - covered, 10)
     else:
         f["entity_cover"] = 1.0
     if ex.user_numbers:
@@ -1157,14 +1245,31 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
     f["same_name_varying"] = varying
     f["same_name_identical_params"] = identical
     f["varying_grounded_frac"] = varying_grounded / varying if varying else 0.0
-    f["calls_per_entity"] = n / (1 + len(ex.entities))
+    if n > 1:
+        # does every call carry something (grounded) that no other call has?
+        keyed = [{(k, _value_key(v)) for k, v in call["arguments"].items()} for call in calls]
+        new = 0
+        for i, own in enumerate(keyed):
+            others = set().union(*(keyed[:i] + keyed[i + 1:]))
+            if any(_grounded_simple(ex, calls[i]["arguments"][k]) for k, _ in own - others):
+                new += 1
+        f["calls_new_info_frac"] = new / n
+    f["calls_per_entity"] = n / (1 + len(ex.entity_parts))
+    if n > 1:
+        for name in _PER_CALL:
+            f[name] = f.get(name, 0.0) / n
     return _vector(f)
 
 
 def _grounded_simple(ex: ExampleInfo, value: Any) -> bool:
     if isinstance(value, str):
         toks = _tokens(value)
-        return bool(toks) and (ex.token_span(toks) >= 0 or standardize(value) in ex.norm_text)
+        if not toks:
+            return False
+        if ex.token_span(toks) >= 0 or standardize(value) in ex.norm_text:
+            return True
+        head = _tokens(value.split(",", 1)[0]) if "," in value else None
+        return bool(head) and ex.token_span(head) >= 0
     if isinstance(value, bool) or value is None:
         return True
     if isinstance(value, (int, float)):

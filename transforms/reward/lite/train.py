@@ -188,7 +188,7 @@ def fit(x: np.ndarray, y: np.ndarray, owners: np.ndarray, config: FitConfig = Fi
     params = {
         "w1": rng.normal(0.0, math.sqrt(2.0 / d), size=(d, h)),
         "b1": np.zeros(h),
-        "w2": rng.normal(0.0, math.sqrt(1.0 / h), size=h) * 0.1,
+        "w2": rng.normal(0.0, math.sqrt(1.0 / max(h, 1)), size=h) * 0.1,
         "b2": np.zeros(1),
         "skip": np.zeros(d),
     }
