@@ -206,6 +206,24 @@ def candidate_id(example_id: str, output: Any) -> str:
     return short_hash(example_id + "\x00" + (output if isinstance(output, str) else canonical_json(output)), 32)
 
 
+def make_candidate(example_id: str, output: Any, origin: str, *, correct: bool | None,
+                   error_type: str | None = None, detail: str | None = None,
+                   schema_valid: bool | None = None) -> dict[str, Any]:
+    """A Candidate record, unscored; `candidate_id` is the content hash of (example, output)."""
+    return {
+        "example_id": example_id,
+        "candidate_id": candidate_id(example_id, output),
+        "output": output,
+        "origin": origin,
+        "correct": correct,
+        "error_type": error_type,
+        "detail": detail,
+        "schema_valid": schema_valid,
+        "score": None,
+        "scorer": None,
+    }
+
+
 def to_row(record: dict[str, Any], json_fields: tuple[str, ...] = EXAMPLE_JSON_FIELDS) -> dict[str, Any]:
     return {k: (canonical_json(v) if k in json_fields else v) for k, v in record.items()}
 

@@ -362,18 +362,9 @@ def reference_from_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def make_candidate(example: dict[str, Any], output: Any, origin: str, *, correct: bool | None,
                    error_type: str | None = None, detail: str | None = None) -> dict[str, Any]:
     """A Candidate record for a corpus pair, keyed for re-keying after dedup."""
-    return {
-        "example_id": example["example_id"],
-        "candidate_id": records.candidate_id(example["example_id"], output),
-        "output": output,
-        "origin": origin,
-        "correct": correct,
-        "error_type": error_type,
-        "detail": detail,
-        "score": None,
-        "scorer": None,
-        "example_content_hash": example["content_hash"],
-    }
+    return {**records.make_candidate(example["example_id"], output, origin, correct=correct,
+                                     error_type=error_type, detail=detail),
+            "example_content_hash": example["content_hash"]}
 
 
 def adapt_pair(adapter: Any, *, split: str, upstream_id: str, conversation: list, original_tools: list,

@@ -18,7 +18,7 @@ from schemas.checker import check
 from transforms.rules import is_schema_valid
 from schemas.decoding import DecodeError, decode_calls
 from schemas.errors import ErrorType
-from schemas.records import REFERENCE_CALL, candidate_id, canonical_json
+from schemas.records import REFERENCE_CALL, candidate_id, canonical_json, make_candidate
 from transforms.dead_letter import dead_letter
 from transforms.llm.prompts import build_requests
 from transforms.llm.requests import MODES, GenerationRequest, GenerationResult
@@ -60,18 +60,11 @@ def label_outputs(example: dict[str, Any], result: GenerationResult, model_name:
         if cid in seen:
             continue
         seen.add(cid)
-        candidates.append({
-            "example_id": example["example_id"],
-            "candidate_id": cid,
-            "output": output,
-            "origin": origin,
-            "correct": verdict.correct,
-            "error_type": verdict.error_type.value if verdict.error_type is not None else None,
-            "detail": None if verdict.correct else f"{verdict.code}: {verdict.detail}",
-            "schema_valid": is_schema_valid(example["tools"], output),
-            "score": None,
-            "scorer": None,
-        })
+        candidates.append(make_candidate(
+            example["example_id"], output, origin, correct=verdict.correct,
+            error_type=verdict.error_type.value if verdict.error_type is not None else None,
+            detail=None if verdict.correct else f"{verdict.code}: {verdict.detail}",
+            schema_valid=is_schema_valid(example["tools"], output)))
     return candidates
 
 

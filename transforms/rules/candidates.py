@@ -8,17 +8,7 @@ from schemas import records
 
 def make_candidate(example_id: str, output: Any, origin: str, *, correct: bool,
                    error_type: str | None, detail: str | None) -> dict[str, Any]:
-    return {
-        "example_id": example_id,
-        "candidate_id": records.candidate_id(example_id, output),
-        "output": output,
-        "origin": origin,
-        "correct": correct,
-        "error_type": error_type,
-        "detail": detail,
-        "score": None,
-        "scorer": None,
-    }
+    return records.make_candidate(example_id, output, origin, correct=correct, error_type=error_type, detail=detail)
 
 
 def clone(value: Any) -> Any:

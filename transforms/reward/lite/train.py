@@ -167,7 +167,7 @@ class FitConfig:
 
 
 def fit(x: np.ndarray, y: np.ndarray, owners: np.ndarray, config: FitConfig = FitConfig(),
-        *, log: Any = None) -> LiteRewardModel:
+        *, group_weights: np.ndarray | None = None, log: Any = None) -> LiteRewardModel:
     """Fit the MLP (RankNet loss on within-example pairs + pointwise logistic), deterministic for a seed."""
     rng = np.random.default_rng(config.seed)
     x = x.astype(np.float64)
@@ -182,6 +182,8 @@ def fit(x: np.ndarray, y: np.ndarray, owners: np.ndarray, config: FitConfig = Fi
     pair_group = owners[pos]
     counts = np.bincount(pair_group)
     pair_weight = 1.0 / counts[pair_group]
+    if group_weights is not None:
+        pair_weight = pair_weight * np.asarray(group_weights, dtype=np.float64)[pair_group]
     pair_weight *= len(pair_weight) / pair_weight.sum()
 
     h = config.hidden
