@@ -48,7 +48,7 @@ def _box_by_error_type(samples: dict[str, list[float]]) -> str | None:
     data = ([correct] if correct else []) + [series[n] for n in sorted(series)]
 
     def draw(axis):
-        axis.boxplot(data, vert=False, showfliers=False)
+        axis.boxplot(data, orientation="horizontal", showfliers=False)
         axis.set_yticks(range(1, len(names) + 1), names, fontsize=7)
         axis.set_xlabel("reward-model score")
         axis.set_title("Scores by error type (correct candidates on top)")
