@@ -12,6 +12,7 @@ commands:
   ingest      corpus files -> canonical example shards, dead letter and manifest
   synthesize  examples -> reference, rule-based and LLM candidates, labelled by the checker
   score       examples + candidates -> reward scores -> selected pairs, filtered, quarantine, report
+  refresh     process only new or changed corpus files and publish a new dataset version
   verify      label candidate tool calls against BFCL-style references
   train-lite  train the bundled CPU reward model on pairs synthesized from corpora
   bench       rewardbench | bestofn: evaluate a scorer
@@ -107,6 +108,11 @@ def run(argv: list[str]) -> int:
     return run_job.main(argv)
 
 
+def refresh(argv: list[str]) -> int:
+    from beam_pipelines import refresh as refresh_job
+    return refresh_job.main(argv)
+
+
 def train_lite(argv: list[str]) -> int:
     from transforms.reward.lite import train
     return train.main(argv)
@@ -118,7 +124,7 @@ def bench(argv: list[str]) -> int:
 
 
 COMMANDS = {"ingest": ingest, "synthesize": synthesize, "score": score, "run": run, "verify": verify,
-            "train-lite": train_lite, "bench": bench}
+            "train-lite": train_lite, "bench": bench, "refresh": refresh}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -278,6 +278,8 @@ def normalize_tool(name: Any, description: Any, parameters: Any) -> dict[str, An
     schema.setdefault("properties", {})
     if schema.get("type") != "object":
         raise ToolSpecError(f"tool {name!r}: parameters must be an object schema, got type {schema.get('type')!r}")
+    if not isinstance(schema["properties"], dict) or not isinstance(schema.get("required", []), list):
+        raise ToolSpecError(f"tool {name!r}: `properties` must be an object and `required` a list of names")
     missing = [r for r in schema.get("required", []) if r not in schema["properties"]]
     if missing:
         raise ToolSpecError(f"tool {name!r}: required parameters {missing} are not defined in properties")

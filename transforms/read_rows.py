@@ -7,6 +7,7 @@ row number 0, so the job goes on and the loss is visible.
 """
 from __future__ import annotations
 
+import codecs
 import json
 from typing import Any, Iterator
 
@@ -41,7 +42,44 @@ def _iter_parquet(path: str) -> Iterator[tuple[int, Any, str | None]]:
                 yield number, row, None
 
 
+# UTF-32 first: its little-endian BOM starts with UTF-16's.
+_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+              (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _wide_encoding(path: str) -> str | None:
+    """UTF-16/32 named by a byte-order mark: read as bytes, every newline would split a character."""
+    with fileio.open_read(path) as handle:
+        head = handle.read(4)
+    return next((name for bom, name in _WIDE_BOMS if head.startswith(bom)), None)
+
+
+def _iter_wide_text(path: str, encoding: str) -> Iterator[tuple[int, Any, str | None]]:
+    """A UTF-16/32 JSON or JSONL file: decoded whole, then parsed like a UTF-8 one."""
+    with fileio.open_read(path) as handle:
+        data = handle.read()
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as error:
+        yield 0, data[:100_000], f"bad_encoding: file is not valid {encoding.upper()} ({error.reason} at byte {error.start})"
+        return
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as error:
+            yield 0, text[:100_000], f"malformed_json: file is not a JSON array: {error}"
+            return
+        yield from ((number, item, None) for number, item in enumerate(items, start=1))
+        return
+    for number, line in enumerate(text.split("\n"), start=1):
+        yield from _parse_line(number, line.encode("utf-8"))
+
+
 def _iter_json_lines(path: str) -> Iterator[tuple[int, Any, str | None]]:
+    encoding = _wide_encoding(path)
+    if encoding is not None:
+        yield from _iter_wide_text(path, encoding)
+        return
     with fileio.open_read(path) as handle:
         first = handle.read(1)
         rest = handle.read() if first == b"[" else None
@@ -49,7 +87,7 @@ def _iter_json_lines(path: str) -> Iterator[tuple[int, Any, str | None]]:
             # A JSON array file: rows are its elements.
             try:
                 items = json.loads((first + rest).decode("utf-8-sig"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
                 yield 0, (first + rest)[:100_000], f"malformed_json: file is not a JSON array: {error}"
                 return
             for number, item in enumerate(items, start=1):

@@ -51,7 +51,7 @@ def _box_by_error_type(samples: dict[str, list[float]]) -> str | None:
         axis.boxplot(data, orientation="horizontal", showfliers=False)
         axis.set_yticks(range(1, len(names) + 1), names, fontsize=7)
         axis.set_xlabel("reward-model score")
-        axis.set_title("Scores by error type (correct candidates on top)")
+        axis.set_title("Scores by error type (correct candidates in the bottom row)")
     return _figure_png(draw)
 
 

@@ -128,6 +128,8 @@ def field(row: Mapping, key: str, kind: type | tuple[type, ...], *, required: bo
             value = json.loads(value)
         except json.JSONDecodeError as error:
             raise AdaptError("malformed_json", f"field {key!r} is not valid JSON: {error}") from None
+        except RecursionError:
+            raise AdaptError("malformed_json", f"field {key!r} is nested too deeply to parse") from None
     if not isinstance(value, kind) or isinstance(value, bool) and bool not in _as_tuple(kind):
         names = "/".join(k.__name__ for k in _as_tuple(kind))
         raise AdaptError("bad_field_type", f"field {key!r} must be {names}, got {type(value).__name__}")
@@ -192,17 +194,23 @@ def _tool_from_spec(spec: Any, flat: bool | None) -> dict[str, Any]:
     if isinstance(parameters, str):
         try:
             parameters = json.loads(parameters)
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, RecursionError) as error:
             raise ToolSpecError(f"tool {spec.get('name')!r}: parameters are not valid JSON: {error}") from None
-    if isinstance(parameters, dict):
-        if flat or (flat is None and _looks_flat(parameters)):
-            required = spec.get("required")
-            parameters = properties_schema(_listed_examples(parameters),
-                                           required if isinstance(required, list) else None)
-        elif not parameters:
-            # `{}` means "no parameters" in OpenAI-style specs.
-            parameters = {"type": "object", "properties": {}}
-    return normalize_tool(spec.get("name"), spec.get("description", ""), parameters)
+    try:
+        if isinstance(parameters, dict):
+            if flat or (flat is None and _looks_flat(parameters)):
+                required = spec.get("required")
+                parameters = properties_schema(_listed_examples(parameters),
+                                               required if isinstance(required, list) else None)
+            elif not parameters:
+                # `{}` means "no parameters" in OpenAI-style specs.
+                parameters = {"type": "object", "properties": {}}
+        return normalize_tool(spec.get("name"), spec.get("description", ""), parameters)
+    except (TypeError, AttributeError, KeyError) as error:
+        # Normalization assumes well-shaped schema nodes (`properties` an object, ...): a spec
+        # that breaks that is an invalid spec (a dead letter with the reason), not an adapter crash.
+        raise ToolSpecError(f"tool {spec.get('name')!r}: malformed parameters "
+                            f"({type(error).__name__}: {error})") from None
 
 
 def _without_nulls(node: Any) -> Any:
@@ -467,7 +475,7 @@ def coerce_to_schema(value: Any, schema: Any) -> Any:
     if kind in ("array", "object") and text[:1] in "[{":
         try:
             parsed = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return value
         return parsed if isinstance(parsed, list if kind == "array" else dict) else value
     return value

@@ -32,6 +32,7 @@ a saved model refuses to load against other features.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import math
@@ -43,11 +44,12 @@ import numpy as np
 
 from schemas.decoding import DecodeError, decode_calls
 
-FEATURE_VERSION = "lite-features-7"
+FEATURE_VERSION = "lite-features-11"
 
 # --------------------------------------------------------------------------- text helpers
 
 _TOKEN = re.compile(r"[a-z0-9]+")
+_HAS_DIGIT = re.compile(r"\d")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _STRING_NOISE = re.compile(r"[ ,./\-_*^]")
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\$?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?")
@@ -60,7 +62,8 @@ _MONTH_DAY_YEAR = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?
 _DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.I)
 _MONTH_DAY = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", re.I)
 _QUOTED = re.compile(r"\"([^\"\n]{1,100})\"|“([^”\n]{1,100})”|‘([^’\n]{1,100})’|(?<![A-Za-z])'([^'\n]{1,100})'(?![A-Za-z])")
-_CAPWORD = r"(?:[A-Z][A-Za-z0-9&'.-]*|[0-9]*[A-Z][A-Z0-9]+)"
+_CAPWORD = r"(?:[A-Z][A-Za-z0-9&'-]*(?:\.(?=[A-Za-z0-9]))?[A-Za-z0-9&'-]*|[0-9]*[A-Z][A-Z0-9]+)"
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*|[\"“(]\s*)$")
 _ENTITY = re.compile(rf"\b{_CAPWORD}(?:(?:\s+|\s+(?:of|de|la|the)\s+|,\s+){_CAPWORD})*")
 _EMAIL_URL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|https?://[^\s'\"<>]+|\b[\w-]+\.(?:com|org|net|io|gov|edu)\b")
 _DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -82,6 +85,9 @@ _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "first": 1, "second": 2, "third": 3, "once": 1, "twice": 2, "single": 1, "double": 2}
 _MULTI_CUES = frozenset("each both respectively all every multiple several separately also additionally "
                         "plus then afterwards another too as well".split())
+_NOT_NAMES = STOPWORDS | frozenset("""hi hello hey thanks thank ok okay sure also firstly secondly lastly finally
+additionally then next after afterwards first second third furthermore moreover besides lastly retrieve get find
+search give check create update help could would should can please i'm i'd i've i'll""".split())
 _PLACEHOLDERS = frozenset({"", "string", "str", "value", "example", "none", "null", "n/a", "na", "unknown",
                            "tbd", "xxx", "placeholder", "test", "sample", "default", "your", "user", "id",
                            "string_value", "<string>", "...", "todo"})
@@ -101,11 +107,22 @@ def identifier_words(name: str) -> list[str]:
     return [w.lower() for w in _CAMEL.findall(name)]
 
 
+_STEMS: dict[str, str] = {}
+
+
 def stem(word: str) -> str:
+    """A crude stem so that 'drinks', 'drink' and 'drinking' meet (memoized)."""
+    out = _STEMS.get(word)
+    if out is not None:
+        return out
+    out = word
     for suffix in ("ing", "ies", "es", "s", "ed"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
+            out = word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+            break
+    if len(_STEMS) < 200_000:
+        _STEMS[word] = out
+    return out
 
 
 def content_stems(text: str) -> set[str]:
@@ -153,36 +170,44 @@ def find_month_days(text: str) -> set[str]:
     return out
 
 
+_DATE_MEMO: dict[str, str | None] = {}
+
+
 def parse_date(value: str) -> str | None:
-    """ISO date of a date-like string value, else None."""
+    """ISO date of a date-like string value, else None (memoized)."""
     if len(value) > 40:
         return None
+    if value in _DATE_MEMO:
+        return _DATE_MEMO[value]
     dates = find_dates(value)
-    if dates:
-        return min(dates)
-    return None
+    out = min(dates) if dates else None
+    if len(_DATE_MEMO) < 100_000:
+        _DATE_MEMO[value] = out
+    return out
 
 
-def find_numbers(text: str) -> dict[float, int]:
-    """Numbers in text -> char offset of their first occurrence."""
-    out: dict[float, int] = {}
+_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b", re.I)
+_WORD_POSITIONS = re.compile(r"[a-z][a-z0-9]+")
+
+
+def find_numbers(text: str) -> dict[float, tuple[int, int]]:
+    """Numbers in text (digits and number words) -> (start, end) of their first occurrence."""
+    out: dict[float, tuple[int, int]] = {}
     for m in _NUMBER.finditer(text):
         raw = m.group(0).replace(",", "").replace("$", "").replace("+", "")
         try:
             value = float(raw)
         except ValueError:
             continue
-        if math.isfinite(value):
-            out.setdefault(value, m.start())
-    for m in re.finditer(r"[a-z]+", text.lower()):
-        word = m.group(0)
-        if word in _NUMBER_WORDS:
-            out.setdefault(float(_NUMBER_WORDS[word]), m.start())
+        if math.isfinite(value) and value not in out:
+            out[value] = (m.start(), m.end())
+    for m in _NUMBER_WORD.finditer(text):
+        out.setdefault(float(_NUMBER_WORDS[m.group(0).lower()]), (m.start(), m.end()))
     return out
 
 
 def _shape(value: str) -> tuple:
-    return (", " in value or "," in value, any(c.isdigit() for c in value), " " in value.strip(),
+    return ("," in value, _HAS_DIGIT.search(value) is not None, " " in value.strip(),
             value.isupper(), ":" in value, "/" in value, "-" in value, "@" in value)
 
 
@@ -242,8 +267,8 @@ def _type_ok(value: Any, types: list[str]) -> bool:
 
 class ParamInfo:
     __slots__ = ("name", "schema", "types", "enum", "enum_norm", "minimum", "maximum", "default",
-                 "has_default", "words", "examples", "date_format", "properties", "required", "items",
-                 "value_class")
+                 "has_default", "words", "_examples", "description", "date_format", "properties", "required", "items",
+                 "value_class", "align_words")
 
     def __init__(self, name: str, schema: Any):
         schema = schema if isinstance(schema, dict) else {}
@@ -259,13 +284,8 @@ class ParamInfo:
         self.default = schema.get("default")
         self.words = {stem(w) for w in identifier_words(name) if len(w) > 2 and w not in STOPWORDS}
         description = schema.get("description") if isinstance(schema.get("description"), str) else ""
-        examples = []
-        for m in _EXAMPLE_QUOTED.finditer(description):
-            examples.append(next(g for g in m.groups() if g))
-        if not examples:
-            for m in _EXAMPLE_EG.finditer(description):
-                examples.append(m.group(1).strip().rstrip("."))
-        self.examples = [_shape(e) for e in examples[:4] if e.strip()]
+        self.description = description
+        self._examples = None
         fmt = schema.get("format")
         self.date_format = fmt in ("date", "date-time") or "yyyy-mm-dd" in description.lower() \
             or "yyyy-mm-dd" in str(schema.get("pattern", "")).lower()
@@ -276,10 +296,23 @@ class ParamInfo:
         items = schema.get("items")
         self.items = items if isinstance(items, dict) else None
         self.value_class = param_class(name)
+        self.align_words = {stem(w) for w in identifier_words(name) if len(w) >= 2 and w not in STOPWORDS}
+
+    def shape_examples(self) -> list[tuple]:
+        """Shapes of the example values the description gives ("e.g. 'San Francisco, CA'")."""
+        if self._examples is None:
+            examples = []
+            for m in _EXAMPLE_QUOTED.finditer(self.description):
+                examples.append(next(g for g in m.groups() if g))
+            if not examples:
+                for m in _EXAMPLE_EG.finditer(self.description):
+                    examples.append(m.group(1).strip().rstrip("."))
+            self._examples = [_shape(e) for e in examples[:4] if e.strip()]
+        return self._examples
 
 
 class ToolInfo:
-    __slots__ = ("name", "params", "required", "words", "name_words", "key", "sim", "name_hit", "rank")
+    __slots__ = ("name", "params", "required", "words", "name_words", "key")
 
     def __init__(self, tool: dict):
         self.name = tool.get("name") or ""
@@ -294,9 +327,25 @@ class ToolInfo:
             words |= content_stems(p)
         self.words = words
         self.key = re.sub(r"[^a-z0-9]", "", self.name.lower())
-        self.sim = 0.0
-        self.name_hit = 0.0
-        self.rank = 0
+
+
+_TOOL_CACHE: OrderedDict[str, ToolInfo] = OrderedDict()
+_TOOL_CACHE_SIZE = 20_000
+
+
+def tool_info(tool: dict) -> ToolInfo:
+    """ToolInfo of a tool spec, shared by every example offering the same spec."""
+    try:
+        key = repr(tool)
+    except (TypeError, ValueError, RecursionError):
+        return ToolInfo(tool)
+    info = _TOOL_CACHE.get(key)
+    if info is None:
+        info = ToolInfo(tool)
+        _TOOL_CACHE[key] = info
+        if len(_TOOL_CACHE) > _TOOL_CACHE_SIZE:
+            _TOOL_CACHE.popitem(last=False)
+    return info
 
 
 # --------------------------------------------------------------------------- value and parameter classes
@@ -339,7 +388,7 @@ def value_class(value: str) -> str:
     low = v.lower()
     if _EMAIL_VALUE.match(v):
         return "email"
-    if _DATE_SHAPE.match(v) or (any(c.isdigit() for c in v) and parse_date(v)):
+    if _DATE_SHAPE.match(v) or (_HAS_DIGIT.search(v) is not None and parse_date(v)):
         return "date"
     if _TIME_VALUE.match(v):
         return "time"
@@ -406,28 +455,49 @@ class ExampleInfo:
         self.token_set = set(self.tokens)
         self.token_str = " " + " ".join(self.tokens) + " "
         self.norm_text = standardize(self.context_text)
-        self.numbers = find_numbers(self.context_text)
-        self.dates = find_dates(self.context_text)
-        self.month_days = find_month_days(self.context_text)
+        other_text = "\n".join(c for c in context if c not in user)
+        self.user_number_spans = find_numbers(self.user_text)
+        self.numbers = dict(self.user_number_spans)
+        if other_text:
+            for number, span in find_numbers(other_text).items():
+                self.numbers.setdefault(number, span)
         # what the user said
         user_low = self.user_text.lower()
         self.user_lower = user_low
         user_tokens = _TOKEN.findall(user_low)
         self.user_token_str = " " + " ".join(user_tokens) + " "
         positions: dict[str, list[int]] = {}
-        for m in re.finditer(r"[a-z][a-z0-9]+", user_low):
-            positions.setdefault(stem(m.group(0)), []).append(m.start())
+        stems_get = _STEMS.get
+        for m in _WORD_POSITIONS.finditer(user_low):
+            word = m[0]
+            key = stems_get(word) or stem(word)
+            bucket = positions.get(key)
+            if bucket is None:
+                positions[key] = [m.start()]
+            else:
+                bucket.append(m.start())
         self.word_positions = positions
-        self.request_stems = content_stems(self.last_user or self.user_text)
+        if len(user) <= 1:
+            self.request_stems = {w for w in positions if len(w) > 1 and w not in STOPWORDS}
+        else:
+            self.request_stems = {stem(w) for w in _WORD_POSITIONS.findall(self.last_user.lower())
+                                  if w not in STOPWORDS}
         entities = []
         for m in _QUOTED.finditer(self.user_text):
             entities.append(next(g for g in m.groups() if g))
+        self.quoted = [q for q in dict.fromkeys(standardize(e) for e in entities) if q]
+        found = []
         for m in _ENTITY.finditer(self.user_text):
-            phrase = m.group(0).strip(" ,.")
-            words = phrase.split()
-            if len(words) == 1 and (phrase.lower() in STOPWORDS or len(phrase) < 2):
+            words = m.group(0).strip(" ,.").split()
+            at_start = bool(_SENTENCE_START.search(self.user_text, max(0, m.start() - 4), m.start())) or m.start() == 0
+            while words and words[0].lower().strip(",") in _NOT_NAMES:
+                words, at_start = words[1:], False
+            phrase = " ".join(words).strip(" ,")
+            if not phrase or (len(words) == 1 and len(phrase) < 2):
                 continue
-            entities.append(phrase)
+            found.append((phrase, at_start and len(words) == 1))
+        mid_sentence = {p for p, at_start in found if not at_start}
+        entities += [p for p, at_start in found if not at_start or p in mid_sentence]
         entities += _EMAIL_URL.findall(self.user_text)
         ent_norm, parts = [], []
         for e in dict.fromkeys(entities):
@@ -439,7 +509,7 @@ class ExampleInfo:
                     parts.append(standardize(part))
         self.entities = ent_norm
         self.entity_parts = list(dict.fromkeys(parts))
-        self.user_numbers = [v for v in find_numbers(self.user_text) if not (1900 <= v <= 2100)]
+        self.user_numbers = [v for v in self.user_number_spans if not (1900 <= v <= 2100)]
         self.n_and = user_tokens.count("and") + user_tokens.count("or")
         self.n_commas = self.user_text.count(",")
         self.n_multi = sum(1 for t in user_tokens if t in _MULTI_CUES)
@@ -455,32 +525,45 @@ class ExampleInfo:
             if n is not None:
                 cue = max(cue, n)
         self.count_cue = cue
-        self.non_ascii = sum(1 for c in self.user_text if ord(c) > 127) / max(1, len(self.user_text))
+        self.listed_after, self.listed_before = _listed_pairs(user_low)
+        self.non_ascii = 1.0 - len(self.user_text.encode("ascii", "ignore")) / max(1, len(self.user_text))
         # tools
         tools = [t for t in example.get("tools") or [] if isinstance(t, dict) and isinstance(t.get("name"), str)]
         infos: dict[str, ToolInfo] = {}
         for tool in tools:
             if tool["name"] not in infos:
-                infos[tool["name"]] = ToolInfo(tool)
+                infos[tool["name"]] = tool_info(tool)
         request = self.request_stems
-        for info in infos.values():
-            info.sim = _jaccard(request, info.words)
-            info.name_hit = len(info.name_words & request) / len(info.name_words) if info.name_words else 0.0
-        ranked = sorted(infos.values(), key=lambda t: (-(t.sim + 0.5 * t.name_hit)))
-        for rank, info in enumerate(ranked):
-            info.rank = rank
+        self.sim: dict[str, float] = {}
+        self.name_hit: dict[str, float] = {}
+        self.score: dict[str, float] = {}
+        for name, info in infos.items():
+            self.sim[name] = _jaccard(request, info.words)
+            self.name_hit[name] = len(info.name_words & request) / len(info.name_words) if info.name_words else 0.0
+            self.score[name] = self.sim[name] + 0.5 * self.name_hit[name]
+        ranked = sorted(infos, key=lambda name: -self.score[name])
+        self.rank = {name: rank for rank, name in enumerate(ranked)}
         self.tools = infos
         self.aliases = {name.replace(".", "_"): name for name in infos if "." in name}
         self.keys = {info.key: name for name, info in infos.items()}
-        sims = sorted((t.sim + 0.5 * t.name_hit for t in infos.values()), reverse=True)
+        sims = sorted(self.score.values(), reverse=True)
         self.best_sim = sims[0] if sims else 0.0
         self.second_sim = sims[1] if len(sims) > 1 else 0.0
-        self.n_relevant = sum(1 for s in sims if s > 0.05 and s >= 0.6 * self.best_sim)
+        self.relevant = [name for name, score in self.score.items() if score > 0.05 and score >= 0.6 * self.best_sim]
+        self.n_relevant = len(self.relevant)
         self.n_tools = len(infos)
         self.max_required = max((len(t.required) for t in infos.values()), default=0)
         self._cache: dict[tuple, Any] = {}
 
     # -- grounding -----------------------------------------------------------
+
+    @functools.cached_property
+    def dates(self) -> set[str]:
+        return find_dates(self.context_text)
+
+    @functools.cached_property
+    def month_days(self) -> set[str]:
+        return find_month_days(self.context_text)
 
     def token_span(self, toks: list[str]) -> int:
         """Char offset in the conversation's token string of the token span, or -1."""
@@ -527,6 +610,33 @@ class ExampleInfo:
                     best = d
         return best
 
+    def optional_cues(self, name: str, info: ToolInfo) -> list[tuple[str, float, int]]:
+        """(param, how much the user mentioned its name, whether the user named an enum member)
+        for each optional parameter of a tool."""
+        ckey = ("optional", name)
+        hit = self._cache.get(ckey)
+        if hit is None:
+            required = set(info.required)
+            hit = []
+            for key, param in info.params.items():
+                if key in required:
+                    continue
+                enum_cued = int(param.enum is not None and bool(self.enum_mentions((name, key), param)))
+                hit.append((key, self.param_mention((name, key), param), enum_cued))
+            self._cache[ckey] = hit
+        return hit
+
+    def window(self, offset: int, length: int) -> set[str]:
+        """Stems of the 4 words before and the 2 words after a span of the user text."""
+        ckey = ("window", offset, length)
+        hit = self._cache.get(ckey)
+        if hit is None:
+            text = self.user_lower
+            hit = {stem(t) for t in _TOKEN.findall(text[max(0, offset - 48):offset])[-4:]}
+            hit |= {stem(t) for t in _TOKEN.findall(text[offset + length:offset + length + 24])[:2]}
+            self._cache[ckey] = hit
+        return hit
+
     def sub_params(self, key: tuple, param: ParamInfo) -> dict[str, ParamInfo]:
         ckey = ("props",) + key
         hit = self._cache.get(ckey)
@@ -564,7 +674,8 @@ FEATURE_NAMES: list[str] = [
     # parameters
     "n_args", "args_per_call", "unexpected", "unexpected_near", "missing_required", "missing_required_frac",
     "opt_present", "opt_absent", "opt_absent_cued", "opt_absent_enum_cued", "opt_present_uncued",
-    "opt_present_default", "opt_present_ungrounded", "opt_nondefault_uncued", "nested_unexpected",
+    "opt_present_default", "opt_present_ungrounded", "opt_present_grounded", "opt_nondefault_uncued",
+    "nested_unexpected",
     "nested_missing_required",
     # types
     "type_errors", "numeric_string_for_number", "string_for_array", "array_item_type_errors",
@@ -584,6 +695,7 @@ FEATURE_NAMES: list[str] = [
     "req_ungrounded", "dup_values_in_call", "value_is_param_name",
     # alignment of values with their parameters' words in the text
     "align_checked", "align_own_frac", "align_other", "align_near_mean", "order_discordant_frac",
+    "ctx_checked", "ctx_own_frac", "ctx_other_only", "value_has_param_word", "quoted_uncovered",
     # coverage of what the user mentioned
     "entity_cover", "entity_uncovered", "number_cover", "number_uncovered",
     # multi-call structure
@@ -602,14 +714,16 @@ FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 _PER_CALL = (
     "name_in_text", "unexpected", "unexpected_near", "missing_required", "opt_present", "opt_absent",
     "opt_absent_cued", "opt_absent_enum_cued", "opt_present_uncued", "opt_present_default",
-    "opt_present_ungrounded", "opt_nondefault_uncued", "nested_unexpected", "nested_missing_required",
+    "opt_present_ungrounded", "opt_nondefault_uncued", "opt_present_grounded", "nested_unexpected",
+    "nested_missing_required",
     "type_errors", "numeric_string_for_number", "string_for_array", "array_item_type_errors", "enum_violations",
     "range_violations", "null_values", "str_sub_entity", "str_super_entity", "str_placeholder", "str_empty",
     "str_and_joined", "str_case_mixed", "span_next_content", "span_prev_content", "date_values",
     "date_ungrounded", "date_format_bad", "num_scaled", "num_default", "num_year", "bool_true_mentioned",
     "bool_true_unmentioned", "bool_false_mentioned", "bool_false_unmentioned", "enum_values", "enum_contradict",
     "enum_default", "shape_checked", "class_checked", "class_mismatch", "req_ungrounded", "dup_values_in_call",
-    "value_is_param_name", "align_checked", "align_other", "n_values",
+    "value_is_param_name", "align_checked", "align_other", "n_values", "ctx_checked", "ctx_other_only",
+    "value_has_param_word",
 )
 N_FEATURES = len(FEATURE_NAMES)
 
@@ -620,24 +734,24 @@ def feature_signature() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-class _ValueStats:
-    """Accumulates per-argument observations of one candidate."""
+_STAT_FIELDS = (
+    "n_str", "str_exact", "str_norm_sub", "str_ungrounded", "overlap_sum", "overlap_min",
+    "sub_entity", "super_entity", "entity_exact", "placeholder", "empty", "and_joined", "case_mixed",
+    "date_values", "date_grounded", "date_ungrounded", "date_format_bad", "n_num",
+    "num_grounded", "num_scaled", "num_ungrounded", "num_default", "num_year", "n_bool",
+    "bool_true_m", "bool_true_u", "bool_false_m", "bool_false_u", "bool_default",
+    "enum_values", "enum_grounded", "enum_contradict",
+    "enum_default", "shape_checked", "shape_min", "shape_sum", "class_checked", "class_mismatch",
+    "type_errors", "numeric_string", "span_next", "span_prev", "head_grounded", "siblings",
+    "string_for_array", "item_type_errors", "enum_violations", "range_violations",
+    "null_values", "nested_unexpected", "nested_missing", "req_ungrounded", "call_values",
+    "dup_values", "value_is_param_name", "blob", "nums_used")
 
-    __slots__ = ("n_str", "str_exact", "str_norm_sub", "str_ungrounded", "overlap_sum", "overlap_min",
-                 "sub_entity", "super_entity", "entity_exact", "placeholder", "empty", "and_joined", "case_mixed",
-                 "date_values", "date_grounded", "date_ungrounded", "date_format_bad", "n_num",
-                 "num_grounded", "num_scaled", "num_ungrounded", "num_default", "num_year", "n_bool",
-                 "bool_true_m", "bool_true_u", "bool_false_m", "bool_false_u", "bool_default",
-                 "enum_values", "enum_grounded", "enum_contradict",
-                 "enum_default", "shape_checked", "shape_min", "shape_sum", "class_checked", "class_mismatch",
-                 "type_errors", "numeric_string", "span_next", "span_prev", "head_grounded", "siblings",
-                 "string_for_array", "item_type_errors", "enum_violations", "range_violations",
-                 "null_values", "nested_unexpected", "nested_missing", "req_ungrounded", "call_values",
-                 "dup_values", "value_is_param_name", "blob", "nums_used")
+
+class _ValueStats:
+    """Accumulates per-argument observations of one candidate (counters default to 0)."""
 
     def __init__(self):
-        for slot in self.__slots__:
-            setattr(self, slot, 0)
         self.overlap_min = 1.0
         self.shape_min = 1.0
         self.call_values = set()
@@ -646,15 +760,55 @@ class _ValueStats:
         self.siblings = []
 
 
+for _field in _STAT_FIELDS:
+    if not hasattr(_ValueStats, _field):
+        setattr(_ValueStats, _field, 0)
+
+
 def _value_key(value: Any) -> str:
     if isinstance(value, str):
-        return "s" + standardize(value)
+        return "s" + value.strip().lower()
     return "v" + repr(value)
+
+
+_NOT_ADDITIVE = {"overlap_min", "shape_min", "call_values", "blob", "nums_used", "siblings", "dup_values"}
+_ADDITIVE = tuple(slot for slot in _STAT_FIELDS if slot not in _NOT_ADDITIVE)
+_SCALARS = (str, int, float, bool, type(None))
 
 
 def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | None, depth: int,
              key: tuple, required: bool) -> tuple[bool, int]:
-    """Record one argument value. Returns (grounded, char offset in the user text or -1)."""
+    """Record one argument value. Returns (grounded, char offset in the user text or -1).
+
+    What a scalar contributes depends only on the example, the parameter and the value, and
+    the candidates of one example share most values: it is computed once and replayed.
+    """
+    if depth > 4:
+        return True, -1
+    if not isinstance(value, _SCALARS):
+        return _observe_value(ex, st, value, param, depth, key, required)
+    if depth == 0 and not isinstance(value, bool) and value is not None:
+        vkey = _value_key(value)
+        if vkey in st.call_values and (len(vkey) > 2 if isinstance(value, str) else abs(value) > 1):
+            st.dup_values += 1
+        st.call_values.add(vkey)
+    memo_key = ("obs", key, depth, required, type(value), value)
+    try:
+        record = ex._cache.get(memo_key)
+    except TypeError:
+        record = None
+    if record is None:
+        tmp = _ValueStats()
+        result = _observe_value(ex, tmp, value, param, depth, key, required)
+        record = (_snapshot(tmp), result)
+        if len(ex._cache) < 50_000:
+            ex._cache[memo_key] = record
+    _replay(st, record[0])
+    return record[1]
+
+
+def _observe_value(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | None, depth: int,
+                   key: tuple, required: bool) -> tuple[bool, int]:
     if depth > 4:
         return True, -1
     grounded, offset = True, -1
@@ -701,11 +855,6 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
         return True, -1
     if isinstance(value, str):
         st.n_str += 1
-        vkey = _value_key(value)
-        if depth == 0 and vkey in st.call_values and len(vkey) > 2:
-            st.dup_values += 1
-        if depth == 0:
-            st.call_values.add(vkey)
         stripped = value.strip()
         if stripped.lower() in _PLACEHOLDERS or (stripped.startswith("<") and stripped.endswith(">")):
             st.placeholder += 1
@@ -718,9 +867,10 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
         st.blob.append(norm)
         toks = _tokens(value)
         if param is not None:
-            if param.examples:
+            examples = param.shape_examples()
+            if examples:
                 shape = _shape(value)
-                best = max(_shape_similarity(shape, e) for e in param.examples)
+                best = max(_shape_similarity(shape, e) for e in examples)
                 st.shape_checked += 1
                 st.shape_sum += best
                 st.shape_min = min(st.shape_min, best)
@@ -729,7 +879,7 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
                 st.class_checked += 1
                 if value_class(value) not in _CLASS_ALLOWED[pclass]:
                     st.class_mismatch += 1
-        iso = parse_date(value) if any(c.isdigit() for c in value) else None
+        iso = parse_date(value) if _HAS_DIGIT.search(value) is not None else None
         if iso is not None or _DATE_SHAPE.match(stripped):
             st.date_values += 1
             if param is not None and param.date_format and not _DATE_SHAPE.match(stripped):
@@ -803,11 +953,6 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
     if isinstance(value, (int, float)):
         st.n_num += 1
         number = float(value)
-        vkey = _value_key(value)
-        if depth == 0 and vkey in st.call_values and abs(number) > 1:
-            st.dup_values += 1
-        if depth == 0:
-            st.call_values.add(vkey)
         if param is not None and param.has_default and param.default == value:
             st.num_default += 1
         if 1900 <= number <= 2100 and number == int(number):
@@ -815,10 +960,11 @@ def _observe(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInfo | No
         if number in ex.numbers:
             st.num_grounded += 1
             st.nums_used.add(number)
-            m = re.search(r"(?<![\d.])" + re.escape(_fmt(number)) + r"(?![\d])", ex.user_lower)
-            if m:
-                _siblings(ex, st, m.start(), m.end())
-            return True, (m.start() if m else -1)
+            span = ex.user_number_spans.get(number)
+            if span is not None:
+                _siblings(ex, st, span[0], span[1])
+                return True, span[0]
+            return True, -1
         for scaled in (number * 100, number / 100, number * 1000, number / 1000, number * 60, number / 60):
             if scaled in ex.numbers or round(scaled, 6) in ex.numbers:
                 st.num_scaled += 1
@@ -858,10 +1004,35 @@ _WORD_AFTER = re.compile(r"\s*([a-z0-9][a-z0-9'-]*)")
 _WORD_BEFORE = re.compile(r"([a-z0-9][a-z0-9'-]*)\s*$")
 
 
-_SIBLING_AFTER = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+|\s*&\s*|\s+vs\.?\s+)"
-                            r"(?:(?:also|then|for|in|at|of|the|to|from|on|with)\s+)*([a-z0-9][a-z0-9'-]*)")
-_SIBLING_BEFORE = re.compile(r"([a-z0-9][a-z0-9'-]*)(?:\s*,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+|\s*&\s*)"
-                             r"(?:(?:also|then|for|in|at|of|the|to|from|on|with)\s+)*$")
+_CONJ = re.compile(r"(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|vs\.?)\s+|\s*&\s*)"
+                   r"(?:(?:also|then|for|in|at|of|the|to|from|on|with)\s+)*(?=[a-z0-9])")
+_WORD_AT = re.compile(r"[a-z0-9][a-z0-9'-]*")
+_CONJ_TRIGGER = re.compile(r",|&|\b(?:and|or|vs)\b")
+_WORD_ENDING = re.compile(r"([a-z0-9][a-z0-9'-]*)$")
+
+
+def _listed_pairs(text: str) -> tuple[dict[int, str], dict[int, str]]:
+    """Words joined by a conjunction or comma: {end of left word: right word}, {start of right: left}."""
+    after: dict[int, str] = {}
+    before: dict[int, str] = {}
+    for trigger in _CONJ_TRIGGER.finditer(text):
+        # back up over spaces to the end of the left word, then match the whole joiner there
+        start = trigger.start()
+        while start > 0 and text[start - 1] == " ":
+            start -= 1
+        if start == 0 or not (text[start - 1].isalnum() or text[start - 1] in "'-") or start in after:
+            continue
+        m = _CONJ.match(text, start)
+        if m is None:
+            continue
+        end = m.end()
+        right = _WORD_AT.match(text, end)
+        left = _WORD_ENDING.search(text, max(0, start - 40), start)
+        if right is None or left is None:
+            continue
+        after[start] = right.group(0)
+        before[end] = left.group(1)
+    return after, before
 
 
 def _siblings(ex: ExampleInfo, st: "_ValueStats", start: int, end: int) -> None:
@@ -869,14 +1040,13 @@ def _siblings(ex: ExampleInfo, st: "_ValueStats", start: int, end: int) -> None:
 
     A sibling that no argument uses is what a dropped call or a shortened list leaves behind.
     """
-    text = ex.user_lower
     if end >= 0:
-        m = _SIBLING_AFTER.match(text, end, min(len(text), end + 60))
-        if m and m.group(1) not in STOPWORDS:
-            st.siblings.append(m.group(1))
-    m = _SIBLING_BEFORE.search(text, max(0, start - 60), start)
-    if m and m.group(1) not in STOPWORDS:
-        st.siblings.append(m.group(1))
+        word = ex.listed_after.get(end)
+        if word is not None and word not in STOPWORDS:
+            st.siblings.append(word)
+    word = ex.listed_before.get(start)
+    if word is not None and word not in STOPWORDS:
+        st.siblings.append(word)
 
 
 def _content_word_after(text: str, end: int) -> int:
@@ -959,18 +1129,199 @@ def _example_features(ex: ExampleInfo, f: dict) -> None:
     f["e_non_ascii"] = ex.non_ascii
 
 
+_ZEROS = [0.0] * len(FEATURE_NAMES)
+
+
 def _vector(f: dict) -> list[float]:
-    return [float(f.get(name, 0.0)) for name in FEATURE_NAMES]
+    return list(map(f.get, FEATURE_NAMES, _ZEROS))
+
+
+def _arg_record(ex: ExampleInfo, resolved: str, info: ToolInfo, key: str, value: Any, param: ParamInfo,
+                args: dict, is_required: bool, offset: int, value_grounded: bool) -> tuple:
+    """What one argument adds to the parameter and alignment features (see _ARG_FIELDS)."""
+    pkey = (resolved, key)
+    out = [0.0] * len(_ARG_FIELDS)
+    if not is_required:
+        out[0] = 1
+        mention = ex.param_mention(pkey, param)
+        mentions = ex.enum_mentions(pkey, param) if param.enum is not None else ()
+        enum_hit = bool(mentions)
+        if mention <= 0 and not enum_hit and not value_grounded:
+            out[1] = 1
+        if (value_grounded and not isinstance(value, bool)) or (
+                enum_hit and not isinstance(value, (list, dict)) and standardize(str(value)) in mentions) or (
+                isinstance(value, bool) and mention > 0.5):
+            out[2] = 1
+        if param.has_default and value == param.default:
+            out[3] = 1
+        elif param.has_default and mention <= 0 and not value_grounded and not enum_hit:
+            out[4] = 1
+        if not value_grounded and not isinstance(value, bool):
+            out[5] = 1
+    if isinstance(value, str) and param.align_words and value.strip():
+        if param.align_words & {stem(t) for t in _tokens(value)}:
+            out[6] = 1
+    if offset >= 0:
+        shown = value if isinstance(value, str) else _fmt(float(value)) \
+            if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+        window = ex.window(offset, len(shown))
+        own_hit = bool(window & param.align_words)
+        other_hit = False
+        for other_key, other_param in info.params.items():
+            if other_key != key and other_key in args and window & (other_param.align_words - param.align_words):
+                other_hit = True
+                break
+        if own_hit or other_hit:
+            out[7] = 1
+            out[8] = int(own_hit)
+            out[9] = int(other_hit and not own_hit)
+        if param.words:
+            own = ex.nearest_offset(param.words, offset)
+            if own < math.inf:
+                out[10] = 1
+                out[11] = 1.0 / (1.0 + own / 30.0)
+                other = math.inf
+                for other_key, other_param in info.params.items():
+                    if other_key != key and other_key in args and other_param.words - param.words:
+                        other = min(other, ex.nearest_offset(other_param.words - param.words, offset))
+                if other < own:
+                    out[13] = 1
+                else:
+                    out[12] = 1
+    return tuple(out)
+
+
+_ARG_FIELDS = ("opt_present", "opt_present_uncued", "opt_present_grounded", "opt_present_default",
+               "opt_nondefault_uncued", "opt_present_ungrounded", "value_has_param_word", "ctx_checked",
+               "ctx_own", "ctx_other_only", "align_checked", "near_sum", "align_own", "align_other")
+
+
+def _plain_calls(output: Any) -> list[dict] | None:
+    """Already-decoded `[{name, arguments}]` as they are (what decode_calls would return), else None."""
+    if type(output) is not list:
+        return None
+    for call in output:
+        if type(call) is not dict or len(call) != 2 or type(call.get("name")) is not str \
+                or type(call.get("arguments")) is not dict or not call["name"].strip():
+            return None
+        for key in call["arguments"]:
+            if type(key) is not str:
+                return None
+    return output
+
+
+def _call_record(ex: ExampleInfo, call: dict) -> tuple:
+    """Everything one call contributes to a candidate's features (memoized per example and call)."""
+    st = _ValueStats()
+    args = call["arguments"]
+    resolved = _resolve_name(ex, call["name"])
+    if resolved is None:
+        for key, value in args.items():
+            _observe(ex, st, value, None, 0, ("?", key), False)
+        return (None, _near_miss(ex, call["name"]), 0.0, 0, 0.0, 0.0, len(args), 0, 0, 0, len(args), 0,
+                (), 0, 0.0, 0, 0, 0, _snapshot(st))
+    info = ex.tools[resolved]
+    name_in_text = int(info.name.lower() in ex.lower)
+    required = info.required
+    missing_req = sum(1 for r in required if r not in args)
+    unexpected = unexpected_near = 0
+    acc = [0.0] * len(_ARG_FIELDS)
+    positions = []
+    arg_keys = tuple(args)
+    for key, value in args.items():
+        param = info.params.get(key)
+        pkey = (resolved, key)
+        if param is None:
+            unexpected += 1
+            low_key = standardize(key)
+            if any(low_key == standardize(p) for p in info.params):
+                unexpected_near += 1
+            _observe(ex, st, value, None, 0, pkey, False)
+            continue
+        is_required = key in required
+        before = st.str_ungrounded + st.num_ungrounded + st.date_ungrounded
+        grounded, offset = _observe(ex, st, value, param, 0, pkey, is_required)
+        value_grounded = grounded and st.str_ungrounded + st.num_ungrounded + st.date_ungrounded == before
+        if isinstance(value, _SCALARS):
+            memo_key = ("arg", resolved, key, type(value), value, offset, value_grounded, arg_keys)
+            try:
+                record = ex._cache.get(memo_key)
+            except TypeError:
+                memo_key, record = None, None
+            if record is None:
+                record = _arg_record(ex, resolved, info, key, value, param, args, is_required,
+                                     offset, value_grounded)
+                if memo_key is not None and len(ex._cache) < 50_000:
+                    ex._cache[memo_key] = record
+        else:
+            record = _arg_record(ex, resolved, info, key, value, param, args, is_required, offset, value_grounded)
+        for index, delta in enumerate(record):
+            if delta:
+                acc[index] += delta
+        if offset >= 0:
+            positions.append(offset)
+    discordant = ordered_pairs = 0
+    for i in range(len(positions)):
+        for j in range(i + 1, len(positions)):
+            ordered_pairs += 1
+            if positions[i] > positions[j]:
+                discordant += 1
+    opt_absent = opt_absent_enum = 0
+    opt_absent_cued = 0.0
+    for key, mention, enum_cued in ex.optional_cues(resolved, info):
+        if key in args:
+            continue
+        opt_absent += 1
+        if mention > 0:
+            opt_absent_cued += mention
+        opt_absent_enum += enum_cued
+    return (resolved, 0.0, ex.sim[resolved], ex.rank[resolved], ex.best_sim - ex.score[resolved],
+            ex.name_hit[resolved], len(args), name_in_text, len(required), missing_req, unexpected,
+            unexpected_near, tuple(acc), opt_absent, opt_absent_cued, opt_absent_enum, discordant,
+            ordered_pairs, _snapshot(st))
+
+
+def _first(item: tuple) -> Any:
+    return item[0]
+
+
+def _snapshot(st: _ValueStats) -> tuple:
+    """A _ValueStats as a replayable record (see _replay)."""
+    deltas = tuple((slot, delta) for slot, delta in st.__dict__.items() if slot not in _NOT_ADDITIVE and delta)
+    return (deltas + ((("dup_values", st.dup_values),) if st.dup_values else ()), st.overlap_min, st.shape_min,
+            tuple(st.blob), tuple(st.nums_used), tuple(st.siblings))
+
+
+def _replay(st: _ValueStats, record: tuple) -> None:
+    deltas, overlap_min, shape_min, blob, nums, siblings = record
+    for slot, delta in deltas:
+        setattr(st, slot, getattr(st, slot) + delta)
+    if overlap_min < st.overlap_min:
+        st.overlap_min = overlap_min
+    if shape_min < st.shape_min:
+        st.shape_min = shape_min
+    if blob:
+        st.blob.extend(blob)
+    if nums:
+        st.nums_used.update(nums)
+    if siblings:
+        st.siblings.extend(siblings)
 
 
 def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
     """The feature vector (in FEATURE_NAMES order) of one candidate output."""
-    f: dict[str, float] = {}
-    _example_features(ex, f)
-    try:
-        calls = decode_calls(output)
-    except DecodeError:
-        calls = None
+    base = ex._cache.get(("base",))
+    if base is None:
+        base = {}
+        _example_features(ex, base)
+        ex._cache[("base",)] = base
+    f: dict[str, float] = base.copy()
+    calls = _plain_calls(output)
+    if calls is None:
+        try:
+            calls = decode_calls(output)
+        except DecodeError:
+            calls = None
     if calls is None:
         if isinstance(output, str):
             stripped = output.strip()
@@ -1001,17 +1352,18 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
     f["calls_x_and"] = min(n, 8) * min(ex.n_and, 8)
     f["calls_x_entities"] = min(n, 8) * min(len(ex.entities), 12)
     f["calls_x_cue"] = min(n, 8) * ex.count_cue
-    seen_calls, names = set(), []
-    dup = 0
-    for call in calls:
-        try:
-            ckey = call["name"] + json.dumps(call["arguments"], sort_keys=True, default=str)
-        except (TypeError, ValueError):
-            ckey = call["name"] + repr(call["arguments"])
-        dup += ckey in seen_calls
-        seen_calls.add(ckey)
-        names.append(call["name"])
-    f["dup_calls"] = dup
+    names = [call["name"] for call in calls]
+    if n > 1:
+        seen_calls = set()
+        dup = 0
+        for call in calls:
+            try:
+                ckey = call["name"] + "\x00" + repr(sorted(call["arguments"].items(), key=_first))
+            except (TypeError, ValueError, RecursionError):
+                ckey = call["name"] + "\x00" + repr(call["arguments"])
+            dup += ckey in seen_calls
+            seen_calls.add(ckey)
+        f["dup_calls"] = dup
     f["dup_names"] = n - len(set(names))
     f["distinct_names_frac"] = len(set(names)) / n
 
@@ -1019,99 +1371,58 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
     unknown = unknown_near = 0.0
     sims, ranks, gaps, hits = [], [], [], []
     n_args = unexpected = unexpected_near = missing_req = req_total = 0
-    opt_present = opt_absent = 0
+    acc = [0.0] * len(_ARG_FIELDS)
+    opt_absent = 0
     opt_absent_cued = 0.0
-    opt_absent_enum = opt_present_uncued = 0
-    opt_present_default = opt_present_ungrounded = opt_nondefault_uncued = 0
-    align_checked = align_own = align_other = 0
-    near_sum = 0.0
+    opt_absent_enum = 0
     discordant = ordered_pairs = 0
     called = set()
     name_in_text = 0
     by_name: dict[str, list[dict]] = {}
+    cache = ex._cache
     for call in calls:
-        resolved = _resolve_name(ex, call["name"])
-        args = call["arguments"]
-        n_args += len(args)
-        st.call_values = set()
+        try:
+            memo_key = ("call", call["name"], repr(call["arguments"]))
+        except (TypeError, ValueError, RecursionError):
+            memo_key = None
+        record = cache.get(memo_key) if memo_key is not None else None
+        if record is None:
+            record = _call_record(ex, call)
+            if memo_key is not None and len(cache) < 50_000:
+                cache[memo_key] = record
+        (resolved, r_unknown_near, r_sim, r_rank, r_gap, r_hit, r_n_args, r_name_in_text, r_req_total,
+         r_missing_req, r_unexpected, r_unexpected_near, r_acc, r_opt_absent, r_opt_absent_cued,
+         r_opt_absent_enum, r_discordant, r_ordered_pairs, r_stats) = record
+        n_args += r_n_args
+        unexpected += r_unexpected
         if resolved is None:
             unknown += 1
-            unknown_near = max(unknown_near, _near_miss(ex, call["name"]))
-            for key, value in args.items():
-                _observe(ex, st, value, None, 0, ("?", key), False)
-            continue
-        called.add(resolved)
-        by_name.setdefault(resolved, []).append(args)
-        info = ex.tools[resolved]
-        sims.append(info.sim)
-        ranks.append(info.rank)
-        gaps.append(ex.best_sim - (info.sim + 0.5 * info.name_hit))
-        hits.append(info.name_hit)
-        if info.name.lower() in ex.lower:
-            name_in_text += 1
-        required = info.required
-        req_total += len(required)
-        for r in required:
-            if r not in args:
-                missing_req += 1
-        positions = []
-        for key, value in args.items():
-            param = info.params.get(key)
-            pkey = (resolved, key)
-            if param is None:
-                unexpected += 1
-                low_key = standardize(key)
-                if any(low_key == standardize(p) for p in info.params):
-                    unexpected_near += 1
-                _observe(ex, st, value, None, 0, pkey, False)
-                continue
-            is_required = key in required
-            before = st.str_ungrounded + st.num_ungrounded + st.date_ungrounded
-            grounded, offset = _observe(ex, st, value, param, 0, pkey, is_required)
-            if not is_required:
-                opt_present += 1
-                mention = ex.param_mention(pkey, param)
-                enum_hit = param.enum is not None and bool(ex.enum_mentions(pkey, param))
-                value_grounded = grounded and st.str_ungrounded + st.num_ungrounded + st.date_ungrounded == before
-                if mention <= 0 and not enum_hit and not value_grounded:
-                    opt_present_uncued += 1
-                if param.has_default and value == param.default:
-                    opt_present_default += 1
-                elif param.has_default and mention <= 0 and not value_grounded and not (
-                        enum_hit and param.enum is not None):
-                    opt_nondefault_uncued += 1
-                if not value_grounded and not isinstance(value, bool):
-                    opt_present_ungrounded += 1
-            if offset >= 0:
-                positions.append(offset)
-                if param.words:
-                    own = ex.nearest_offset(param.words, offset)
-                    if own < math.inf:
-                        align_checked += 1
-                        near_sum += 1.0 / (1.0 + own / 30.0)
-                        other = math.inf
-                        for other_key, other_param in info.params.items():
-                            if other_key != key and other_key in args and other_param.words - param.words:
-                                other = min(other, ex.nearest_offset(other_param.words - param.words, offset))
-                        if other < own:
-                            align_other += 1
-                        else:
-                            align_own += 1
-        for i in range(len(positions)):
-            for j in range(i + 1, len(positions)):
-                ordered_pairs += 1
-                if positions[i] > positions[j]:
-                    discordant += 1
-        for key, param in info.params.items():
-            if key in args or key in required:
-                continue
-            opt_absent += 1
-            mention = ex.param_mention((resolved, key), param)
-            if mention > 0:
-                opt_absent_cued += mention
-            if param.enum is not None and ex.enum_mentions((resolved, key), param):
-                opt_absent_enum += 1
+            if r_unknown_near > unknown_near:
+                unknown_near = r_unknown_near
+        else:
+            called.add(resolved)
+            by_name.setdefault(resolved, []).append(call["arguments"])
+            sims.append(r_sim)
+            ranks.append(r_rank)
+            gaps.append(r_gap)
+            hits.append(r_hit)
+            name_in_text += r_name_in_text
+            req_total += r_req_total
+            missing_req += r_missing_req
+            unexpected_near += r_unexpected_near
+            for index, delta in enumerate(r_acc):
+                if delta:
+                    acc[index] += delta
+            opt_absent += r_opt_absent
+            opt_absent_cued += r_opt_absent_cued
+            opt_absent_enum += r_opt_absent_enum
+            discordant += r_discordant
+            ordered_pairs += r_ordered_pairs
+        _replay(st, r_stats)
 
+    (opt_present, opt_present_uncued, opt_present_grounded, opt_present_default, opt_nondefault_uncued,
+     opt_present_ungrounded, value_has_param_word, ctx_checked, ctx_own, ctx_other_only, align_checked,
+     near_sum, align_own, align_other) = acc
     f["unknown_names"] = unknown
     f["unknown_near"] = unknown_near
     if sims:
@@ -1122,8 +1433,7 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
         f["name_hit_min"] = min(hits)
         f["is_best_all"] = float(max(ranks) < max(1, len(called)))
     f["name_in_text"] = name_in_text
-    relevant = [name for name, info in ex.tools.items()
-                if info.sim + 0.5 * info.name_hit > 0.05 and info.sim + 0.5 * info.name_hit >= 0.6 * ex.best_sim]
+    relevant = ex.relevant
     f["relevant_uncalled"] = min(sum(1 for r in relevant if r not in called), 6)
     f["calls_minus_relevant"] = max(-6, min(6, len(called) - len(relevant)))
     if ex.count_cue:
@@ -1145,75 +1455,83 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
     f["opt_present_default"] = opt_present_default
     f["opt_present_ungrounded"] = opt_present_ungrounded
     f["opt_nondefault_uncued"] = opt_nondefault_uncued
-    f["nested_unexpected"] = st.nested_unexpected
-    f["nested_missing_required"] = st.nested_missing
-    f["type_errors"] = st.type_errors
-    f["numeric_string_for_number"] = st.numeric_string
-    f["string_for_array"] = st.string_for_array
-    f["array_item_type_errors"] = st.item_type_errors
-    f["enum_violations"] = st.enum_violations
-    f["range_violations"] = st.range_violations
-    f["null_values"] = st.null_values
-    n_values = st.n_str + st.n_num + st.n_bool
+    f["opt_present_grounded"] = opt_present_grounded
+    g = st.__dict__.get
+    f["nested_unexpected"] = g("nested_unexpected", 0)
+    f["nested_missing_required"] = g("nested_missing", 0)
+    f["type_errors"] = g("type_errors", 0)
+    f["numeric_string_for_number"] = g("numeric_string", 0)
+    f["string_for_array"] = g("string_for_array", 0)
+    f["array_item_type_errors"] = g("item_type_errors", 0)
+    f["enum_violations"] = g("enum_violations", 0)
+    f["range_violations"] = g("range_violations", 0)
+    f["null_values"] = g("null_values", 0)
+    n_values = g("n_str", 0) + g("n_num", 0) + g("n_bool", 0)
     f["n_values"] = math.log1p(n_values)
     if n_values:
-        f["str_share"] = st.n_str / n_values
-        f["num_share"] = st.n_num / n_values
-        f["bool_share"] = st.n_bool / n_values
-    if st.n_str:
-        f["str_exact_frac"] = st.str_exact / st.n_str
-        f["str_norm_frac"] = st.str_norm_sub / st.n_str
-        f["str_ungrounded_frac"] = st.str_ungrounded / st.n_str
-        f["str_entity_exact_frac"] = st.entity_exact / st.n_str
-        f["str_overlap_mean"] = st.overlap_sum / st.n_str
+        f["str_share"] = g("n_str", 0) / n_values
+        f["num_share"] = g("n_num", 0) / n_values
+        f["bool_share"] = g("n_bool", 0) / n_values
+    if g("n_str", 0):
+        f["str_exact_frac"] = g("str_exact", 0) / g("n_str", 0)
+        f["str_norm_frac"] = g("str_norm_sub", 0) / g("n_str", 0)
+        f["str_ungrounded_frac"] = g("str_ungrounded", 0) / g("n_str", 0)
+        f["str_entity_exact_frac"] = g("entity_exact", 0) / g("n_str", 0)
+        f["str_overlap_mean"] = g("overlap_sum", 0) / g("n_str", 0)
         f["str_overlap_min"] = st.overlap_min
     else:
         f["str_overlap_mean"] = 1.0
         f["str_overlap_min"] = 1.0
-    f["str_ungrounded_any"] = float(st.str_ungrounded > 0)
-    f["str_head_grounded_frac"] = st.head_grounded / st.n_str if st.n_str else 1.0
-    f["str_sub_entity"] = min(st.sub_entity, 4)
-    f["str_super_entity"] = min(st.super_entity, 4)
-    f["str_placeholder"] = st.placeholder
-    f["str_empty"] = st.empty
-    f["str_and_joined"] = st.and_joined
-    f["str_case_mixed"] = st.case_mixed
-    f["span_next_content"] = st.span_next
-    f["span_prev_content"] = st.span_prev
-    f["date_values"] = min(st.date_values, 6)
-    f["date_grounded_frac"] = st.date_grounded / st.date_values if st.date_values else 0.0
-    f["date_ungrounded"] = st.date_ungrounded
-    f["date_format_bad"] = st.date_format_bad
-    if st.n_num:
-        f["num_grounded_frac"] = st.num_grounded / st.n_num
-        f["num_ungrounded_frac"] = st.num_ungrounded / st.n_num
-    f["num_ungrounded_any"] = float(st.num_ungrounded > 0)
-    f["num_scaled"] = st.num_scaled
-    f["num_default"] = st.num_default
-    f["num_year"] = min(st.num_year, 4)
-    f["bool_true_mentioned"] = st.bool_true_m
-    f["bool_true_unmentioned"] = st.bool_true_u
-    f["bool_false_mentioned"] = st.bool_false_m
-    f["bool_false_unmentioned"] = st.bool_false_u
-    f["bool_default_frac"] = st.bool_default / st.n_bool if st.n_bool else 0.0
-    f["enum_values"] = min(st.enum_values, 10)
-    f["enum_grounded_frac"] = st.enum_grounded / st.enum_values if st.enum_values else 0.0
-    f["enum_contradict"] = st.enum_contradict
-    f["enum_default"] = st.enum_default
-    f["shape_checked"] = min(st.shape_checked, 6)
-    f["shape_sim_min"] = st.shape_min if st.shape_checked else 1.0
-    f["shape_sim_mean"] = st.shape_sum / st.shape_checked if st.shape_checked else 1.0
-    f["class_checked"] = min(st.class_checked, 6)
-    f["class_mismatch"] = st.class_mismatch
-    f["req_ungrounded"] = st.req_ungrounded
-    f["dup_values_in_call"] = st.dup_values
-    f["value_is_param_name"] = st.value_is_param_name
+    f["str_ungrounded_any"] = float(g("str_ungrounded", 0) > 0)
+    f["str_head_grounded_frac"] = g("head_grounded", 0) / g("n_str", 0) if g("n_str", 0) else 1.0
+    f["str_sub_entity"] = min(g("sub_entity", 0), 4)
+    f["str_super_entity"] = min(g("super_entity", 0), 4)
+    f["str_placeholder"] = g("placeholder", 0)
+    f["str_empty"] = g("empty", 0)
+    f["str_and_joined"] = g("and_joined", 0)
+    f["str_case_mixed"] = g("case_mixed", 0)
+    f["span_next_content"] = g("span_next", 0)
+    f["span_prev_content"] = g("span_prev", 0)
+    f["date_values"] = min(g("date_values", 0), 6)
+    f["date_grounded_frac"] = g("date_grounded", 0) / g("date_values", 0) if g("date_values", 0) else 0.0
+    f["date_ungrounded"] = g("date_ungrounded", 0)
+    f["date_format_bad"] = g("date_format_bad", 0)
+    if g("n_num", 0):
+        f["num_grounded_frac"] = g("num_grounded", 0) / g("n_num", 0)
+        f["num_ungrounded_frac"] = g("num_ungrounded", 0) / g("n_num", 0)
+    f["num_ungrounded_any"] = float(g("num_ungrounded", 0) > 0)
+    f["num_scaled"] = g("num_scaled", 0)
+    f["num_default"] = g("num_default", 0)
+    f["num_year"] = min(g("num_year", 0), 4)
+    f["bool_true_mentioned"] = g("bool_true_m", 0)
+    f["bool_true_unmentioned"] = g("bool_true_u", 0)
+    f["bool_false_mentioned"] = g("bool_false_m", 0)
+    f["bool_false_unmentioned"] = g("bool_false_u", 0)
+    f["bool_default_frac"] = g("bool_default", 0) / g("n_bool", 0) if g("n_bool", 0) else 0.0
+    f["enum_values"] = min(g("enum_values", 0), 10)
+    f["enum_grounded_frac"] = g("enum_grounded", 0) / g("enum_values", 0) if g("enum_values", 0) else 0.0
+    f["enum_contradict"] = g("enum_contradict", 0)
+    f["enum_default"] = g("enum_default", 0)
+    f["shape_checked"] = min(g("shape_checked", 0), 6)
+    f["shape_sim_min"] = st.shape_min if g("shape_checked", 0) else 1.0
+    f["shape_sim_mean"] = g("shape_sum", 0) / g("shape_checked", 0) if g("shape_checked", 0) else 1.0
+    f["class_checked"] = min(g("class_checked", 0), 6)
+    f["class_mismatch"] = g("class_mismatch", 0)
+    f["req_ungrounded"] = g("req_ungrounded", 0)
+    f["dup_values_in_call"] = g("dup_values", 0)
+    f["value_is_param_name"] = g("value_is_param_name", 0)
     f["align_checked"] = min(align_checked, 6)
     f["align_own_frac"] = align_own / align_checked if align_checked else 0.0
     f["align_other"] = align_other
     f["align_near_mean"] = near_sum / align_checked if align_checked else 0.0
     f["order_discordant_frac"] = discordant / ordered_pairs if ordered_pairs else 0.0
+    f["ctx_checked"] = min(ctx_checked, 6)
+    f["ctx_own_frac"] = ctx_own / ctx_checked if ctx_checked else 0.0
+    f["ctx_other_only"] = ctx_other_only
+    f["value_has_param_word"] = value_has_param_word
     blob = "\x00".join(st.blob)
+    if ex.quoted:
+        f["quoted_uncovered"] = sum(1 for q in ex.quoted if q not in blob)
     if st.siblings:
         used_numbers = {_fmt(v) for v in st.nums_used}
         f["sibling_unused"] = min(4, sum(1 for w in set(st.siblings)

@@ -1,0 +1,687 @@
+"""Runners: the presets and their checks, GPU options, packaging, and every pipeline graph on every runner.
+
+Nothing is submitted and no cluster is needed. Graphs are built with each
+runner's options and translated the way that runner would: the Runner API
+proto (direct), the portable proto that Flink/Spark job servers receive
+(portable, flink), and DataflowRunner's own translation with `--dry_run`,
+which builds the job and stages nothing (dataflow). Every DoFn and CombineFn
+of every graph is unpickled again, in this process and in a fresh one, as a
+worker would. Construction must not load a model: handlers' `load_model` is
+made to fail while graphs are built, and model paths point nowhere.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.internal import pickler
+from apache_beam.ml.inference.base import ModelHandler
+from apache_beam.options.pipeline_options import (DebugOptions, DirectOptions, FlinkRunnerOptions, GoogleCloudOptions,
+                                                  PortableOptions, SetupOptions, StandardOptions, WorkerOptions)
+from apache_beam.portability import common_urns, python_urns
+from apache_beam.portability.api import beam_runner_api_pb2
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from apache_beam.runners.portability.portable_runner import PortableRunner
+from apache_beam.runners.portability.stager import Stager
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms.resources import parse_resource_hints
+
+from beam_pipelines import ingest, score, synthesize
+from runners import presets
+from runners.presets import (GpuSpec, RunnerOptionsError, dataflow_gpu_args, gpu_resource_hints, gpu_spec,
+                             make_runner, pipeline_options)
+from transforms.score import make_scorer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
+BUCKET = "gs://toolrm-ci-bucket"
+DATAFLOW = ["--project", "toolrm-ci", "--region", "us-central1", "--temp_location", f"{BUCKET}/tmp"]
+WORKER_IMAGE = "us-central1-docker.pkg.dev/toolrm-ci/toolrm/toolrm-worker:2.77.0"
+L4 = "type:nvidia-l4;count:1;install-nvidia-driver"
+ACCELERATOR_URN = "beam:resources:accelerator:v1"
+RUNNER_ARGS = {
+    "direct": [],
+    "portable": [],
+    "flink": ["--flink_master", "[local]", "--parallelism", "2", "--environment_type", "LOOPBACK"],
+    "dataflow": [*DATAFLOW, "--dry_run", "true"],
+}
+
+
+def _problems(runner, args):
+    with pytest.raises(RunnerOptionsError) as raised:
+        pipeline_options(runner, args)
+    return str(raised.value)
+
+
+# ----------------------------------------------------------------------------- presets
+
+def test_direct_runs_fnapi_in_process_or_on_several_processes():
+    options = pipeline_options("direct", [])
+    assert options.view_as(StandardOptions).runner is None and isinstance(make_runner("direct"), FnApiRunner)
+    multi = pipeline_options("direct", ["--direct_num_workers", "2"])
+    assert multi.view_as(DirectOptions).direct_running_mode == "multi_processing"
+    assert multi.view_as(SetupOptions).setup_file is None  # local workers import the checkout
+
+
+def test_portable_embeds_a_job_server_or_uses_a_given_one():
+    embedded = pipeline_options("portable", [])
+    portable = embedded.view_as(PortableOptions)
+    assert (portable.job_endpoint, portable.environment_type) == ("embed", "LOOPBACK")
+    assert embedded.view_as(SetupOptions).setup_file is None
+    remote = pipeline_options("portable", ["--job_endpoint", "localhost:8099"])
+    assert remote.view_as(PortableOptions).job_endpoint == "localhost:8099"
+    assert remote.view_as(PortableOptions).environment_type is None  # Beam's default: DOCKER
+    # Harnesses outside this process install the package from setup.py.
+    assert remote.view_as(SetupOptions).setup_file == presets.REPO_SETUP_FILE
+    with pytest.raises(ValueError, match="unknown runner"):
+        pipeline_options("spark", [])
+
+
+def test_dataflow_defaults_setup_file_and_save_main_session():
+    options = pipeline_options("dataflow", [*DATAFLOW, "--sdk_container_image", WORKER_IMAGE])
+    assert options.view_as(StandardOptions).runner == "DataflowRunner"
+    assert options.view_as(SetupOptions).setup_file == presets.REPO_SETUP_FILE
+    assert options.view_as(SetupOptions).save_main_session is False
+    assert options.view_as(WorkerOptions).sdk_container_image == WORKER_IMAGE
+    assert not options.view_as(GoogleCloudOptions).dataflow_service_options  # no GPU asked for
+    explicit = pipeline_options("dataflow", [*DATAFLOW, "--setup_file", os.path.join(REPO, "setup.py"),
+                                             "--save_main_session"])
+    assert explicit.view_as(SetupOptions).save_main_session is True
+
+
+def test_dataflow_names_every_missing_option_before_submitting():
+    text = _problems("dataflow", [])
+    for flag in ("--project is required", "--region is required", "--temp_location gs://BUCKET/tmp is required"):
+        assert flag in text
+    text = _problems("dataflow", ["--project", "Bad_Project", "--region", "central", "--temp_location", "/tmp/x",
+                                  "--staging_location", "s3://x/y", "--setup_file", "/nonexistent/setup.py"])
+    assert "'Bad_Project' is not a Google Cloud project id" in text and "'central' is not a region" in text
+    assert "--temp_location must be a gs://BUCKET/... path" in text and "--staging_location must be a gs://" in text
+    assert "'/nonexistent/setup.py' does not exist" in text
+    # Beam would answer a bad bucket name by looking for a default bucket over the network.
+    assert "valid bucket name, got 'gs://b/tmp'" in _problems("dataflow", [*DATAFLOW[:4], "--temp_location", "gs://b/tmp"])
+    staging_only = pipeline_options("dataflow", [*DATAFLOW[:4], "--staging_location", f"{BUCKET}/staging"])
+    assert staging_only.view_as(GoogleCloudOptions).staging_location == f"{BUCKET}/staging"
+
+
+def test_dataflow_setup_file_from_flex_launcher_or_image(monkeypatch, tmp_path):
+    launcher_setup = tmp_path / "setup.py"
+    launcher_setup.write_text("")
+    monkeypatch.setenv("FLEX_TEMPLATE_PYTHON_SETUP_FILE", str(launcher_setup))
+    assert pipeline_options("dataflow", DATAFLOW).view_as(SetupOptions).setup_file == str(launcher_setup)
+    # An installed package (no setup.py beside it) needs a setup file or an image that carries toolrm.
+    monkeypatch.delenv("FLEX_TEMPLATE_PYTHON_SETUP_FILE")
+    monkeypatch.setattr(presets, "REPO_SETUP_FILE", str(tmp_path / "missing" / "setup.py"))
+    assert "no --setup_file" in _problems("dataflow", DATAFLOW)
+    with_image = pipeline_options("dataflow", [*DATAFLOW, "--sdk_container_image", WORKER_IMAGE])
+    assert with_image.view_as(SetupOptions).setup_file is None
+
+
+# ----------------------------------------------------------------------------- GPU options
+
+def test_gpu_stages_scope_gives_resource_hints_and_no_worker_accelerator():
+    options = pipeline_options("dataflow", [*DATAFLOW, "--sdk_container_image", WORKER_IMAGE, "--gpu_type", "nvidia-l4"])
+    hints = gpu_resource_hints(options)
+    assert hints == {"accelerator": f"{L4};machine_type:g2-standard-8"}
+    assert parse_resource_hints(hints) == {ACCELERATOR_URN: f"{L4};machine_type:g2-standard-8".encode()}
+    assert not options.view_as(GoogleCloudOptions).dataflow_service_options  # Dataflow refuses both together
+    assert options.view_as(WorkerOptions).machine_type is None  # sizes the non-GPU workers
+    assert options.view_as(DebugOptions).lookup_experiment("use_runner_v2")
+
+
+def test_gpu_job_scope_sets_worker_accelerator_and_machine_type():
+    options = pipeline_options("dataflow", [*DATAFLOW, "--sdk_container_image", WORKER_IMAGE, "--gpu_type", "nvidia-l4",
+                                            "--gpu_count", "1", "--gpu_scope", "job"])
+    assert options.view_as(GoogleCloudOptions).dataflow_service_options == [f"worker_accelerator={L4}"]
+    assert options.view_as(WorkerOptions).machine_type == "g2-standard-8"
+    assert options.view_as(DebugOptions).lookup_experiment("use_runner_v2")
+    assert gpu_resource_hints(options) == {}
+
+
+def test_gpu_spec_defaults_and_flags():
+    assert GpuSpec("nvidia-tesla-t4", 2).machine_type == "n1-standard-8"
+    assert GpuSpec("nvidia-tesla-t4", 2).accelerator == "type:nvidia-tesla-t4;count:2;install-nvidia-driver"
+    assert dataflow_gpu_args(GpuSpec("nvidia-l4", scope="job")) == [
+        "--experiments=use_runner_v2", f"--dataflow_service_options=worker_accelerator={L4}",
+        "--machine_type=g2-standard-8"]
+    assert dataflow_gpu_args(GpuSpec("nvidia-l4")) == ["--experiments=use_runner_v2"]
+    assert dataflow_gpu_args(None) == [] and gpu_spec(None) is None and gpu_resource_hints(None) == {}
+    custom = GpuSpec("nvidia-rtx-pro-6000", machine_type="g4-standard-48")
+    assert custom.machine_type == "g4-standard-48"
+
+
+def test_gpu_option_errors():
+    base = [*DATAFLOW, "--gpu_type", "nvidia-l4"]
+    assert "needs --sdk_container_image" in _problems("dataflow", base)
+    image = [*base, "--sdk_container_image", WORKER_IMAGE]
+    assert "--gpu_count must be a positive integer" in _problems("dataflow", [*image, "--gpu_count", "0"])
+    assert "no default machine type" in _problems("dataflow", [*DATAFLOW, "--sdk_container_image", WORKER_IMAGE,
+                                                               "--gpu_type", "nvidia-future-9"])
+    assert "expected a Dataflow GPU name" in _problems("dataflow", [*DATAFLOW, "--sdk_container_image", WORKER_IMAGE,
+                                                                    "--gpu_type", "l4"])
+    assert "refuses together" in _problems("dataflow", [
+        *image, "--dataflow_service_options", f"worker_accelerator={L4}"])
+    assert "disagree" in _problems("dataflow", [*image, "--gpu_scope", "job", "--machine_type", "n1-standard-4"])
+    assert "need Runner v2" in _problems("dataflow", [*image, "--experiments", "disable_runner_v2"])
+    with pytest.raises(RunnerOptionsError, match="expected a Dataflow GPU name"):
+        pipeline_options("direct", ["--gpu_type", "l4"])  # a typo fails on every runner
+
+
+@pytest.mark.parametrize("module, required", [
+    (ingest, ["--source", "xlam", "--input", "x", "--output", "o"]),
+    (synthesize, ["--input", "x", "--output", "o"]),
+    (score, ["--examples", "e", "--candidates", "c", "--output", "o"]),
+])
+def test_gpu_flags_pass_through_every_command(module, required):
+    args, beam_args = module.parse_args([*required, "--runner", "dataflow", "--gpu_type", "nvidia-tesla-t4",
+                                         "--gpu_count", "2", *DATAFLOW, "--sdk_container_image", WORKER_IMAGE])
+    spec = gpu_spec(pipeline_options(args.runner, beam_args))
+    assert (spec.type, spec.count, spec.machine_type, spec.scope) == ("nvidia-tesla-t4", 2, "n1-standard-8", "stages")
+
+
+def test_accelerator_hint_is_harmless_on_the_direct_runner():
+    options = pipeline_options("direct", ["--gpu_type", "nvidia-l4"])
+    with beam.Pipeline(runner=make_runner("direct"), options=options) as pipeline:
+        out = pipeline | beam.Create([1, 2]) | "Gpu" >> beam.Map(lambda x: x * 2).with_resource_hints(
+            **gpu_resource_hints(options))
+        assert_that(out, equal_to([2, 4]))
+
+
+def _dry_run(pipeline):
+    """DataflowRunner up to the job it would submit; removes the staging folders Beam leaves in /tmp."""
+    result = pipeline.run()
+    proto = pipeline.runner.proto_pipeline
+    for environment in proto.components.environments.values():
+        for dependency in environment.dependencies:
+            if dependency.type_urn == common_urns.artifact_types.FILE.urn:
+                folder = os.path.dirname(beam_runner_api_pb2.ArtifactFilePayload.FromString(dependency.type_payload).path)
+                if os.path.dirname(folder) == tempfile.gettempdir() and os.path.basename(folder).startswith("tmp"):
+                    shutil.rmtree(folder, ignore_errors=True)
+    return result, proto
+
+
+def test_gpu_stages_scope_reaches_only_the_hinted_transform_of_a_dataflow_job(cached_sdist):
+    options = pipeline_options("dataflow", [*RUNNER_ARGS["dataflow"], "--sdk_container_image", WORKER_IMAGE,
+                                            "--gpu_type", "nvidia-l4"])
+    pipeline = beam.Pipeline(options=options)
+    _ = (pipeline | "Read" >> beam.Create([1]) | "Gpu" >> beam.Map(str).with_resource_hints(**gpu_resource_hints(options))
+         | "Write" >> beam.Map(len))
+    _, proto = _dry_run(pipeline)
+    hints = {t.unique_name: dict(proto.components.environments[t.environment_id].resource_hints)
+             for t in proto.components.transforms.values() if t.environment_id}
+    assert hints["Gpu"] == {ACCELERATOR_URN: f"{L4};machine_type:g2-standard-8".encode()}
+    assert hints["Write"] == {} and hints["Read"] == {}
+
+
+def test_gpu_job_scope_reaches_the_dataflow_job_environment(cached_sdist):
+    from apache_beam.runners.dataflow.internal import apiclient
+
+    options = pipeline_options("dataflow", [*RUNNER_ARGS["dataflow"], "--sdk_container_image", WORKER_IMAGE,
+                                            "--gpu_type", "nvidia-l4", "--gpu_scope", "job"])
+    pipeline = beam.Pipeline(options=options)
+    _ = pipeline | beam.Create([1]) | beam.Map(str)
+    result, proto = _dry_run(pipeline)
+    # What create_job sends as the job's environment, built without staging anything.
+    environment = apiclient.Environment(packages=[], options=result.job.options, environment_version="8",
+                                        proto_pipeline_staged_url=f"{BUCKET}/tmp/pipeline.pb",
+                                        proto_pipeline=proto).proto
+    assert list(environment.service_options) == [f"worker_accelerator={L4}"]
+    assert environment.worker_pools[0].machine_type == "g2-standard-8"
+    assert environment.worker_pools[0].worker_harness_container_image == WORKER_IMAGE
+    assert "use_runner_v2" in environment.experiments
+
+
+# ----------------------------------------------------------------------------- Flink
+
+def test_flink_options_parse_and_normalize():
+    options = pipeline_options("flink", ["--flink_master", "flink-jobmanager:8081", "--parallelism", "8",
+                                         "--environment_type", "docker", "--flink_version", "1.20",
+                                         "--max_parallelism", "64"])
+    flink = options.view_as(FlinkRunnerOptions)
+    assert options.view_as(StandardOptions).runner == "FlinkRunner"
+    assert (flink.flink_master, flink.parallelism, flink.max_parallelism, flink.flink_version) == (
+        "flink-jobmanager:8081", 8, 64, "1.20")
+    assert options.view_as(PortableOptions).environment_type == "DOCKER"
+    assert options.view_as(SetupOptions).setup_file == presets.REPO_SETUP_FILE  # harnesses install toolrm
+    external = pipeline_options("flink", ["--flink_master", "jm:8081", "--environment_type", "EXTERNAL",
+                                          "--environment_config", "localhost:50000"])
+    assert external.view_as(PortableOptions).environment_config == "localhost:50000"
+    local = pipeline_options("flink", [])  # [auto]: Beam runs the harness in this process (LOOPBACK)
+    assert local.view_as(SetupOptions).setup_file is None
+    from apache_beam.runners.portability.flink_runner import FlinkRunner
+    FlinkRunner().default_environment(local)
+    assert local.view_as(PortableOptions).environment_type == "LOOPBACK"
+
+
+def test_flink_option_errors(tmp_path):
+    assert "--parallelism must be a positive integer" in _problems("flink", ["--parallelism", "0"])
+    assert "--environment_type must be one of" in _problems("flink", ["--environment_type", "KUBERNETES"])
+    assert "EXTERNAL needs --environment_config" in _problems("flink", ["--environment_type", "EXTERNAL"])
+    assert "PROCESS needs --environment_config" in _problems("flink", ["--environment_type", "PROCESS"])
+    assert "does not exist" in _problems("flink", ["--flink_job_server_jar", str(tmp_path / "job-server.jar")])
+    with pytest.raises(SystemExit):  # Beam's own choices: the Flink lines it publishes job servers for
+        pipeline_options("flink", ["--flink_version", "1.9"])
+
+
+# ----------------------------------------------------------------------------- graphs on every runner
+
+def _save_lite_model(path: str) -> str:
+    from transforms.reward.lite import features
+    from transforms.reward.lite.model import LiteRewardModel
+
+    d, rng = features.N_FEATURES, np.random.default_rng(0)
+    LiteRewardModel({"mean": np.zeros(d), "scale": np.ones(d), "w1": rng.normal(size=(d, 4)) * 0.1,
+                     "b1": np.zeros(4), "w2": rng.normal(size=4), "b2": np.zeros(1), "skip": np.zeros(d)}).save(path)
+    return path
+
+
+def _handler_modules():
+    import transforms.llm.http_handler
+    import transforms.llm.transformers_handler
+    import transforms.llm.vllm_handler
+    import transforms.reward.lite.handler
+    import transforms.reward.transformers_rm
+    import transforms.reward.vllm_rm
+    import transforms.score
+
+    return [transforms.llm.http_handler, transforms.llm.transformers_handler, transforms.llm.vllm_handler,
+            transforms.reward.lite.handler, transforms.reward.transformers_rm, transforms.reward.vllm_rm,
+            transforms.score]
+
+
+def _no_model_loads(monkeypatch):
+    """Graph construction must not load a model or touch a model path."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was loaded (or its files fetched) while the graph was being built")
+
+    for module in _handler_modules():
+        for value in list(vars(module).values()):
+            if isinstance(value, type) and issubclass(value, ModelHandler) and value.__module__ == module.__name__:
+                monkeypatch.setattr(value, "load_model", refuse)
+        for name in ("copy_model_dir", "resolve_model_path"):  # model files: local copy of a URL, or a Hub id
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, refuse)
+
+
+def _llm(backend, model, *, endpoint=None, device="cpu"):
+    return {"model": model, "backend": backend, "endpoint": endpoint, "api_key_env": "OPENAI_API_KEY",
+            "device": device, "samples": 2, "temperature": 0.8, "max_new_tokens": 64, "batch_size": 4,
+            "error_types": None}
+
+
+def _synthesize(generators, llm=None, obfuscate=False):
+    def build(pipeline, root, lite_model):
+        synthesize.build(pipeline, files=[os.path.join(root, "examples-00000-of-00001.parquet")],
+                         output=os.path.join(root, "candidates"), num_shards=1, generators=generators, seed=0,
+                         mix=None, max_negatives=6, obfuscate=obfuscate, llm=llm, config={"pipeline": "synthesize"})
+    return build
+
+
+def _score(kind, model=None, device="cpu"):
+    def build(pipeline, root, lite_model):
+        args, _ = score.parse_args(["--examples", "e", "--candidates", "c", "--output", "o", "--scorer", kind])
+        scorer = make_scorer(kind, model=model or lite_model, device=device, max_length=args.max_length)
+        score.build(pipeline, example_files=[os.path.join(root, "examples-00000-of-00001.parquet")],
+                    candidate_files=[os.path.join(root, "candidates-00000-of-00001.parquet")],
+                    output=os.path.join(root, "scored"), num_shards=1, scorer=scorer,
+                    policy=score.policy_from_args(args), config={"pipeline": "score"})
+    return build
+
+
+def _ingest(pipeline, root, lite_model):
+    ingest.build(pipeline, source="xlam", files=[os.path.join(FIXTURES, "xlam.jsonl")],
+                 output=os.path.join(root, "examples"), num_shards=2, config={"pipeline": "ingest"})
+
+
+GRAPHS = {
+    "ingest": _ingest,
+    "synthesize-rules": _synthesize(["rules"], obfuscate=True),
+    # Model paths that do not exist: building the graph must not need them.
+    "synthesize-llm-transformers": _synthesize(["rules", "llm-sample", "llm-perturb"],
+                                               _llm("transformers", "/nonexistent/models/chat", device="cuda")),
+    "synthesize-llm-openai": _synthesize(["llm-sample"], _llm("openai", "served-chat",
+                                                              endpoint="http://127.0.0.1:9/v1")),
+    "synthesize-llm-vllm": _synthesize(["llm-perturb"], _llm("vllm", f"{BUCKET}/models/chat")),
+    "score-lite": _score("lite"),
+    "score-transformers": _score("transformers", f"{BUCKET}/models/reward", device="cuda"),
+    "score-vllm": _score("vllm", f"{BUCKET}/models/reward"),
+}
+CORE = ("ingest", "synthesize-rules", "synthesize-llm-transformers", "score-lite")
+# Every graph on the direct runner (built once, also for the pickling tests); the core graphs on every
+# runner; the GPU backends again on Dataflow, where they run. Kept small: each build costs about a second.
+RUNNER_GRAPHS = [(name, "direct") for name in GRAPHS] + [
+    (name, runner) for runner in ("portable", "flink", "dataflow") for name in CORE] + [
+    ("synthesize-llm-vllm", "dataflow"), ("score-transformers", "dataflow")]
+GPU_GRAPHS = ("synthesize-llm-transformers", "score-transformers")
+
+
+@pytest.fixture(scope="module")
+def graph_env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("graphs")
+    return str(root), _save_lite_model(str(root / "lite-model"))
+
+
+@pytest.fixture
+def cached_sdist(monkeypatch, tmp_path_factory):
+    """Dataflow's dry run builds an sdist of setup.py for every graph: build it once per test session."""
+    build = Stager._build_setup_package
+    cache = tmp_path_factory.getbasetemp() / "sdist-cache"
+
+    def cached(setup_file, temp_dir, build_setup_args=None):
+        cache.mkdir(exist_ok=True)
+        found = list(cache.glob("*.tar.gz"))
+        if not found:
+            found = [build(setup_file, str(cache), build_setup_args)]
+        target = os.path.join(temp_dir, os.path.basename(str(found[0])))
+        shutil.copy(str(found[0]), target)
+        return target
+
+    def no_pip_freeze(temp_dir):  # diagnostics for the Dataflow UI; `pip freeze` costs a second per graph
+        path = os.path.join(temp_dir, "submission_environment_dependencies.txt")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(f"Python Path: {sys.executable}\n")
+        return [Stager._create_file_stage_to_artifact(path, "submission_environment_dependencies.txt")]
+
+    monkeypatch.setattr(Stager, "_build_setup_package", staticmethod(cached))
+    monkeypatch.setattr(Stager, "_create_stage_submission_env_dependencies", staticmethod(no_pip_freeze))
+    return cache
+
+
+def _build_graph(name, runner, env, extra=()):
+    root, lite_model = env
+    options = pipeline_options(runner, [*RUNNER_ARGS[runner], *extra])
+    pipeline = beam.Pipeline(runner=make_runner(runner), options=options)
+    with pytest.MonkeyPatch.context() as patch:
+        _no_model_loads(patch)
+        GRAPHS[name](pipeline, root, lite_model)
+    return pipeline, options
+
+
+def _translate(runner, pipeline, options):
+    """The proto this runner would hand on, built without running anything."""
+    if runner == "direct":
+        proto = pipeline.to_runner_api()
+        beam.Pipeline.from_runner_api(proto, make_runner("direct"), options)  # unpickles every transform
+        return proto
+    if runner in ("portable", "flink"):
+        return PortableRunner.get_proto_pipeline(pipeline, options)
+    result, proto = _dry_run(pipeline)
+    assert result.job.proto.name  # DataflowRunner built the job; --dry_run stopped it there
+    return proto
+
+
+def _pickled_fns(proto):
+    """(transform name, pickled payload) of every Python DoFn and CombineFn: what workers unpickle."""
+    combines = {common_urns.composites.COMBINE_PER_KEY.urn, common_urns.composites.COMBINE_GLOBALLY.urn,
+                common_urns.combine_components.COMBINE_PER_KEY_PRECOMBINE.urn,
+                common_urns.combine_components.COMBINE_PER_KEY_MERGE_ACCUMULATORS.urn,
+                common_urns.combine_components.COMBINE_PER_KEY_EXTRACT_OUTPUTS.urn,
+                common_urns.combine_components.COMBINE_GROUPED_VALUES.urn}
+    found = []
+    for transform in proto.components.transforms.values():
+        urn = transform.spec.urn
+        if urn == common_urns.primitives.PAR_DO.urn:
+            fn = beam_runner_api_pb2.ParDoPayload.FromString(transform.spec.payload).do_fn
+            if fn.urn == python_urns.PICKLED_DOFN_INFO:
+                found.append((transform.unique_name, fn.payload))
+        elif urn in combines:
+            fn = beam_runner_api_pb2.CombinePayload.FromString(transform.spec.payload).combine_fn
+            if fn.urn == python_urns.PICKLED_COMBINE_FN:
+                found.append((transform.unique_name, fn.payload))
+    return found
+
+
+@pytest.fixture(scope="module")
+def direct_graphs(graph_env):
+    return {name: _build_graph(name, "direct", graph_env) for name in GRAPHS}
+
+
+@pytest.mark.parametrize("name, runner", RUNNER_GRAPHS)
+def test_graph_constructs_and_translates_for_runner(name, runner, graph_env, direct_graphs, cached_sdist):
+    pipeline, options = direct_graphs[name] if runner == "direct" else _build_graph(name, runner, graph_env)
+    proto = _translate(runner, pipeline, options)
+    fns = _pickled_fns(proto)
+    assert fns, "no Python DoFn in the graph?"
+    for label, payload in fns:
+        # No model weights or loaded engines captured in a closure.
+        assert len(payload) < 1_000_000, f"{label}: pickled DoFn is {len(payload)} bytes"
+        pickler.loads(payload)
+    if runner == "dataflow":
+        environments = proto.components.environments.values()
+        assert all(e.urn == common_urns.environments.DOCKER.urn for e in environments)
+        staged = {d.role_payload for e in environments for d in e.dependencies}
+        assert any(b"workflow.tar.gz" in p for p in staged), "the sdist of setup.py is not staged for workers"
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+def test_every_dofn_and_combinefn_round_trips_through_the_pickler(name, direct_graphs):
+    pipeline, _ = direct_graphs[name]
+    seen = []
+
+    class Walk(beam.pipeline.PipelineVisitor):
+        def _check(self, node):
+            transform = node.transform
+            fn = getattr(transform, "fn", None)
+            if isinstance(fn, (beam.DoFn, beam.CombineFn)):
+                restored = pickler.loads(pickler.dumps(fn))
+                assert type(restored) is type(fn), node.full_label
+                seen.append(node.full_label)
+
+        def enter_composite_transform(self, node):
+            self._check(node)
+
+        def visit_transform(self, node):
+            self._check(node)
+
+    pipeline.visit(Walk())
+    assert seen
+
+
+def test_dofns_unpickle_in_a_fresh_worker_process(direct_graphs, tmp_path):
+    """A worker has the package, not this test module or the launcher's __main__."""
+    payloads = []
+    for name, (pipeline, _) in direct_graphs.items():
+        payloads += [(f"{name}: {label}", payload) for label, payload in _pickled_fns(pipeline.to_runner_api())]
+    dump = tmp_path / "payloads.pickle"
+    dump.write_bytes(pickle.dumps(payloads))
+    script = ("import pickle, sys\n"
+              "from apache_beam.internal import pickler\n"
+              "payloads = pickle.load(open(sys.argv[1], 'rb'))\n"
+              "for label, payload in payloads:\n"
+              "    pickler.loads(payload)\n"
+              "assert 'tests' not in sys.modules and 'test_runners' not in sys.modules\n"
+              "print(len(payloads))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(dump)], cwd=str(tmp_path), capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": REPO})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert int(done.stdout.strip().splitlines()[-1]) == len(payloads)
+
+
+@pytest.mark.parametrize("name", GPU_GRAPHS)
+def test_gpu_stages_carry_the_accelerator_hint(name, graph_env):
+    pipeline, _ = _build_graph(name, "direct", graph_env, extra=["--gpu_type", "nvidia-l4"])
+    hinted, plain = [], []
+
+    class Walk(beam.pipeline.PipelineVisitor):
+        def visit_transform(self, node):
+            (hinted if ACCELERATOR_URN in node.resource_hints else plain).append(node.full_label)
+
+    pipeline.visit(Walk())
+    if not hinted:
+        pytest.skip("GPU stages do not apply runners.presets.gpu_resource_hints yet")
+    assert any("RunInference" in label for label in hinted), hinted
+    assert not any(label.startswith(("ReadExamples", "ExampleFiles", "Files")) for label in hinted), hinted
+    assert plain  # reading, checking and writing stay on ordinary workers
+
+
+# ----------------------------------------------------------------------------- packaging
+
+PACKAGE_ROOTS = ("schemas", "transforms", "beam_pipelines", "runners")
+# Scripts and examples under runners/ that run from a checkout, never on workers.
+NOT_PACKAGES = ("runners/dataflow", "runners/schedule", "runners/flink")
+
+
+@pytest.fixture(scope="module")
+def built_package(tmp_path_factory):
+    """A wheel and an sdist built from a copy of the checkout, and the wheel installed into a folder."""
+    base = tmp_path_factory.mktemp("package")
+    source = base / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    source.mkdir()
+    for name in ("setup.py", "README.md"):
+        shutil.copy(os.path.join(REPO, name), source / name)
+    for name in (*PACKAGE_ROOTS, "data", "models"):
+        if os.path.isdir(os.path.join(REPO, name)):
+            shutil.copytree(os.path.join(REPO, name), source / name, ignore=ignore)
+    dist = base / "dist"
+    for command in ([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist),
+                     str(source)],
+                    # What Beam's stager runs for --setup_file when `build` is not installed.
+                    [sys.executable, "setup.py", "-q", "sdist", "--dist-dir", str(dist)]):
+        done = subprocess.run(command, cwd=str(source), capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stderr[-3000:]
+    (wheel,) = dist.glob("toolrm-*.whl")
+    (sdist,) = dist.glob("toolrm-*.tar.gz")
+    target = base / "installed"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target",
+                           str(target), str(wheel)], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {"wheel": wheel, "sdist": sdist, "installed": target}
+
+
+def _expected_modules():
+    modules = set()
+    for root in PACKAGE_ROOTS:
+        for folder, dirs, files in os.walk(os.path.join(REPO, root)):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            relative = os.path.relpath(folder, REPO).replace(os.sep, "/")
+            if relative.startswith(NOT_PACKAGES):
+                continue
+            modules |= {f"{relative}/{f}" for f in files if f.endswith(".py")}
+    return modules
+
+
+def test_wheel_and_sdist_hold_every_module(built_package):
+    expected = _expected_modules()
+    with zipfile.ZipFile(built_package["wheel"]) as wheel:
+        in_wheel = {n for n in wheel.namelist() if n.endswith(".py")}
+    missing = sorted(expected - in_wheel)
+    assert not missing, f"modules left out of the wheel (a folder without __init__.py?): {missing}"
+    with tarfile.open(built_package["sdist"]) as sdist:
+        in_sdist = {n.split("/", 1)[1] for n in sdist.getnames() if n.endswith(".py") and "/" in n}
+    assert not sorted(expected - in_sdist), sorted(expected - in_sdist)
+    with zipfile.ZipFile(built_package["wheel"]) as wheel:
+        entry_points = next(n for n in wheel.namelist() if n.endswith("entry_points.txt"))
+        assert "toolrm = runners.cli:main" in wheel.read(entry_points).decode()
+
+
+@pytest.fixture(scope="module")
+def installed_probe(built_package, tmp_path_factory):
+    """Import every module from the installed wheel in a fresh process, away from the checkout."""
+    installed = str(built_package["installed"])
+    modules = sorted(m[:-3].replace("/", ".").removesuffix(".__init__") for m in _expected_modules())
+    script = ("import importlib, json, os, sys\n"
+              "report = {'outside': [], 'failed': {}}\n"
+              "for name in sys.argv[2:]:\n"
+              "    try:\n"
+              "        module = importlib.import_module(name)\n"
+              "    except Exception as error:\n"
+              "        report['failed'][name] = repr(error)\n"
+              "        continue\n"
+              "    if not module.__file__.startswith(sys.argv[1]):\n"
+              "        report['outside'].append(module.__file__)\n"
+              # torch is left out: Beam's RunInference base imports it whenever it is installed.
+              "report['heavy'] = sorted(m for m in ('transformers', 'vllm', 'httpx') if m in sys.modules)\n"
+              "from transforms.score import BUNDLED_MODEL\n"
+              "from runners.run import SAMPLES\n"
+              "report['data'] = {p: os.path.isdir(p) for p in (BUNDLED_MODEL, SAMPLES)}\n"
+              "print(json.dumps(report))\n")
+    done = subprocess.run([sys.executable, "-c", script, installed, *modules],
+                          cwd=str(tmp_path_factory.mktemp("probe")), capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "PYTHONPATH": installed})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_installed_package_imports_without_the_checkout(installed_probe):
+    assert installed_probe["failed"] == {}
+    assert installed_probe["outside"] == []
+    assert installed_probe["heavy"] == [], "importing the package should not import model libraries"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "setup.py ships no data: the default scorer's model (transforms.score.BUNDLED_MODEL, models/toolrm-lite) and "
+    "the demo's sample corpora (runners.run.SAMPLES, data/samples) resolve outside the installed package, so "
+    "Dataflow/Flink workers that install the sdist cannot score with --scorer lite. Remove this mark when they ship."))
+def test_package_ships_bundled_data(installed_probe):
+    assert all(installed_probe["data"].values()), installed_probe["data"]
+
+
+# ----------------------------------------------------------------------------- flex template
+
+def _flex_main():
+    spec = importlib.util.spec_from_file_location("toolrm_flex_main", os.path.join(REPO, "runners", "dataflow", "main.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_flex_template_turns_parameters_into_one_command():
+    main = _flex_main()
+    command, args = main.translate([
+        "--command=score", f"--examples={BUCKET}/a/examples-*.parquet;{BUCKET}/b/examples-*.parquet",
+        f"--candidates={BUCKET}/a/candidates-*.parquet", f"--output={BUCKET}/out", "--gpu_type=nvidia-l4",
+        "--runner=DataflowRunner", "--project=toolrm-ci", f"--template_location={BUCKET}/t/job_object"])
+    assert command == "score" and args[-2:] == ["--runner", "dataflow"]
+    parsed, beam_args = score.parse_args(args)
+    assert parsed.examples == [f"{BUCKET}/a/examples-*.parquet", f"{BUCKET}/b/examples-*.parquet"]
+    assert parsed.runner == "dataflow" and "--gpu_type=nvidia-l4" in beam_args
+    assert main._template_location(args) == f"{BUCKET}/t/job_object"
+    for driver in ("run", "refresh"):
+        with pytest.raises(main.TemplateUsageError, match="exactly one job"):
+            main.translate([f"--command={driver}"])
+    with pytest.raises(main.TemplateUsageError, match="must be one of"):
+        main.translate(["--command=verify"])
+
+
+def test_flex_template_metadata_names_only_flags_the_commands_take():
+    with open(os.path.join(REPO, "runners", "dataflow", "metadata.json"), encoding="utf-8") as handle:
+        metadata = json.load(handle)
+    known = {"command", "sdk_container_image", "gpu_type", "gpu_count", "gpu_machine_type", "gpu_scope"}
+    for module, required in ((ingest, ["--source", "xlam", "--input", "x", "--output", "o"]),
+                             (synthesize, ["--input", "x", "--output", "o"]),
+                             (score, ["--examples", "e", "--candidates", "c", "--output", "o"])):
+        args, _ = module.parse_args(required)
+        known |= set(vars(args))
+    for parameter in metadata["parameters"]:
+        assert parameter["name"] in known, parameter["name"]
+        for pattern in parameter.get("regexes", []):
+            re.compile(pattern)
+    names = {p["name"] for p in metadata["parameters"]}
+    assert {"source", "input", "examples", "candidates", "output", "scorer", "model", "generators"} <= names
+
+
+# ----------------------------------------------------------------------------- schedule examples
+
+def test_airflow_dag_compiles_and_loads_where_airflow_is_installed():
+    path = os.path.join(REPO, "runners", "schedule", "airflow_dag.py")
+    with open(path, encoding="utf-8") as handle:
+        compile(handle.read(), path, "exec")  # valid Python everywhere
+    pytest.importorskip("airflow.providers.apache.beam.operators.beam")
+    pytest.importorskip("airflow.providers.google.cloud.operators.dataflow")
+    spec = importlib.util.spec_from_file_location("toolrm_airflow_dag", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.ENTRY_POINT.endswith(os.path.join("runners", "dataflow", "main.py"))
