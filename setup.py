@@ -18,7 +18,8 @@ EXTRAS = {
     # Open-weight LLM generation and reward-model scoring. torch is pinned to
     # the CPU build the Makefile installs first; GPU workers bring their own.
     "llm": ["torch==2.13.0", "transformers[serving]==5.24.0", "httpx==0.28.1"],
-    "test": ["pytest==9.2.0", "hypothesis==6.170.17"],
+    # TRL and datasets prove the pairs shards train a reward model as they are.
+    "test": ["pytest==9.2.0", "hypothesis==6.170.17", "trl==1.16.0", "datasets==5.2.0"],
 }
 
 setup(
@@ -31,6 +32,9 @@ setup(
     packages=find_packages(include=["schemas", "schemas.*", "transforms", "transforms.*",
                                     "beam_pipelines", "beam_pipelines.*", "runners", "runners.*"]),
     package_data={"schemas": ["*.json"]},
+    # The bundled model and sample corpora live outside the packages; workers
+    # that install from the sdist get them through MANIFEST.in.
+    include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["toolrm = runners.cli:main"]},

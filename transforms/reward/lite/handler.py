@@ -1,9 +1,13 @@
 """RunInference handler for the bundled CPU reward model (numpy only)."""
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
+
+from transforms import fileio
 
 from transforms.reward.lite.model import LiteRewardModel
 from transforms.reward.transformers_rm import ScoreRequest, ScoreResult, as_score_request
@@ -18,17 +22,24 @@ class LiteRewardHandler(ModelHandler[ScoreRequest, ScoreResult, LiteRewardModel]
 
     def __init__(self, model_path: str, *, min_batch_size: int = 64, max_batch_size: int = 4096):
         super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size)
-        self._model_path = model_path
-        self._name = None
+        # The model is small: carry its files in the handler, so remote
+        # workers (Dataflow, Flink) score without the repository on disk.
+        self._files = _read_model_files(model_path)
+        self._name = self._load().name
 
     @property
     def model_name(self) -> str:
-        if self._name is None:
-            self._name = LiteRewardModel.load(self._model_path).name
         return self._name
 
+    def _load(self) -> LiteRewardModel:
+        with tempfile.TemporaryDirectory(prefix="toolrm-lite-") as directory:
+            for name, data in self._files.items():
+                with open(os.path.join(directory, name), "wb") as handle:
+                    handle.write(data)
+            return LiteRewardModel.load(directory)
+
     def load_model(self) -> LiteRewardModel:
-        return LiteRewardModel.load(self._model_path)
+        return self._load()
 
     def run_inference(self, batch: Sequence[Any], model: LiteRewardModel,
                       inference_args: Optional[dict[str, Any]] = None) -> list[ScoreResult]:
@@ -40,3 +51,17 @@ class LiteRewardHandler(ModelHandler[ScoreRequest, ScoreResult, LiteRewardModel]
 
     def get_metrics_namespace(self) -> str:
         return "toolrm_lite"
+
+
+_MODEL_FILES = ("config.json", "model.safetensors")
+
+
+def _read_model_files(path: str) -> dict[str, bytes]:
+    files = {}
+    for name in _MODEL_FILES:
+        location = fileio.join(path, name)
+        if not fileio.exists(location):
+            raise FileNotFoundError(f"lite reward model: {location} is missing (expected {', '.join(_MODEL_FILES)})")
+        with fileio.open_read(location) as handle:
+            files[name] = handle.read()
+    return files
