@@ -39,12 +39,13 @@ def _print_ingest_summary(manifest: dict, output: str, seconds: float) -> None:
 
 def ingest(argv: list[str]) -> int:
     from beam_pipelines import ingest as ingest_pipeline
+    from runners.presets import RunnerOptionsError
     from transforms.fileio import InputError
 
     started = time.monotonic()
     try:
         manifest = ingest_pipeline.run(argv)
-    except InputError as error:
+    except (InputError, RunnerOptionsError) as error:
         print(f"toolrm ingest: {error}", file=sys.stderr)
         return 2
     args, _ = ingest_pipeline.parse_args(argv)
@@ -89,13 +90,14 @@ def verify(argv: list[str]) -> int:
 
 def score(argv: list[str]) -> int:
     from beam_pipelines import score as score_pipeline
+    from runners.presets import RunnerOptionsError
     from runners.run import print_score_summary
     from transforms.fileio import InputError
 
     started = time.monotonic()
     try:
         manifest = score_pipeline.run(argv)
-    except InputError as error:
+    except (InputError, RunnerOptionsError) as error:
         print(f"toolrm score: {error}", file=sys.stderr)
         return 2
     args, _ = score_pipeline.parse_args(argv)

@@ -199,17 +199,21 @@ def test_accelerator_hint_is_harmless_on_the_direct_runner():
         assert_that(out, equal_to([2, 4]))
 
 
-def _dry_run(pipeline):
-    """DataflowRunner up to the job it would submit; removes the staging folders Beam leaves in /tmp."""
-    result = pipeline.run()
-    proto = pipeline.runner.proto_pipeline
+def _remove_staging_dirs(proto):
+    """Beam leaves the files it would stage (sdist, dependency list) in a fresh /tmp folder per graph."""
     for environment in proto.components.environments.values():
         for dependency in environment.dependencies:
             if dependency.type_urn == common_urns.artifact_types.FILE.urn:
                 folder = os.path.dirname(beam_runner_api_pb2.ArtifactFilePayload.FromString(dependency.type_payload).path)
                 if os.path.dirname(folder) == tempfile.gettempdir() and os.path.basename(folder).startswith("tmp"):
                     shutil.rmtree(folder, ignore_errors=True)
-    return result, proto
+    return proto
+
+
+def _dry_run(pipeline):
+    """DataflowRunner up to the job it would submit."""
+    result = pipeline.run()
+    return result, _remove_staging_dirs(pipeline.runner.proto_pipeline)
 
 
 def test_gpu_stages_scope_reaches_only_the_hinted_transform_of_a_dataflow_job(cached_sdist):
@@ -416,7 +420,7 @@ def _translate(runner, pipeline, options):
         beam.Pipeline.from_runner_api(proto, make_runner("direct"), options)  # unpickles every transform
         return proto
     if runner in ("portable", "flink"):
-        return PortableRunner.get_proto_pipeline(pipeline, options)
+        return _remove_staging_dirs(PortableRunner.get_proto_pipeline(pipeline, options))
     result, proto = _dry_run(pipeline)
     assert result.job.proto.name  # DataflowRunner built the job; --dry_run stopped it there
     return proto

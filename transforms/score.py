@@ -15,6 +15,7 @@ from typing import Any, Optional, Sequence
 import apache_beam as beam
 from apache_beam.ml.inference.base import ModelHandler, RunInference
 
+from runners.presets import gpu_resource_hints
 from transforms.dead_letter import dead_letter
 from transforms.reward.transformers_rm import ScoreRequest, ScoreResult
 
@@ -93,7 +94,10 @@ class ScoreGroups(beam.PTransform):
         self._handler = handler
 
     def expand(self, groups):
-        main, other = groups | "RunInference" >> RunInference(self._handler).with_exception_handling()
+        # On Dataflow with --gpu_type, only this step asks for GPU workers.
+        hints = gpu_resource_hints(groups.pipeline.options)
+        main, other = groups | "RunInference" >> RunInference(self._handler).with_exception_handling() \
+            .with_resource_hints(**hints)
         failures = (other.failed_inferences, *other.failed_preprocessing, *other.failed_postprocessing)
         failed = failures | "Failures" >> beam.Flatten() | "ToDeadLetter" >> beam.ParDo(_FailedGroups())
         return {SCORED: main, DEAD_LETTER: failed}

@@ -19,6 +19,7 @@ from transforms.rules import is_schema_valid
 from schemas.decoding import DecodeError, decode_calls
 from schemas.errors import ErrorType
 from schemas.records import REFERENCE_CALL, candidate_id, canonical_json, make_candidate
+from runners.presets import gpu_resource_hints
 from transforms.dead_letter import dead_letter
 from transforms.llm.prompts import build_requests
 from transforms.llm.requests import MODES, GenerationRequest, GenerationResult
@@ -182,7 +183,9 @@ class GenerateWithLLM(beam.PTransform):
         requests = examples | "BuildRequests" >> beam.FlatMap(
             build_requests, mode=self._mode, samples=self._samples, temperature=self._temperature,
             max_new_tokens=self._max_new_tokens, seed=self._seed, error_types=self._error_types)
-        results, failed = requests | "RunInference" >> RunInference(self._handler).with_exception_handling()
+        hints = gpu_resource_hints(requests.pipeline.options)  # GPU workers for this step only (Dataflow)
+        results, failed = requests | "RunInference" >> RunInference(self._handler).with_exception_handling() \
+            .with_resource_hints(**hints)
 
         failures = [failed.failed_inferences | "FailedBatches" >> beam.ParDo(
             _FailedBatchToDeadLetter(source, "inference"))]

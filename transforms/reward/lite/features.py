@@ -44,7 +44,7 @@ import numpy as np
 
 from schemas.decoding import DecodeError, decode_calls
 
-FEATURE_VERSION = "lite-features-11"
+FEATURE_VERSION = "lite-features-12"
 
 # --------------------------------------------------------------------------- text helpers
 
@@ -699,7 +699,8 @@ FEATURE_NAMES: list[str] = [
     # coverage of what the user mentioned
     "entity_cover", "entity_uncovered", "number_cover", "number_uncovered",
     # multi-call structure
-    "same_name_varying", "same_name_identical_params", "varying_grounded_frac", "calls_per_entity",
+    "same_name_varying", "same_name_identical_params", "varying_grounded_frac", "varying_listed_frac",
+    "calls_per_entity",
     "calls_new_info_frac",
     # example cues (constant within an example; interact with the rest)
     "e_n_tools", "e_best_sim", "e_sim_gap", "e_n_relevant", "e_n_and", "e_n_commas", "e_n_multi",
@@ -1548,7 +1549,7 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
         f["number_uncovered"] = min(len(ex.user_numbers) - used, 10)
     else:
         f["number_cover"] = 1.0
-    varying = identical = varying_grounded = 0
+    varying = identical = varying_grounded = varying_listed = 0
     for name, arg_list in by_name.items():
         if len(arg_list) < 2:
             continue
@@ -1558,11 +1559,13 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
             if len({_value_key(v) for v in values}) > 1:
                 varying += 1
                 varying_grounded += all(_grounded_simple(ex, v) for v in values)
+                varying_listed += _listed_together(ex, values)
             else:
                 identical += 1
     f["same_name_varying"] = varying
     f["same_name_identical_params"] = identical
     f["varying_grounded_frac"] = varying_grounded / varying if varying else 0.0
+    f["varying_listed_frac"] = varying_listed / varying if varying else 0.0
     if n > 1:
         # does every call carry something (grounded) that no other call has?
         keyed = [{(k, _value_key(v)) for k, v in call["arguments"].items()} for call in calls]
@@ -1577,6 +1580,39 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
         for name in _PER_CALL:
             f[name] = f.get(name, 0.0) / n
     return _vector(f)
+
+
+_JOINER = re.compile(r"^[\s,;&/]*(?:(?:and|or|vs\.?|also|then|as well as|plus|for|in|at|of|the|to|from|on|with)"
+                     r"[\s,;&/]+)*$")
+
+
+def _listed_together(ex: ExampleInfo, values: list) -> int:
+    """1 if the user listed these values side by side ("Boston and Denver", "5, 7 or 9")."""
+    spans = []
+    for value in values:
+        if isinstance(value, str):
+            full = value.strip().lower()
+            at = ex.user_lower.find(full) if full else -1
+            end = at + len(full)
+            if at < 0:
+                head = full.split(",", 1)[0].strip()
+                at = ex.user_lower.find(head) if head else -1
+                end = at + len(head)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            span = ex.user_number_spans.get(float(value))
+            at, end = span if span else (-1, -1)
+        else:
+            return 0
+        if at < 0:
+            return 0
+        spans.append((at, end))
+    spans.sort()
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        gap = ex.user_lower[end:start]
+        if len(gap) > 40 or not (("," in gap or "&" in gap or " and " in f" {gap} " or " or " in f" {gap} ")
+                                 and _JOINER.match(gap)):
+            return 0
+    return 1
 
 
 def _grounded_simple(ex: ExampleInfo, value: Any) -> bool:
