@@ -74,9 +74,9 @@ def test_pairwise_accuracy_on_bfcl_live_sample(model, bfcl_groups):
     metrics = lite_train.evaluate_scores(bfcl_groups, scores)
     assert metrics["pairs"] > 400
     assert metrics["pairwise_accuracy"] >= BFCL_LIVE_PAIRWISE_FLOOR, metrics
-    # the model knows the schema-level errors outright
+    # the model knows the schema-level errors (few pairs each: parsing errors are 5)
     for error_type in ("missing_required_parameter", "parameter_value_type_error", "parsing_error"):
-        assert metrics["per_error_type"][error_type]["accuracy"] >= 0.9, (error_type, metrics)
+        assert metrics["per_error_type"][error_type]["accuracy"] >= 0.75, (error_type, metrics)
     best = metrics["best_of_n"]
     assert best["top1_accuracy"] > best["random_accuracy"] + 0.2
 
@@ -109,10 +109,19 @@ def test_scores_what_a_judge_would(model):
 
 def test_prose_beats_a_call_when_no_tool_fits(model):
     example = weather_example("Write me a short poem about autumn leaves.")
-    prose = "None of the tools can write poems, so here is one without them: ..."
     forced = [call("get_current_weather", location="autumn leaves")]
-    prose_score, call_score = model.score(example, [prose, forced])
-    assert prose_score > call_score
+    for prose in ("None of the tools can write poems, so here is one without them: ...",
+                  "Here is a short poem: golden leaves drift down, whispering of autumn's end.",
+                  "I can't help with that using the available tools."):
+        prose_score, call_score = model.score(example, [prose, forced])
+        assert prose_score > call_score, prose
+
+
+def test_a_fitting_call_beats_a_refusal(model):
+    example = weather_example("What's the weather in Paris right now?")
+    refusal, right = model.score(example, ["I can't help with that using the available tools.",
+                                           [call("get_current_weather", location="Paris")]])
+    assert right > refusal
 
 
 # --------------------------------------------------------------------------- API and determinism

@@ -44,7 +44,7 @@ import numpy as np
 
 from schemas.decoding import DecodeError, decode_calls
 
-FEATURE_VERSION = "lite-features-12"
+FEATURE_VERSION = "lite-features-14"
 
 # --------------------------------------------------------------------------- text helpers
 
@@ -551,6 +551,8 @@ class ExampleInfo:
         self.second_sim = sims[1] if len(sims) > 1 else 0.0
         self.relevant = [name for name, score in self.score.items() if score > 0.05 and score >= 0.6 * self.best_sim]
         self.n_relevant = len(self.relevant)
+        # no tool resembles the request (in a language the word overlap can judge)
+        self.no_tool_fits = max(0.0, 1.0 - self.best_sim / 0.2) * (1.0 - min(1.0, self.non_ascii * 5))
         self.n_tools = len(infos)
         self.max_required = max((len(t.required) for t in infos.values()), default=0)
         self._cache: dict[tuple, Any] = {}
@@ -708,6 +710,7 @@ FEATURE_NAMES: list[str] = [
     "e_count_cue", "e_non_ascii",
     # interactions
     "text_x_best_sim", "text_x_n_tools", "calls_x_and", "calls_x_entities", "calls_x_cue",
+    "text_x_no_tool_fits", "call_x_tool_unfit",
 ]
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 # Counts over all arguments of all calls, reported per call, so that a right
@@ -1329,7 +1332,7 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
             callish = bool(re.search(r"[\[{(]", stripped)) and (
                 stripped[:1] in "[{(<`" or "<tool_call>" in stripped
                 or any(name in stripped for name in ex.tools) or '"name"' in stripped)
-            f["decode_error"] = 1.0
+            f["decode_error"] = float(callish)  # a broken call; prose is not a decoding error
             f["callish_text"] = float(callish)
             f["is_text"] = float(not callish)
             _text_features(ex, output, f)
@@ -1338,12 +1341,14 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
             f["callish_text"] = 1.0
         f["text_x_best_sim"] = f.get("is_text", 0.0) * ex.best_sim
         f["text_x_n_tools"] = f.get("is_text", 0.0) * math.log1p(ex.n_tools)
+        f["text_x_no_tool_fits"] = f.get("is_text", 0.0) * ex.no_tool_fits
         return _vector(f)
     if not calls:
         f["is_text"] = 1.0
         f["empty_output"] = 1.0
         f["text_x_best_sim"] = ex.best_sim
         f["text_x_n_tools"] = math.log1p(ex.n_tools)
+        f["text_x_no_tool_fits"] = ex.no_tool_fits
         return _vector(f)
 
     n = len(calls)
@@ -1427,6 +1432,8 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
     f["unknown_names"] = unknown
     f["unknown_near"] = unknown_near
     if sims:
+        worst = min(sim + 0.5 * hit for sim, hit in zip(sims, hits))
+        f["call_x_tool_unfit"] = max(0.0, 1.0 - worst / 0.2) * (1.0 - min(1.0, ex.non_ascii * 5))
         f["name_sim_mean"] = sum(sims) / len(sims)
         f["name_sim_min"] = min(sims)
         f["name_rank_max"] = min(max(ranks), 8)

@@ -148,10 +148,15 @@ class LiteRewardModel:
 
     def score_features(self, x: np.ndarray) -> np.ndarray:
         """Scores of a (n, N_FEATURES) feature matrix."""
-        x = np.asarray(x, dtype=np.float32)
-        h = x @ self._w1s + self._b1s
+        # float64 arithmetic, float32 result: BLAS picks kernels by matrix
+        # shape, so float32 sums would differ in the last bit with how rows
+        # happen to be batched; rounding a float64 sum makes scores (and the
+        # shards written from them) the same on every run and runner.
+        x = np.asarray(x, dtype=np.float64)
+        h = x @ self._w1s.astype(np.float64) + self._b1s.astype(np.float64)
         h = np.maximum(h, 0.0, out=h) if self.activation == "relu" else np.tanh(h, out=h)
-        return (h @ self.weights["w2"] + x @ self._skips + self._b2s).astype(np.float32)
+        w2 = self.weights["w2"].astype(np.float64)
+        return (h @ w2 + x @ self._skips.astype(np.float64) + self._b2s).astype(np.float32)
 
     def score(self, examples: Sequence[dict] | dict, outputs: Sequence[Any]) -> np.ndarray:
         """Scores of candidate outputs: `examples` is one example for all outputs or one per output."""

@@ -100,9 +100,71 @@ def load_examples(corpora: str, specs: Iterable[tuple[str, str]], *, training: b
     return examples
 
 
+def irrelevance_examples(examples: Sequence[dict], *, seed: int = 0, share: float = 0.15,
+                         max_similarity: float = 0.08) -> list[dict]:
+    """Requests paired with another example's tools, where no tool fits: no call is right.
+
+    The corpora hold few irrelevance cases (ACEBench's 50), and their rule negatives are easy
+    (garbage arguments). Offering a request someone else's catalog makes well-formed, grounded
+    calls to a tool that does not fit, which BFCL's live_irrelevance is full of. Only pairs whose
+    tools share (almost) no words with the request are used. Deterministic for a seed.
+    """
+    from schemas import records
+
+    rng = random.Random(f"irrelevance:{seed}")
+    calls = [e for e in examples if e["reference_kind"] == records.REFERENCE_CALL and e["tools"]]
+    by_source: dict[str, list[dict]] = {}
+    for example in calls:
+        by_source.setdefault(example["source"], []).append(example)
+    out = []
+    for source, pool in sorted(by_source.items()):
+        chosen = rng.sample(pool, int(len(pool) * share))
+        for example in chosen:
+            for _ in range(5):
+                donor = rng.choice(pool)
+                names = {t["name"] for t in example["tools"]}
+                if donor is example or names & {t["name"] for t in donor["tools"]}:
+                    continue
+                candidate = records.make_example(
+                    source=source, split="swapped_tools", upstream_id=f"{example['upstream_id']}~{donor['upstream_id']}",
+                    tools=donor["tools"], original_tools=[], messages=example["messages"], reference=[],
+                    reference_kind=records.REFERENCE_NO_CALL, license=example.get("license", ""))
+                if F.ExampleInfo(candidate).best_sim <= max_similarity:
+                    out.append(candidate)
+                    break
+    return out
+
+
+# Other ways to answer in prose. Where no call is right, the checker accepts any text, so these
+# are correct too; training on several styles keeps the model from learning one template's words
+# instead of "prose is right here".
+PROSE_ANSWERS = (
+    "I'm sorry, but I can't help with that using the functions I have.",
+    "Sure! Here is what I can tell you without calling any function.",
+    "Could you give me a few more details about what you need?",
+    "That request isn't something the available tools support.",
+    "Here you go: {request}",
+    "I don't have a tool for that, but here's a quick answer to \"{request}\".",
+    "Before I do that, can you confirm the details? {request}",
+    "OK.",
+)
+
+
+def prose_answers(example: dict, count: int = 2) -> list[str]:
+    """`count` prose answers for an example where no call is right (deterministic per example)."""
+    user = [m.get("content") or "" for m in example.get("messages") or [] if m.get("role") == "user"]
+    request = (user[-1] if user else "")[:120]
+    rng = random.Random(f"prose:{example['example_id']}")
+    return [text.format(request=request) for text in rng.sample(PROSE_ANSWERS, count)]
+
+
 def make_groups(examples: Sequence[dict], *, seeds: Sequence[int] = (0,), max_negatives: int = 6,
-                mix: Any = None) -> list[Group]:
-    """The reference plus rule-made negatives per example (several generator seeds, deduplicated)."""
+                mix: Any = None, prose: int = 0) -> list[Group]:
+    """The reference plus rule-made negatives per example (several generator seeds, deduplicated);
+    with `prose`, that many extra prose answers where no call is right and one where a call is
+    (labelled by the checker either way)."""
+    from schemas import records
+    from schemas.checker import check
     from transforms.rules import generate_rule_candidates, reference_candidate
 
     groups = []
@@ -110,6 +172,17 @@ def make_groups(examples: Sequence[dict], *, seeds: Sequence[int] = (0,), max_ne
         reference = reference_candidate(example)
         outputs, correct, types, origins = [reference["output"]], [True], [None], ["reference"]
         seen = {reference["candidate_id"]}
+        if prose:
+            # right where no call is, wrong (the checker's verdict) where a call is needed
+            count = prose
+            for text in prose_answers(example, count):
+                result = check(example["tools"], example["reference"], text, reference_kind=example["reference_kind"])
+                if records.candidate_id(example["example_id"], text) not in seen:
+                    seen.add(records.candidate_id(example["example_id"], text))
+                    outputs.append(text)
+                    correct.append(result.correct)
+                    types.append(None if result.correct else result.error_type.value)
+                    origins.append("prose")
         for seed in seeds:
             for candidate in generate_rule_candidates(example, seed=seed, mix=mix, max_negatives=max_negatives):
                 if candidate["candidate_id"] in seen:
@@ -324,7 +397,8 @@ def heldout_groups(corpora: str, *, seed: int = EVAL_SEED, max_negatives: int = 
 def train_lite(corpora: str, output: str | None = None, *, seed: int = 0, gen_seeds: Sequence[int] = (0, 1, 2),
                max_negatives: int = 8, fit_config: FitConfig | None = None, evaluate_heldout: bool = True,
                train_specs: Sequence[tuple[str, str]] = TRAIN_SPECS, source_weights: dict | None = None,
-               heldout_specs: dict[str, list[tuple[str, str]]] | None = None, log: Any = print) -> tuple[LiteRewardModel, dict]:
+               heldout_specs: dict[str, list[tuple[str, str]]] | None = None, irrelevance_share: float = 0.15,
+               prose: int = 2, log: Any = print) -> tuple[LiteRewardModel, dict]:
     """Build training pairs from the corpora, fit, evaluate on held-out splits, save to `output`."""
     started = time.monotonic()
     log = log or (lambda *_: None)
@@ -340,7 +414,10 @@ def train_lite(corpora: str, output: str | None = None, *, seed: int = 0, gen_se
                if evaluate_heldout else {})
     examples = [e for e in load_examples(corpora, train_specs, training=True)
                 if e["content_hash"] not in heldout_hashes]
-    groups = make_groups(examples, seeds=[seed * 1000 + s for s in gen_seeds], max_negatives=max_negatives)
+    if irrelevance_share > 0:
+        examples += irrelevance_examples(examples, seed=seed, share=irrelevance_share)
+    groups = make_groups(examples, seeds=[seed * 1000 + s for s in gen_seeds], max_negatives=max_negatives,
+                         prose=prose)
     x, y, owners = featurize_groups(groups)
     pos, _ = pair_indices(y, owners)
     log(f"train-lite: {len(examples)} training examples -> {len(groups)} groups, {len(y)} candidates, "
