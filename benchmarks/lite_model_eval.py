@@ -10,10 +10,14 @@ wrong ones, labelled by the checker. Reported:
 - pairwise accuracy (FC-RewardBench protocol: share of (correct, wrong) pairs with
   score(correct) > score(wrong); ties count as wrong), overall and per error type;
 - best-of-N: the top-scored candidate's accuracy per prompt, beside a random pick and the oracle;
+- prose pairs (supplementary; not in the rule mix): where a call is needed, the reference against
+  two prose answers (a refusal, a question back, ...); where no call is right, prose against the
+  rule-made calls;
 - throughput: candidates scored per second on ONE core (the process is pinned to one CPU and
   numpy to one thread), end to end from (example, output) through feature extraction and the
-  MLP, with the per-example context computed fresh (caches cleared) as for unseen prompts; the
-  best of `--repeat` runs, in CPU time and wall time.
+  MLP, with the per-example context computed fresh (caches cleared) as for unseen prompts and
+  tool specs (and again with the tool specs already seen, as in a corpus run where prompts share
+  a catalog); the best of `--repeat` runs, in CPU time and wall time.
 """
 from __future__ import annotations
 
@@ -55,14 +59,22 @@ def throughput(model: LiteRewardModel, groups, warmup_groups, repeat: int) -> di
     outputs = [o for g in groups for o in g.outputs]
     # warm the interpreter (regexes, memo of word stems) on other prompts, never on the timed ones
     model.score([g.example for g in warmup_groups for _ in g.outputs], [o for g in warmup_groups for o in g.outputs])
-    best_cpu = best_wall = float("inf")
-    for _ in range(repeat):
-        model.cache = F.ContextCache()  # unseen prompts: contexts computed afresh
-        F._TOOL_CACHE.clear()           # and tool specs too
-        wall, cpu = time.perf_counter(), time.process_time()
-        model.score(examples, outputs)
-        best_wall = min(best_wall, time.perf_counter() - wall)
-        best_cpu = min(best_cpu, time.process_time() - cpu)
+
+    def timed(clear_tools: bool) -> tuple[float, float]:
+        best_cpu = best_wall = float("inf")
+        for _ in range(repeat):
+            model.cache = F.ContextCache()  # unseen prompts: contexts computed afresh
+            if clear_tools:
+                F._TOOL_CACHE.clear()       # and unseen tool specs too
+            wall, cpu = time.perf_counter(), time.process_time()
+            model.score(examples, outputs)
+            best_wall = min(best_wall, time.perf_counter() - wall)
+            best_cpu = min(best_cpu, time.process_time() - cpu)
+        return best_cpu, best_wall
+
+    cold_cpu, cold_wall = timed(clear_tools=True)
+    model.score(examples, outputs)
+    warm_cpu, _ = timed(clear_tools=False)
     x = F.featurize(examples, outputs)
     mlp = float("inf")
     for _ in range(repeat):
@@ -74,11 +86,34 @@ def throughput(model: LiteRewardModel, groups, warmup_groups, repeat: int) -> di
         "candidates": n,
         "prompts": len(groups),
         "candidates_per_prompt": round(n / max(1, len(groups)), 2),
-        "candidates_per_second_cpu": round(n / best_cpu),
-        "candidates_per_second_wall": round(n / best_wall),
+        "candidates_per_second_cpu": round(n / cold_cpu),
+        "candidates_per_second_wall": round(n / cold_wall),
+        "candidates_per_second_cpu_tools_seen": round(n / warm_cpu),
         "mlp_only_candidates_per_second": round(n / max(mlp, 1e-9)),
         "repeat": repeat,
     }
+
+
+def prose_pairs(model: LiteRewardModel, examples: list[dict], seed: int) -> dict:
+    """Accuracy on pairs that involve a prose answer (see PROSE_ANSWERS in train.py)."""
+    groups = make_groups(examples, seeds=(seed,), prose=2)
+    call_wins = call_total = prose_wins = prose_total = 0
+    for group in groups:
+        scores = model.score(group.example, group.outputs)
+        for i, origin in enumerate(group.origins):
+            if origin != "prose":
+                continue
+            for j, correct in enumerate(group.correct):
+                if group.origins[j] == "prose" or correct == group.correct[i]:
+                    continue
+                if group.correct[i]:          # prose is right, a call is wrong
+                    prose_total += 1
+                    prose_wins += int(scores[i] > scores[j])
+                else:                         # a call is right, prose is wrong
+                    call_total += 1
+                    call_wins += int(scores[j] > scores[i])
+    return {"call_needed": {"pairs": call_total, "accuracy": call_wins / call_total if call_total else None},
+            "no_call_right": {"pairs": prose_total, "accuracy": prose_wins / prose_total if prose_total else None}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,10 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"model": model.name, "pinned_cpu": cpu, "splits": {}}
     all_groups = []
     for name, specs in HELDOUT_SPECS.items():
-        groups = make_groups(load_examples(args.corpora, specs), seeds=(args.seed,),
-                             max_negatives=args.max_negatives)
+        examples = load_examples(args.corpora, specs)
+        groups = make_groups(examples, seeds=(args.seed,), max_negatives=args.max_negatives)
         scores = [model.score(g.example, g.outputs) for g in groups]
         report["splits"][name] = evaluate_scores(groups, scores)
+        report["splits"][name]["prose_pairs"] = prose_pairs(model, examples, args.seed)
         all_groups.extend(groups)
     warmup = make_groups(load_examples(args.corpora, [TRAIN_SPECS[-1]])[:150], seeds=(args.seed,))
     report["throughput"] = throughput(model, all_groups, warmup, args.repeat)
@@ -116,10 +152,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {error_type:38s} {v['accuracy']:.4f}  ({v['pairs']} pairs)")
         print(f"  best-of-N over {b['prompts']} prompts ({b['mean_candidates']:.1f} candidates each): "
               f"top-1 {b['top1_accuracy']:.4f}  random {b['random_accuracy']:.4f}  oracle {b['oracle_accuracy']:.4f}")
+        for kind, v in m["prose_pairs"].items():
+            if v["pairs"]:
+                print(f"  prose pairs, {kind:14s} {v['accuracy']:.4f}  ({v['pairs']} pairs)")
     t = report["throughput"]
-    print(f"\nthroughput on one core: {t['candidates_per_second_cpu']} candidates/s (CPU time), "
-          f"{t['candidates_per_second_wall']} wall; {t['candidates']} candidates, "
-          f"{t['candidates_per_prompt']} per prompt, contexts fresh; MLP alone {t['mlp_only_candidates_per_second']}/s")
+    print(f"\nthroughput on one core: {t['candidates_per_second_cpu']} candidates/s (CPU time; "
+          f"{t['candidates_per_second_wall']} wall) with every prompt and tool spec unseen; "
+          f"{t['candidates_per_second_cpu_tools_seen']}/s once the tool specs have been seen; "
+          f"{t['candidates']} candidates, {t['candidates_per_prompt']} per prompt; "
+          f"the MLP alone {t['mlp_only_candidates_per_second']}/s")
     return 0
 
 

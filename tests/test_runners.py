@@ -625,12 +625,18 @@ def test_installed_package_imports_without_the_checkout(installed_probe):
     assert installed_probe["heavy"] == [], "importing the package should not import model libraries"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "setup.py ships no data: the default scorer's model (transforms.score.BUNDLED_MODEL, models/toolrm-lite) and "
-    "the demo's sample corpora (runners.run.SAMPLES, data/samples) resolve outside the installed package, so "
-    "Dataflow/Flink workers that install the sdist cannot score with --scorer lite. Remove this mark when they ship."))
-def test_package_ships_bundled_data(installed_probe):
-    assert all(installed_probe["data"].values()), installed_probe["data"]
+def test_lite_scorer_carries_its_model_to_workers(tmp_path):
+    """Workers install the package, not the repository: the lite handler ships the model in its pickle."""
+    from transforms.reward.lite.handler import LiteRewardHandler
+    from transforms.score import BUNDLED_MODEL
+
+    handler = LiteRewardHandler(BUNDLED_MODEL)
+    code = ("import pickle, sys; handler = pickle.loads(sys.stdin.buffer.read()); "
+            "print(handler.load_model().name)")
+    result = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(handler), capture_output=True,
+                            cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert result.stdout.decode().strip() == handler.model_name
 
 
 # ----------------------------------------------------------------------------- flex template

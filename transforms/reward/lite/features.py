@@ -44,7 +44,7 @@ import numpy as np
 
 from schemas.decoding import DecodeError, decode_calls
 
-FEATURE_VERSION = "lite-features-14"
+FEATURE_VERSION = "lite-features-15"
 
 # --------------------------------------------------------------------------- text helpers
 
@@ -52,7 +52,7 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 _HAS_DIGIT = re.compile(r"\d")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _STRING_NOISE = re.compile(r"[ ,./\-_*^]")
-_NUMBER = re.compile(r"(?<![\w.])[-+]?\$?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?")
+_NUMBER = re.compile(r"(?<![\w.])(?=[-+$\d.])[-+]?\$?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d*\.?\d+(?:[eE][-+]?\d+)?)")
 _ISO_DATE = re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b")
 _MDY_DATE = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b")
 _MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
@@ -62,10 +62,26 @@ _MONTH_DAY_YEAR = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?
 _DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.I)
 _MONTH_DAY = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", re.I)
 _QUOTED = re.compile(r"\"([^\"\n]{1,100})\"|“([^”\n]{1,100})”|‘([^’\n]{1,100})’|(?<![A-Za-z])'([^'\n]{1,100})'(?![A-Za-z])")
+_QUOTE_CHARS = ("\"", "“", "‘", "'")
 _CAPWORD = r"(?:[A-Z][A-Za-z0-9&'-]*(?:\.(?=[A-Za-z0-9]))?[A-Za-z0-9&'-]*|[0-9]*[A-Z][A-Z0-9]+)"
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*|[\"“(]\s*)$")
 _ENTITY = re.compile(rf"\b{_CAPWORD}(?:(?:\s+|\s+(?:of|de|la|the)\s+|,\s+){_CAPWORD})*")
-_EMAIL_URL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|https?://[^\s'\"<>]+|\b[\w-]+\.(?:com|org|net|io|gov|edu)\b")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+_URL = re.compile(r"https?://[^\s'\"<>]+")
+_DOMAIN = re.compile(r"\b[\w-]+\.(?:com|org|net|io|gov|edu)\b")
+_DOMAIN_ENDINGS = (".com", ".org", ".net", ".io", ".gov", ".edu")
+
+
+def find_emails_urls(text: str) -> list[str]:
+    """Emails, URLs and bare domains (each regex only where its telltale character occurs)."""
+    out = []
+    if "@" in text:
+        out += _EMAIL.findall(text)
+    if "://" in text:
+        out += _URL.findall(text)
+    if any(ending in text for ending in _DOMAIN_ENDINGS):
+        out += _DOMAIN.findall(text)
+    return out
 _DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _TIME_SHAPE = re.compile(r"^\d{1,2}:\d{2}")
 _NUMERIC_STRING = re.compile(r"^\s*[-+]?\$?\d[\d,]*(?:\.\d+)?\s*%?\s*$")
@@ -83,6 +99,7 @@ _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20,
                  "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "dozen": 12, "half": 0.5,
                  "first": 1, "second": 2, "third": 3, "once": 1, "twice": 2, "single": 1, "double": 2}
+_COUNT_WORDS = {"both": 2, "two": 2, "three": 3, "four": 4, "five": 5, "pair": 2, "couple": 2}
 _MULTI_CUES = frozenset("each both respectively all every multiple several separately also additionally "
                         "plus then afterwards another too as well".split())
 _NOT_NAMES = STOPWORDS | frozenset("""hi hello hey thanks thank ok okay sure also firstly secondly lastly finally
@@ -186,7 +203,7 @@ def parse_date(value: str) -> str | None:
     return out
 
 
-_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b", re.I)
+_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b")
 _WORD_POSITIONS = re.compile(r"[a-z][a-z0-9]+")
 
 
@@ -201,8 +218,10 @@ def find_numbers(text: str) -> dict[float, tuple[int, int]]:
             continue
         if math.isfinite(value) and value not in out:
             out[value] = (m.start(), m.end())
-    for m in _NUMBER_WORD.finditer(text):
-        out.setdefault(float(_NUMBER_WORDS[m.group(0).lower()]), (m.start(), m.end()))
+    low = text.lower()
+    if not _NUMBER_WORDS.keys().isdisjoint(_TOKEN.findall(low)):
+        for m in _NUMBER_WORD.finditer(low):
+            out.setdefault(float(_NUMBER_WORDS[m.group(0)]), (m.start(), m.end()))
     return out
 
 
@@ -268,7 +287,7 @@ def _type_ok(value: Any, types: list[str]) -> bool:
 class ParamInfo:
     __slots__ = ("name", "schema", "types", "enum", "enum_norm", "minimum", "maximum", "default",
                  "has_default", "words", "_examples", "description", "date_format", "properties", "required", "items",
-                 "value_class", "align_words")
+                 "value_class", "align_words", "norm_name")
 
     def __init__(self, name: str, schema: Any):
         schema = schema if isinstance(schema, dict) else {}
@@ -296,6 +315,7 @@ class ParamInfo:
         items = schema.get("items")
         self.items = items if isinstance(items, dict) else None
         self.value_class = param_class(name)
+        self.norm_name = standardize(name)
         self.align_words = {stem(w) for w in identifier_words(name) if len(w) >= 2 and w not in STOPWORDS}
 
     def shape_examples(self) -> list[tuple]:
@@ -383,6 +403,18 @@ _CLASS_ALLOWED = {
 }
 
 
+_CLASS_MEMO: dict[str, str] = {}
+
+
+def cached_value_class(value: str) -> str:
+    out = _CLASS_MEMO.get(value)
+    if out is None:
+        out = value_class(value)
+        if len(_CLASS_MEMO) < 100_000:
+            _CLASS_MEMO[value] = out
+    return out
+
+
 def value_class(value: str) -> str:
     v = value.strip()
     low = v.lower()
@@ -451,9 +483,9 @@ class ExampleInfo:
         # the whole conversation (values may come from earlier turns or tool results)
         low = self.context_text.lower()
         self.lower = low
-        self.tokens = _TOKEN.findall(low)
-        self.token_set = set(self.tokens)
-        self.token_str = " " + " ".join(self.tokens) + " "
+        tokens = _TOKEN.findall(low)
+        self.token_set = set(tokens)
+        self.token_str = " " + " ".join(tokens) + " "
         self.norm_text = standardize(self.context_text)
         other_text = "\n".join(c for c in context if c not in user)
         self.user_number_spans = find_numbers(self.user_text)
@@ -462,29 +494,20 @@ class ExampleInfo:
             for number, span in find_numbers(other_text).items():
                 self.numbers.setdefault(number, span)
         # what the user said
-        user_low = self.user_text.lower()
+        user_low = self.user_text.lower() if len(context) != len(user) else low
         self.user_lower = user_low
-        user_tokens = _TOKEN.findall(user_low)
-        self.user_token_str = " " + " ".join(user_tokens) + " "
-        positions: dict[str, list[int]] = {}
-        stems_get = _STEMS.get
-        for m in _WORD_POSITIONS.finditer(user_low):
-            word = m[0]
-            key = stems_get(word) or stem(word)
-            bucket = positions.get(key)
-            if bucket is None:
-                positions[key] = [m.start()]
-            else:
-                bucket.append(m.start())
-        self.word_positions = positions
+        user_tokens = _TOKEN.findall(user_low) if user_low is not low else tokens
+        self.user_token_str = " " + " ".join(user_tokens) + " " if user_low is not low else self.token_str
+        self.user_stems = set(map(stem, set(_WORD_POSITIONS.findall(user_low))))
         if len(user) <= 1:
-            self.request_stems = {w for w in positions if len(w) > 1 and w not in STOPWORDS}
+            self.request_stems = {w for w in self.user_stems if len(w) > 1 and w not in STOPWORDS}
         else:
             self.request_stems = {stem(w) for w in _WORD_POSITIONS.findall(self.last_user.lower())
                                   if w not in STOPWORDS}
         entities = []
-        for m in _QUOTED.finditer(self.user_text):
-            entities.append(next(g for g in m.groups() if g))
+        if any(q in self.user_text for q in _QUOTE_CHARS):
+            for m in _QUOTED.finditer(self.user_text):
+                entities.append(next(g for g in m.groups() if g))
         self.quoted = [q for q in dict.fromkeys(standardize(e) for e in entities) if q]
         found = []
         for m in _ENTITY.finditer(self.user_text):
@@ -498,7 +521,7 @@ class ExampleInfo:
             found.append((phrase, at_start and len(words) == 1))
         mid_sentence = {p for p, at_start in found if not at_start}
         entities += [p for p, at_start in found if not at_start or p in mid_sentence]
-        entities += _EMAIL_URL.findall(self.user_text)
+        entities += find_emails_urls(self.user_text)
         ent_norm, parts = [], []
         for e in dict.fromkeys(entities):
             toks = _tokens(e)
@@ -518,14 +541,13 @@ class ExampleInfo:
         # "two cities", "both", "three accounts": how many of something the user asks for
         cue = 0
         for i, t in enumerate(user_tokens):
-            n = {"both": 2, "two": 2, "three": 3, "four": 4, "five": 5, "pair": 2, "couple": 2}.get(t)
+            n = _COUNT_WORDS.get(t)
             if n is None and t.isdigit() and 2 <= int(t) <= 5 and i + 1 < len(user_tokens) \
                     and user_tokens[i + 1].endswith("s") and not user_tokens[i + 1].isdigit():
                 n = int(t)
             if n is not None:
                 cue = max(cue, n)
         self.count_cue = cue
-        self.listed_after, self.listed_before = _listed_pairs(user_low)
         self.non_ascii = 1.0 - len(self.user_text.encode("ascii", "ignore")) / max(1, len(self.user_text))
         # tools
         tools = [t for t in example.get("tools") or [] if isinstance(t, dict) and isinstance(t.get("name"), str)]
@@ -558,6 +580,23 @@ class ExampleInfo:
         self._cache: dict[tuple, Any] = {}
 
     # -- grounding -----------------------------------------------------------
+
+    @functools.cached_property
+    def word_positions(self) -> dict[str, list[int]]:
+        """Where each word stem occurs in the user's text (char offsets)."""
+        positions: dict[str, list[int]] = {}
+        for m in _WORD_POSITIONS.finditer(self.user_lower):
+            key = stem(m[0])
+            bucket = positions.get(key)
+            if bucket is None:
+                positions[key] = [m.start()]
+            else:
+                bucket.append(m.start())
+        return positions
+
+    @functools.cached_property
+    def listed(self) -> tuple[dict[int, str], dict[int, str]]:
+        return _listed_pairs(self.user_lower)
 
     @functools.cached_property
     def dates(self) -> set[str]:
@@ -599,7 +638,7 @@ class ExampleInfo:
             if not words:
                 hit = -1.0
             else:
-                hit = sum(1 for w in words if w in self.word_positions) / len(words)
+                hit = sum(1 for w in words if w in self.user_stems) / len(words)
             self._cache[ckey] = hit
         return hit
 
@@ -713,6 +752,8 @@ FEATURE_NAMES: list[str] = [
     "text_x_no_tool_fits", "call_x_tool_unfit",
 ]
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
+# I_<name>: the column of each feature (module constants, so filling a vector is cheap)
+globals().update({f"I_{name}": index for index, name in enumerate(FEATURE_NAMES)})
 # Counts over all arguments of all calls, reported per call, so that a right
 # answer with two calls does not look twice as bad as one call.
 _PER_CALL = (
@@ -865,9 +906,9 @@ def _observe_value(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInf
         if not stripped:
             st.empty += 1
             return False, -1
-        if param is not None and standardize(value) == standardize(param.name):
-            st.value_is_param_name += 1
         norm = standardize(value)
+        if param is not None and norm == param.norm_name:
+            st.value_is_param_name += 1
         st.blob.append(norm)
         toks = _tokens(value)
         if param is not None:
@@ -881,7 +922,7 @@ def _observe_value(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInf
             pclass = param.value_class
             if pclass is not None and param.enum is None:
                 st.class_checked += 1
-                if value_class(value) not in _CLASS_ALLOWED[pclass]:
+                if cached_value_class(value) not in _CLASS_ALLOWED[pclass]:
                     st.class_mismatch += 1
         iso = parse_date(value) if _HAS_DIGIT.search(value) is not None else None
         if iso is not None or _DATE_SHAPE.match(stripped):
@@ -917,7 +958,7 @@ def _observe_value(ex: ExampleInfo, st: _ValueStats, value: Any, param: ParamInf
         else:
             grounded = False
         if toks:
-            overlap = sum(1 for t in toks if t in ex.token_set) / len(toks)
+            overlap = sum(map(ex.token_set.__contains__, toks)) / len(toks)
         else:
             overlap = 1.0
         st.overlap_sum += overlap
@@ -1044,11 +1085,12 @@ def _siblings(ex: ExampleInfo, st: "_ValueStats", start: int, end: int) -> None:
 
     A sibling that no argument uses is what a dropped call or a shortened list leaves behind.
     """
+    listed_after, listed_before = ex.listed
     if end >= 0:
-        word = ex.listed_after.get(end)
+        word = listed_after.get(end)
         if word is not None and word not in STOPWORDS:
             st.siblings.append(word)
-    word = ex.listed_before.get(start)
+    word = listed_before.get(start)
     if word is not None and word not in STOPWORDS:
         st.siblings.append(word)
 
@@ -1086,15 +1128,15 @@ def _near_miss(ex: ExampleInfo, name: str) -> float:
     return best
 
 
-def _text_features(ex: ExampleInfo, text: str, f: dict) -> None:
+def _text_features(ex: ExampleInfo, text: str, v: list) -> None:
     low = text.lower()
     toks = _TOKEN.findall(low)
-    f["text_len"] = math.log1p(len(toks))
-    f["text_question"] = float("?" in text)
+    v[I_text_len] = math.log1p(len(toks))
+    v[I_text_question] = float("?" in text)
     tokset = set(toks) | set(re.findall(r"[a-z]+'[a-z]+", low))
-    f["text_negative"] = min(3, len(tokset & _NEGATIVE_WORDS)) / 3
-    f["text_ask"] = min(4, len(tokset & _ASK_WORDS)) / 4
-    f["text_invalid"] = min(2, len(tokset & _INVALID_WORDS)) / 2
+    v[I_text_negative] = min(3, len(tokset & _NEGATIVE_WORDS)) / 3
+    v[I_text_ask] = min(4, len(tokset & _ASK_WORDS)) / 4
+    v[I_text_invalid] = min(2, len(tokset & _INVALID_WORDS)) / 2
     stems_ = {stem(t) for t in toks}
     mentions_tool = 0
     mentions_required = 0
@@ -1105,39 +1147,35 @@ def _text_features(ex: ExampleInfo, text: str, f: dict) -> None:
             p = info.params.get(r)
             if r.lower() in low or (p is not None and p.words and p.words <= stems_):
                 mentions_required += 1
-    f["text_mentions_tool"] = mentions_tool
-    f["text_mentions_required"] = min(mentions_required, 4) / 4
+    v[I_text_mentions_tool] = mentions_tool
+    v[I_text_mentions_required] = min(mentions_required, 4) / 4
     hits = 0
     tstr = " " + " ".join(toks) + " "
     for ent_norm, ent_toks in ex.entities:
         if ent_toks in tstr:
             hits += 1
-    f["text_mentions_value"] = min(hits, 3) / 3
+    v[I_text_mentions_value] = min(hits, 3) / 3
 
 
-def _example_features(ex: ExampleInfo, f: dict) -> None:
-    f["e_n_tools"] = math.log1p(ex.n_tools)
-    f["e_best_sim"] = ex.best_sim
-    f["e_sim_gap"] = ex.best_sim - ex.second_sim
-    f["e_n_relevant"] = min(ex.n_relevant, 6)
-    f["e_n_and"] = min(ex.n_and, 8)
-    f["e_n_commas"] = min(ex.n_commas, 10)
-    f["e_n_multi"] = min(ex.n_multi, 6)
-    f["e_n_entities"] = min(len(ex.entity_parts), 12)
-    f["e_n_numbers"] = min(len(ex.user_numbers), 12)
-    f["e_user_len"] = math.log1p(ex.user_len)
-    f["e_n_turns"] = min(ex.n_turns, 6)
-    f["e_n_questions"] = min(ex.n_questions, 4)
-    f["e_max_required"] = min(ex.max_required, 8)
-    f["e_count_cue"] = ex.count_cue
-    f["e_non_ascii"] = ex.non_ascii
+def _example_features(ex: ExampleInfo, v: list) -> None:
+    v[I_e_n_tools] = math.log1p(ex.n_tools)
+    v[I_e_best_sim] = ex.best_sim
+    v[I_e_sim_gap] = ex.best_sim - ex.second_sim
+    v[I_e_n_relevant] = min(ex.n_relevant, 6)
+    v[I_e_n_and] = min(ex.n_and, 8)
+    v[I_e_n_commas] = min(ex.n_commas, 10)
+    v[I_e_n_multi] = min(ex.n_multi, 6)
+    v[I_e_n_entities] = min(len(ex.entity_parts), 12)
+    v[I_e_n_numbers] = min(len(ex.user_numbers), 12)
+    v[I_e_user_len] = math.log1p(ex.user_len)
+    v[I_e_n_turns] = min(ex.n_turns, 6)
+    v[I_e_n_questions] = min(ex.n_questions, 4)
+    v[I_e_max_required] = min(ex.max_required, 8)
+    v[I_e_count_cue] = ex.count_cue
+    v[I_e_non_ascii] = ex.non_ascii
 
 
-_ZEROS = [0.0] * len(FEATURE_NAMES)
-
-
-def _vector(f: dict) -> list[float]:
-    return list(map(f.get, FEATURE_NAMES, _ZEROS))
+_PER_CALL_INDEX = tuple(FEATURE_INDEX[name] for name in _PER_CALL)
 
 
 def _arg_record(ex: ExampleInfo, resolved: str, info: ToolInfo, key: str, value: Any, param: ParamInfo,
@@ -1225,7 +1263,7 @@ def _call_record(ex: ExampleInfo, call: dict) -> tuple:
         return (None, _near_miss(ex, call["name"]), 0.0, 0, 0.0, 0.0, len(args), 0, 0, 0, len(args), 0,
                 (), 0, 0.0, 0, 0, 0, _snapshot(st))
     info = ex.tools[resolved]
-    name_in_text = int(info.name.lower() in ex.lower)
+    name_in_text = int(info.name.lower() in ex.lower) if len(info.name) > 3 else 0
     required = info.required
     missing_req = sum(1 for r in required if r not in args)
     unexpected = unexpected_near = 0
@@ -1291,15 +1329,17 @@ def _first(item: tuple) -> Any:
 
 def _snapshot(st: _ValueStats) -> tuple:
     """A _ValueStats as a replayable record (see _replay)."""
-    deltas = tuple((slot, delta) for slot, delta in st.__dict__.items() if slot not in _NOT_ADDITIVE and delta)
+    deltas = tuple([(slot, delta) for slot, delta in st.__dict__.items() if delta and slot not in _NOT_ADDITIVE])
     return (deltas + ((("dup_values", st.dup_values),) if st.dup_values else ()), st.overlap_min, st.shape_min,
             tuple(st.blob), tuple(st.nums_used), tuple(st.siblings))
 
 
 def _replay(st: _ValueStats, record: tuple) -> None:
     deltas, overlap_min, shape_min, blob, nums, siblings = record
+    counters = st.__dict__
+    get = counters.get
     for slot, delta in deltas:
-        setattr(st, slot, getattr(st, slot) + delta)
+        counters[slot] = get(slot, 0) + delta
     if overlap_min < st.overlap_min:
         st.overlap_min = overlap_min
     if shape_min < st.shape_min:
@@ -1316,10 +1356,10 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
     """The feature vector (in FEATURE_NAMES order) of one candidate output."""
     base = ex._cache.get(("base",))
     if base is None:
-        base = {}
+        base = [0.0] * N_FEATURES
         _example_features(ex, base)
         ex._cache[("base",)] = base
-    f: dict[str, float] = base.copy()
+    v = base.copy()
     calls = _plain_calls(output)
     if calls is None:
         try:
@@ -1332,32 +1372,32 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
             callish = bool(re.search(r"[\[{(]", stripped)) and (
                 stripped[:1] in "[{(<`" or "<tool_call>" in stripped
                 or any(name in stripped for name in ex.tools) or '"name"' in stripped)
-            f["decode_error"] = float(callish)  # a broken call; prose is not a decoding error
-            f["callish_text"] = float(callish)
-            f["is_text"] = float(not callish)
-            _text_features(ex, output, f)
+            v[I_decode_error] = float(callish)  # a broken call; prose is not a decoding error
+            v[I_callish_text] = float(callish)
+            v[I_is_text] = float(not callish)
+            _text_features(ex, output, v)
         else:
-            f["decode_error"] = 1.0
-            f["callish_text"] = 1.0
-        f["text_x_best_sim"] = f.get("is_text", 0.0) * ex.best_sim
-        f["text_x_n_tools"] = f.get("is_text", 0.0) * math.log1p(ex.n_tools)
-        f["text_x_no_tool_fits"] = f.get("is_text", 0.0) * ex.no_tool_fits
-        return _vector(f)
+            v[I_decode_error] = 1.0
+            v[I_callish_text] = 1.0
+        v[I_text_x_best_sim] = v[I_is_text] * ex.best_sim
+        v[I_text_x_n_tools] = v[I_is_text] * math.log1p(ex.n_tools)
+        v[I_text_x_no_tool_fits] = v[I_is_text] * ex.no_tool_fits
+        return v
     if not calls:
-        f["is_text"] = 1.0
-        f["empty_output"] = 1.0
-        f["text_x_best_sim"] = ex.best_sim
-        f["text_x_n_tools"] = math.log1p(ex.n_tools)
-        f["text_x_no_tool_fits"] = ex.no_tool_fits
-        return _vector(f)
+        v[I_is_text] = 1.0
+        v[I_empty_output] = 1.0
+        v[I_text_x_best_sim] = ex.best_sim
+        v[I_text_x_n_tools] = math.log1p(ex.n_tools)
+        v[I_text_x_no_tool_fits] = ex.no_tool_fits
+        return v
 
     n = len(calls)
-    f["n_calls"] = min(n, 8)
-    f["one_call"] = float(n == 1)
-    f["multi_call"] = float(n > 1)
-    f["calls_x_and"] = min(n, 8) * min(ex.n_and, 8)
-    f["calls_x_entities"] = min(n, 8) * min(len(ex.entities), 12)
-    f["calls_x_cue"] = min(n, 8) * ex.count_cue
+    v[I_n_calls] = min(n, 8)
+    v[I_one_call] = float(n == 1)
+    v[I_multi_call] = float(n > 1)
+    v[I_calls_x_and] = min(n, 8) * min(ex.n_and, 8)
+    v[I_calls_x_entities] = min(n, 8) * min(len(ex.entities), 12)
+    v[I_calls_x_cue] = min(n, 8) * ex.count_cue
     names = [call["name"] for call in calls]
     if n > 1:
         seen_calls = set()
@@ -1369,9 +1409,9 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
                 ckey = call["name"] + "\x00" + repr(call["arguments"])
             dup += ckey in seen_calls
             seen_calls.add(ckey)
-        f["dup_calls"] = dup
-    f["dup_names"] = n - len(set(names))
-    f["distinct_names_frac"] = len(set(names)) / n
+        v[I_dup_calls] = dup
+    v[I_dup_names] = n - len(set(names))
+    v[I_distinct_names_frac] = len(set(names)) / n
 
     st = _ValueStats()
     unknown = unknown_near = 0.0
@@ -1429,133 +1469,133 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
     (opt_present, opt_present_uncued, opt_present_grounded, opt_present_default, opt_nondefault_uncued,
      opt_present_ungrounded, value_has_param_word, ctx_checked, ctx_own, ctx_other_only, align_checked,
      near_sum, align_own, align_other) = acc
-    f["unknown_names"] = unknown
-    f["unknown_near"] = unknown_near
+    v[I_unknown_names] = unknown
+    v[I_unknown_near] = unknown_near
     if sims:
         worst = min(sim + 0.5 * hit for sim, hit in zip(sims, hits))
-        f["call_x_tool_unfit"] = max(0.0, 1.0 - worst / 0.2) * (1.0 - min(1.0, ex.non_ascii * 5))
-        f["name_sim_mean"] = sum(sims) / len(sims)
-        f["name_sim_min"] = min(sims)
-        f["name_rank_max"] = min(max(ranks), 8)
-        f["name_gap_max"] = max(gaps)
-        f["name_hit_min"] = min(hits)
-        f["is_best_all"] = float(max(ranks) < max(1, len(called)))
-    f["name_in_text"] = name_in_text
+        v[I_call_x_tool_unfit] = max(0.0, 1.0 - worst / 0.2) * (1.0 - min(1.0, ex.non_ascii * 5))
+        v[I_name_sim_mean] = sum(sims) / len(sims)
+        v[I_name_sim_min] = min(sims)
+        v[I_name_rank_max] = min(max(ranks), 8)
+        v[I_name_gap_max] = max(gaps)
+        v[I_name_hit_min] = min(hits)
+        v[I_is_best_all] = float(max(ranks) < max(1, len(called)))
+    v[I_name_in_text] = name_in_text
     relevant = ex.relevant
-    f["relevant_uncalled"] = min(sum(1 for r in relevant if r not in called), 6)
-    f["calls_minus_relevant"] = max(-6, min(6, len(called) - len(relevant)))
+    v[I_relevant_uncalled] = min(sum(1 for r in relevant if r not in called), 6)
+    v[I_calls_minus_relevant] = max(-6, min(6, len(called) - len(relevant)))
     if ex.count_cue:
         most = max(len(v) for v in by_name.values()) if by_name else n
-        f["count_cue_match"] = float(n == ex.count_cue or most == ex.count_cue)
-        f["count_cue_short"] = float(n < ex.count_cue)
-        f["count_cue_over"] = float(n > ex.count_cue and most != ex.count_cue)
-    f["n_args"] = math.log1p(n_args)
-    f["args_per_call"] = n_args / n
-    f["unexpected"] = unexpected
-    f["unexpected_near"] = unexpected_near
-    f["missing_required"] = missing_req
-    f["missing_required_frac"] = missing_req / req_total if req_total else 0.0
-    f["opt_present"] = min(opt_present, 10)
-    f["opt_absent"] = min(opt_absent, 10)
-    f["opt_absent_cued"] = opt_absent_cued
-    f["opt_absent_enum_cued"] = opt_absent_enum
-    f["opt_present_uncued"] = opt_present_uncued
-    f["opt_present_default"] = opt_present_default
-    f["opt_present_ungrounded"] = opt_present_ungrounded
-    f["opt_nondefault_uncued"] = opt_nondefault_uncued
-    f["opt_present_grounded"] = opt_present_grounded
+        v[I_count_cue_match] = float(n == ex.count_cue or most == ex.count_cue)
+        v[I_count_cue_short] = float(n < ex.count_cue)
+        v[I_count_cue_over] = float(n > ex.count_cue and most != ex.count_cue)
+    v[I_n_args] = math.log1p(n_args)
+    v[I_args_per_call] = n_args / n
+    v[I_unexpected] = unexpected
+    v[I_unexpected_near] = unexpected_near
+    v[I_missing_required] = missing_req
+    v[I_missing_required_frac] = missing_req / req_total if req_total else 0.0
+    v[I_opt_present] = min(opt_present, 10)
+    v[I_opt_absent] = min(opt_absent, 10)
+    v[I_opt_absent_cued] = opt_absent_cued
+    v[I_opt_absent_enum_cued] = opt_absent_enum
+    v[I_opt_present_uncued] = opt_present_uncued
+    v[I_opt_present_default] = opt_present_default
+    v[I_opt_present_ungrounded] = opt_present_ungrounded
+    v[I_opt_nondefault_uncued] = opt_nondefault_uncued
+    v[I_opt_present_grounded] = opt_present_grounded
     g = st.__dict__.get
-    f["nested_unexpected"] = g("nested_unexpected", 0)
-    f["nested_missing_required"] = g("nested_missing", 0)
-    f["type_errors"] = g("type_errors", 0)
-    f["numeric_string_for_number"] = g("numeric_string", 0)
-    f["string_for_array"] = g("string_for_array", 0)
-    f["array_item_type_errors"] = g("item_type_errors", 0)
-    f["enum_violations"] = g("enum_violations", 0)
-    f["range_violations"] = g("range_violations", 0)
-    f["null_values"] = g("null_values", 0)
+    v[I_nested_unexpected] = g("nested_unexpected", 0)
+    v[I_nested_missing_required] = g("nested_missing", 0)
+    v[I_type_errors] = g("type_errors", 0)
+    v[I_numeric_string_for_number] = g("numeric_string", 0)
+    v[I_string_for_array] = g("string_for_array", 0)
+    v[I_array_item_type_errors] = g("item_type_errors", 0)
+    v[I_enum_violations] = g("enum_violations", 0)
+    v[I_range_violations] = g("range_violations", 0)
+    v[I_null_values] = g("null_values", 0)
     n_values = g("n_str", 0) + g("n_num", 0) + g("n_bool", 0)
-    f["n_values"] = math.log1p(n_values)
+    v[I_n_values] = math.log1p(n_values)
     if n_values:
-        f["str_share"] = g("n_str", 0) / n_values
-        f["num_share"] = g("n_num", 0) / n_values
-        f["bool_share"] = g("n_bool", 0) / n_values
+        v[I_str_share] = g("n_str", 0) / n_values
+        v[I_num_share] = g("n_num", 0) / n_values
+        v[I_bool_share] = g("n_bool", 0) / n_values
     if g("n_str", 0):
-        f["str_exact_frac"] = g("str_exact", 0) / g("n_str", 0)
-        f["str_norm_frac"] = g("str_norm_sub", 0) / g("n_str", 0)
-        f["str_ungrounded_frac"] = g("str_ungrounded", 0) / g("n_str", 0)
-        f["str_entity_exact_frac"] = g("entity_exact", 0) / g("n_str", 0)
-        f["str_overlap_mean"] = g("overlap_sum", 0) / g("n_str", 0)
-        f["str_overlap_min"] = st.overlap_min
+        v[I_str_exact_frac] = g("str_exact", 0) / g("n_str", 0)
+        v[I_str_norm_frac] = g("str_norm_sub", 0) / g("n_str", 0)
+        v[I_str_ungrounded_frac] = g("str_ungrounded", 0) / g("n_str", 0)
+        v[I_str_entity_exact_frac] = g("entity_exact", 0) / g("n_str", 0)
+        v[I_str_overlap_mean] = g("overlap_sum", 0) / g("n_str", 0)
+        v[I_str_overlap_min] = st.overlap_min
     else:
-        f["str_overlap_mean"] = 1.0
-        f["str_overlap_min"] = 1.0
-    f["str_ungrounded_any"] = float(g("str_ungrounded", 0) > 0)
-    f["str_head_grounded_frac"] = g("head_grounded", 0) / g("n_str", 0) if g("n_str", 0) else 1.0
-    f["str_sub_entity"] = min(g("sub_entity", 0), 4)
-    f["str_super_entity"] = min(g("super_entity", 0), 4)
-    f["str_placeholder"] = g("placeholder", 0)
-    f["str_empty"] = g("empty", 0)
-    f["str_and_joined"] = g("and_joined", 0)
-    f["str_case_mixed"] = g("case_mixed", 0)
-    f["span_next_content"] = g("span_next", 0)
-    f["span_prev_content"] = g("span_prev", 0)
-    f["date_values"] = min(g("date_values", 0), 6)
-    f["date_grounded_frac"] = g("date_grounded", 0) / g("date_values", 0) if g("date_values", 0) else 0.0
-    f["date_ungrounded"] = g("date_ungrounded", 0)
-    f["date_format_bad"] = g("date_format_bad", 0)
+        v[I_str_overlap_mean] = 1.0
+        v[I_str_overlap_min] = 1.0
+    v[I_str_ungrounded_any] = float(g("str_ungrounded", 0) > 0)
+    v[I_str_head_grounded_frac] = g("head_grounded", 0) / g("n_str", 0) if g("n_str", 0) else 1.0
+    v[I_str_sub_entity] = min(g("sub_entity", 0), 4)
+    v[I_str_super_entity] = min(g("super_entity", 0), 4)
+    v[I_str_placeholder] = g("placeholder", 0)
+    v[I_str_empty] = g("empty", 0)
+    v[I_str_and_joined] = g("and_joined", 0)
+    v[I_str_case_mixed] = g("case_mixed", 0)
+    v[I_span_next_content] = g("span_next", 0)
+    v[I_span_prev_content] = g("span_prev", 0)
+    v[I_date_values] = min(g("date_values", 0), 6)
+    v[I_date_grounded_frac] = g("date_grounded", 0) / g("date_values", 0) if g("date_values", 0) else 0.0
+    v[I_date_ungrounded] = g("date_ungrounded", 0)
+    v[I_date_format_bad] = g("date_format_bad", 0)
     if g("n_num", 0):
-        f["num_grounded_frac"] = g("num_grounded", 0) / g("n_num", 0)
-        f["num_ungrounded_frac"] = g("num_ungrounded", 0) / g("n_num", 0)
-    f["num_ungrounded_any"] = float(g("num_ungrounded", 0) > 0)
-    f["num_scaled"] = g("num_scaled", 0)
-    f["num_default"] = g("num_default", 0)
-    f["num_year"] = min(g("num_year", 0), 4)
-    f["bool_true_mentioned"] = g("bool_true_m", 0)
-    f["bool_true_unmentioned"] = g("bool_true_u", 0)
-    f["bool_false_mentioned"] = g("bool_false_m", 0)
-    f["bool_false_unmentioned"] = g("bool_false_u", 0)
-    f["bool_default_frac"] = g("bool_default", 0) / g("n_bool", 0) if g("n_bool", 0) else 0.0
-    f["enum_values"] = min(g("enum_values", 0), 10)
-    f["enum_grounded_frac"] = g("enum_grounded", 0) / g("enum_values", 0) if g("enum_values", 0) else 0.0
-    f["enum_contradict"] = g("enum_contradict", 0)
-    f["enum_default"] = g("enum_default", 0)
-    f["shape_checked"] = min(g("shape_checked", 0), 6)
-    f["shape_sim_min"] = st.shape_min if g("shape_checked", 0) else 1.0
-    f["shape_sim_mean"] = g("shape_sum", 0) / g("shape_checked", 0) if g("shape_checked", 0) else 1.0
-    f["class_checked"] = min(g("class_checked", 0), 6)
-    f["class_mismatch"] = g("class_mismatch", 0)
-    f["req_ungrounded"] = g("req_ungrounded", 0)
-    f["dup_values_in_call"] = g("dup_values", 0)
-    f["value_is_param_name"] = g("value_is_param_name", 0)
-    f["align_checked"] = min(align_checked, 6)
-    f["align_own_frac"] = align_own / align_checked if align_checked else 0.0
-    f["align_other"] = align_other
-    f["align_near_mean"] = near_sum / align_checked if align_checked else 0.0
-    f["order_discordant_frac"] = discordant / ordered_pairs if ordered_pairs else 0.0
-    f["ctx_checked"] = min(ctx_checked, 6)
-    f["ctx_own_frac"] = ctx_own / ctx_checked if ctx_checked else 0.0
-    f["ctx_other_only"] = ctx_other_only
-    f["value_has_param_word"] = value_has_param_word
+        v[I_num_grounded_frac] = g("num_grounded", 0) / g("n_num", 0)
+        v[I_num_ungrounded_frac] = g("num_ungrounded", 0) / g("n_num", 0)
+    v[I_num_ungrounded_any] = float(g("num_ungrounded", 0) > 0)
+    v[I_num_scaled] = g("num_scaled", 0)
+    v[I_num_default] = g("num_default", 0)
+    v[I_num_year] = min(g("num_year", 0), 4)
+    v[I_bool_true_mentioned] = g("bool_true_m", 0)
+    v[I_bool_true_unmentioned] = g("bool_true_u", 0)
+    v[I_bool_false_mentioned] = g("bool_false_m", 0)
+    v[I_bool_false_unmentioned] = g("bool_false_u", 0)
+    v[I_bool_default_frac] = g("bool_default", 0) / g("n_bool", 0) if g("n_bool", 0) else 0.0
+    v[I_enum_values] = min(g("enum_values", 0), 10)
+    v[I_enum_grounded_frac] = g("enum_grounded", 0) / g("enum_values", 0) if g("enum_values", 0) else 0.0
+    v[I_enum_contradict] = g("enum_contradict", 0)
+    v[I_enum_default] = g("enum_default", 0)
+    v[I_shape_checked] = min(g("shape_checked", 0), 6)
+    v[I_shape_sim_min] = st.shape_min if g("shape_checked", 0) else 1.0
+    v[I_shape_sim_mean] = g("shape_sum", 0) / g("shape_checked", 0) if g("shape_checked", 0) else 1.0
+    v[I_class_checked] = min(g("class_checked", 0), 6)
+    v[I_class_mismatch] = g("class_mismatch", 0)
+    v[I_req_ungrounded] = g("req_ungrounded", 0)
+    v[I_dup_values_in_call] = g("dup_values", 0)
+    v[I_value_is_param_name] = g("value_is_param_name", 0)
+    v[I_align_checked] = min(align_checked, 6)
+    v[I_align_own_frac] = align_own / align_checked if align_checked else 0.0
+    v[I_align_other] = align_other
+    v[I_align_near_mean] = near_sum / align_checked if align_checked else 0.0
+    v[I_order_discordant_frac] = discordant / ordered_pairs if ordered_pairs else 0.0
+    v[I_ctx_checked] = min(ctx_checked, 6)
+    v[I_ctx_own_frac] = ctx_own / ctx_checked if ctx_checked else 0.0
+    v[I_ctx_other_only] = ctx_other_only
+    v[I_value_has_param_word] = value_has_param_word
     blob = "\x00".join(st.blob)
     if ex.quoted:
-        f["quoted_uncovered"] = sum(1 for q in ex.quoted if q not in blob)
+        v[I_quoted_uncovered] = sum(1 for q in ex.quoted if q not in blob)
     if st.siblings:
         used_numbers = {_fmt(v) for v in st.nums_used}
-        f["sibling_unused"] = min(4, sum(1 for w in set(st.siblings)
+        v[I_sibling_unused] = min(4, sum(1 for w in set(st.siblings)
                                          if standardize(w) not in blob and w not in used_numbers))
     if ex.entity_parts:
         covered = sum(1 for part in ex.entity_parts if part in blob)
-        f["entity_cover"] = covered / len(ex.entity_parts)
-        f["entity_uncovered"] = min(len(ex.entity_parts) - covered, 10)
+        v[I_entity_cover] = covered / len(ex.entity_parts)
+        v[I_entity_uncovered] = min(len(ex.entity_parts) - covered, 10)
     else:
-        f["entity_cover"] = 1.0
+        v[I_entity_cover] = 1.0
     if ex.user_numbers:
         used = sum(1 for v in ex.user_numbers if v in st.nums_used or standardize(_fmt(v)) in blob)
-        f["number_cover"] = used / len(ex.user_numbers)
-        f["number_uncovered"] = min(len(ex.user_numbers) - used, 10)
+        v[I_number_cover] = used / len(ex.user_numbers)
+        v[I_number_uncovered] = min(len(ex.user_numbers) - used, 10)
     else:
-        f["number_cover"] = 1.0
+        v[I_number_cover] = 1.0
     varying = identical = varying_grounded = varying_listed = 0
     for name, arg_list in by_name.items():
         if len(arg_list) < 2:
@@ -1569,10 +1609,10 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
                 varying_listed += _listed_together(ex, values)
             else:
                 identical += 1
-    f["same_name_varying"] = varying
-    f["same_name_identical_params"] = identical
-    f["varying_grounded_frac"] = varying_grounded / varying if varying else 0.0
-    f["varying_listed_frac"] = varying_listed / varying if varying else 0.0
+    v[I_same_name_varying] = varying
+    v[I_same_name_identical_params] = identical
+    v[I_varying_grounded_frac] = varying_grounded / varying if varying else 0.0
+    v[I_varying_listed_frac] = varying_listed / varying if varying else 0.0
     if n > 1:
         # does every call carry something (grounded) that no other call has?
         keyed = [{(k, _value_key(v)) for k, v in call["arguments"].items()} for call in calls]
@@ -1581,12 +1621,12 @@ def candidate_features(ex: ExampleInfo, output: Any) -> list[float]:
             others = set().union(*(keyed[:i] + keyed[i + 1:]))
             if any(_grounded_simple(ex, calls[i]["arguments"][k]) for k, _ in own - others):
                 new += 1
-        f["calls_new_info_frac"] = new / n
-    f["calls_per_entity"] = n / (1 + len(ex.entity_parts))
+        v[I_calls_new_info_frac] = new / n
+    v[I_calls_per_entity] = n / (1 + len(ex.entity_parts))
     if n > 1:
-        for name in _PER_CALL:
-            f[name] = f.get(name, 0.0) / n
-    return _vector(f)
+        for index in _PER_CALL_INDEX:
+            v[index] /= n
+    return v
 
 
 _JOINER = re.compile(r"^[\s,;&/]*(?:(?:and|or|vs\.?|also|then|as well as|plus|for|in|at|of|the|to|from|on|with)"
@@ -1624,13 +1664,11 @@ def _listed_together(ex: ExampleInfo, values: list) -> int:
 
 def _grounded_simple(ex: ExampleInfo, value: Any) -> bool:
     if isinstance(value, str):
-        toks = _tokens(value)
-        if not toks:
-            return False
-        if ex.token_span(toks) >= 0 or standardize(value) in ex.norm_text:
-            return True
-        head = _tokens(value.split(",", 1)[0]) if "," in value else None
-        return bool(head) and ex.token_span(head) >= 0
+        memo_key = ("grounded", value)
+        hit = ex._cache.get(memo_key)
+        if hit is None:
+            hit = ex._cache[memo_key] = _grounded_string(ex, value)
+        return hit
     if isinstance(value, bool) or value is None:
         return True
     if isinstance(value, (int, float)):
@@ -1640,6 +1678,16 @@ def _grounded_simple(ex: ExampleInfo, value: Any) -> bool:
     if isinstance(value, dict):
         return all(_grounded_simple(ex, v) for v in list(value.values())[:16])
     return True
+
+
+def _grounded_string(ex: ExampleInfo, value: str) -> bool:
+    toks = _tokens(value)
+    if not toks:
+        return False
+    if ex.token_span(toks) >= 0 or standardize(value) in ex.norm_text:
+        return True
+    head = _tokens(value.split(",", 1)[0]) if "," in value else None
+    return bool(head) and ex.token_span(head) >= 0
 
 
 def _fmt(v: float) -> str:

@@ -242,6 +242,8 @@ class FitConfig:
     pointwise: float = 0.2
     scale_floor: float = 0.05
     seed: int = 0
+    # members averaged into one model (an average of MLPs is one wider MLP: same cost to store and run)
+    ensemble: int = 3
 
 
 def fit(x: np.ndarray, y: np.ndarray, owners: np.ndarray, config: FitConfig = FitConfig(),
@@ -338,6 +340,34 @@ def fit(x: np.ndarray, y: np.ndarray, owners: np.ndarray, config: FitConfig = Fi
                            config={"fit": dataclasses.asdict(config)})
 
 
+def fit_ensemble(x: np.ndarray, y: np.ndarray, owners: np.ndarray, config: FitConfig = FitConfig(),
+                 *, group_weights: np.ndarray | None = None, log: Any = None) -> LiteRewardModel:
+    """`config.ensemble` members (seeds derived from config.seed), averaged into one MLP.
+
+    The members share the input standardization, so the mean of their scores is an MLP whose
+    hidden layer is all members' units side by side and whose output weights are divided by k.
+    """
+    k = max(1, config.ensemble)
+    members = [fit(x, y, owners, dataclasses.replace(config, seed=config.seed * 100 + i),
+                   group_weights=group_weights, log=log if i == 0 else None) for i in range(k)]
+    if k == 1:
+        model = members[0]
+    else:
+        w = [m.weights for m in members]
+        merged = {
+            "mean": w[0]["mean"], "scale": w[0]["scale"],
+            "w1": np.concatenate([m["w1"] for m in w], axis=1),
+            "b1": np.concatenate([m["b1"] for m in w]),
+            "w2": np.concatenate([m["w2"] for m in w]) / k,
+            "b2": np.mean([m["b2"] for m in w], axis=0),
+            "skip": np.mean([m["skip"] for m in w], axis=0),
+        }
+        model = LiteRewardModel({n: np.asarray(a, dtype=np.float32) for n, a in merged.items()},
+                                activation=config.activation)
+    model.config = {"fit": dataclasses.asdict(config)}
+    return model
+
+
 # --------------------------------------------------------------------------- evaluation
 
 def evaluate_scores(groups: Sequence[Group], scores: Sequence[np.ndarray], *, seed: int = 0) -> dict[str, Any]:
@@ -423,7 +453,7 @@ def train_lite(corpora: str, output: str | None = None, *, seed: int = 0, gen_se
     log(f"train-lite: {len(examples)} training examples -> {len(groups)} groups, {len(y)} candidates, "
         f"{len(pos)} pairs ({time.monotonic() - started:.1f} s)")
     config = fit_config or FitConfig(seed=seed)
-    model = fit(x, y, owners, config, group_weights=source_group_weights(groups, source_weights), log=log)
+    model = fit_ensemble(x, y, owners, config, group_weights=source_group_weights(groups, source_weights), log=log)
     train_metrics = evaluate_scores(groups, _split_scores(model.score_features(x), owners, len(groups)))
     metrics: dict[str, Any] = {
         "train": {"examples": len(examples), "groups": len(groups), "candidates": int(len(y)),
