@@ -12,6 +12,9 @@ INSTALL_REQUIRES = [
     "regress==2026.9.1",  # ECMA-262 regexes, as JSON Schema's `pattern` defines them
     "fsspec==2026.9.0",
     "gcsfs==2026.10.1",
+    "numpy==2.4.6",  # the bundled reward model scores with numpy alone
+    "safetensors==0.8.0",  # the bundled model's weights: a non-pickle format
+    "matplotlib==3.11.2",  # report.html plots
 ]
 
 EXTRAS = {
@@ -31,10 +34,9 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["schemas", "schemas.*", "transforms", "transforms.*",
                                     "beam_pipelines", "beam_pipelines.*", "runners", "runners.*"]),
-    package_data={"schemas": ["*.json"]},
-    # The bundled model and sample corpora live outside the packages; workers
-    # that install from the sdist get them through MANIFEST.in.
-    include_package_data=True,
+    # The bundled model and sample corpora stay outside the packages (the sdist
+    # carries them, see MANIFEST.in); the lite scorer ships its model to
+    # workers inside its pickled handler.
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["toolrm = runners.cli:main"]},

@@ -238,10 +238,14 @@ def test_tiny_training_run_is_deterministic_and_learns(tmp_path):
     assert reloaded.config["trained_on"] == ["acebench:acebench_en/data_normal_single_turn_single_function.json"]
 
 
-def test_training_refuses_bfcl(tmp_path):
+@needs_corpora
+def test_training_refuses_bfcl_and_fc_rewardbench():
     with pytest.raises(ValueError):
         lite_train.load_examples(str(CORPORA), [("bfcl", "bfcl_live_sample/BFCL_v3_live_simple.json")],
                                  training=True)
+    fixtures = pathlib.Path(__file__).resolve().parent
+    with pytest.raises(ValueError):
+        lite_train.load_examples(str(fixtures), [("fc_rewardbench", "fixtures/fc_rewardbench.jsonl")], training=True)
 
 
 def test_cli_usage_errors_are_reported(capsys, tmp_path):

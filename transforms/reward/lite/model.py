@@ -22,12 +22,12 @@ calibrated).
 from __future__ import annotations
 
 import json
-import math
 import os
-import struct
 from typing import Any, Sequence
 
 import numpy as np
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
 
 from transforms.reward.lite import features as F
 
@@ -47,64 +47,31 @@ class ModelFormatError(ValueError):
 # --------------------------------------------------------------------------- safetensors I/O
 
 def write_safetensors(path: str, tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> None:
-    header: dict[str, Any] = {}
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    offset = 0
-    blobs = []
-    for name in sorted(tensors):
-        array = np.ascontiguousarray(tensors[name], dtype="<f4")
-        data = array.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    raw = json.dumps(header, separators=(",", ":"), sort_keys=True).encode("utf-8")
-    raw += b" " * ((8 - len(raw) % 8) % 8)
+    """Write float32 tensors with the `safetensors` library (atomically: temp file, then rename)."""
+    arrays = {name: np.ascontiguousarray(tensors[name], dtype=np.float32) for name in sorted(tensors)}
     tmp = path + ".tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(struct.pack("<Q", len(raw)))
-        handle.write(raw)
-        for blob in blobs:
-            handle.write(blob)
+    save_file(arrays, tmp, metadata={str(k): str(v) for k, v in (metadata or {}).items()})
     os.replace(tmp, path)
 
 
 def read_safetensors(path: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Read a float32 safetensors file; refuses anything else."""
+    """Read a float32 safetensors file with the `safetensors` library; refuses anything else."""
     size = os.path.getsize(path)
     if size < 8 or size > MAX_WEIGHTS_BYTES:
         raise ModelFormatError(f"{path}: not a toolrm-lite weights file ({size} bytes)")
     with open(path, "rb") as handle:
-        data = handle.read()
-    if data[:1] == b"\x80" or data[:2] == b"PK":
+        magic = handle.read(2)
+    if magic[:1] == b"\x80" or magic == b"PK":
         raise ModelFormatError(f"{path}: looks like a pickle or zip archive; only safetensors weights load")
-    (length,) = struct.unpack("<Q", data[:8])
-    if length < 2 or 8 + length > len(data):
-        raise ModelFormatError(f"{path}: bad safetensors header length {length}")
     try:
-        header = json.loads(data[8:8 + length].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise ModelFormatError(f"{path}: safetensors header is not JSON: {error}") from None
-    if not isinstance(header, dict):
-        raise ModelFormatError(f"{path}: safetensors header is not an object")
-    metadata = header.pop("__metadata__", {}) or {}
-    if not isinstance(metadata, dict):
-        raise ModelFormatError(f"{path}: bad safetensors metadata")
-    body = memoryview(data)[8 + length:]
-    tensors = {}
-    for name, entry in header.items():
-        if not isinstance(entry, dict) or entry.get("dtype") != "F32":
+        with safe_open(path, framework="np") as weights:
+            metadata = weights.metadata() or {}
+            tensors = {name: weights.get_tensor(name) for name in weights.keys()}
+    except (SafetensorError, ValueError, OSError) as error:
+        raise ModelFormatError(f"{path}: not a valid safetensors file: {error}") from None
+    for name, array in tensors.items():
+        if array.dtype != np.float32:
             raise ModelFormatError(f"{path}: tensor {name!r} is not float32")
-        shape = entry.get("shape")
-        offsets = entry.get("data_offsets")
-        if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)
-                and isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
-            raise ModelFormatError(f"{path}: tensor {name!r} has a bad shape or offsets")
-        begin, end = offsets
-        count = math.prod(shape) if shape else 1
-        if not (0 <= begin <= end <= len(body)) or end - begin != 4 * count:
-            raise ModelFormatError(f"{path}: tensor {name!r} byte range does not match its shape")
-        tensors[name] = np.frombuffer(body[begin:end], dtype="<f4").reshape(shape).astype(np.float32)
     return tensors, {str(k): str(v) for k, v in metadata.items()}
 
 

@@ -3,19 +3,23 @@
 `toolrm train-lite --corpora DIR --output models/toolrm-lite [--seed 0]`:
 
 1. read the training corpora through the project's adapters (Seal-Tools
-   `dev` and `test_in_domain`, all of ACEBench); BFCL is never read for
-   training, and no example whose content also appears in a held-out split
-   is trained on;
-2. make candidates per example: the reference (correct) and the rule-based
-   negatives of `transforms.rules` (labelled by the checker), drawn with
-   several generator seeds;
-3. compute reference-free features (`features.py`) and fit a small MLP with
+   `dev` and `test_in_domain`, all of ACEBench); BFCL and FC-RewardBench (built
+   on BFCL's held-out categories) are refused for training, and no example
+   whose content also appears in a held-out split is trained on;
+2. add requests offered another example's tools, where no tool fits and no
+   call is right (`irrelevance_examples`);
+3. make candidates per example: the reference (correct), the rule-based
+   negatives of `transforms.rules` (labelled by the checker) drawn with
+   several generator seeds, and a few prose answers (right where no call is,
+   wrong where one is);
+4. compute reference-free features (`features.py`) and fit small MLPs with
    a pairwise logistic (RankNet) loss on score(correct) - score(wrong) within
    an example, plus a small pointwise logistic term so scores are comparable
-   across examples; numpy only, deterministic for a seed;
-4. evaluate on splits never trained on (Seal-Tools `test_out_domain`, the BFCL
+   across examples, and average them into one MLP; numpy only, deterministic
+   for a seed;
+5. evaluate on splits never trained on (Seal-Tools `test_out_domain`, the BFCL
    live sample): pairwise accuracy overall and per error type, best-of-N;
-5. save `config.json` + `model.safetensors` (+ `metrics.json`).
+6. save `config.json` + `model.safetensors` (+ `metrics.json`).
 """
 from __future__ import annotations
 
@@ -46,8 +50,8 @@ HELDOUT_SPECS: dict[str, list[tuple[str, str]]] = {
     "bfcl_live_sample": [("bfcl", "bfcl_live_sample/BFCL_v3_live_*.json")],
 }
 # BFCL's non-live categories are the project's held-out domain: never train on them.
-_FORBIDDEN_TRAIN = ("BFCL_v3_simple", "BFCL_v3_multiple", "BFCL_v3_parallel", "BFCL_v3_irrelevance",
-                    "BFCL_v3_java", "BFCL_v3_javascript", "BFCL_v3_rest", "BFCL_v3_exec", "bfcl")
+_FORBIDDEN_SOURCES = ("bfcl", "fc_rewardbench")
+_FORBIDDEN_TRAIN = ("bfcl", "fc-reward", "fc_reward")
 EVAL_SEED = 0
 # Each source's examples weigh this much in total: ACEBench (JSON Schema tools, enums, defaults,
 # irrelevance and clarification cases) is closer to real function-calling traffic than Seal-Tools.
@@ -79,8 +83,10 @@ def load_examples(corpora: str, specs: Iterable[tuple[str, str]], *, training: b
         if not paths:
             raise FileNotFoundError(f"no files match {os.path.join(corpora, pattern)}")
         for path in paths:
-            if training and (source == "bfcl" or any(tag in os.path.basename(path) for tag in _FORBIDDEN_TRAIN)):
-                raise ValueError(f"{path}: BFCL data is held out and is never trained on")
+            if training and (source in _FORBIDDEN_SOURCES
+                             or any(tag in os.path.basename(path).lower() for tag in _FORBIDDEN_TRAIN)):
+                raise ValueError(f"{path}: BFCL data (and FC-RewardBench, built on it) is held out "
+                                 f"and is never trained on")
             if not adapter.is_data_file(path):
                 continue
             context = adapter.load_context(path, fileio.open_read)
@@ -414,12 +420,6 @@ def evaluate_scores(groups: Sequence[Group], scores: Sequence[np.ndarray], *, se
 def evaluate(model: LiteRewardModel, groups: Sequence[Group]) -> dict[str, Any]:
     scores = [model.score(group.example, group.outputs) for group in groups]
     return evaluate_scores(groups, scores)
-
-
-def heldout_groups(corpora: str, *, seed: int = EVAL_SEED, max_negatives: int = 6) -> dict[str, list[Group]]:
-    """The held-out evaluation sets: every example's reference and rule negatives (seed 0, default mix)."""
-    return {name: make_groups(load_examples(corpora, specs), seeds=(seed,), max_negatives=max_negatives)
-            for name, specs in HELDOUT_SPECS.items()}
 
 
 # --------------------------------------------------------------------------- entry points
