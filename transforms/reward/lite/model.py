@@ -50,7 +50,10 @@ def write_safetensors(path: str, tensors: dict[str, np.ndarray], metadata: dict[
     """Write float32 tensors with the `safetensors` library (atomically: temp file, then rename)."""
     arrays = {name: np.ascontiguousarray(tensors[name], dtype=np.float32) for name in sorted(tensors)}
     tmp = path + ".tmp"
-    save_file(arrays, tmp, metadata={str(k): str(v) for k, v in (metadata or {}).items()})
+    # One metadata key holding sorted JSON: the library writes a metadata map
+    # in hash order, which would make two saves of one model differ in bytes.
+    text = json.dumps({str(k): str(v) for k, v in (metadata or {}).items()}, sort_keys=True)
+    save_file(arrays, tmp, metadata={_METADATA_KEY: text})
     os.replace(tmp, path)
 
 
@@ -72,7 +75,15 @@ def read_safetensors(path: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     for name, array in tensors.items():
         if array.dtype != np.float32:
             raise ModelFormatError(f"{path}: tensor {name!r} is not float32")
+    if _METADATA_KEY in metadata:
+        try:
+            metadata = json.loads(metadata[_METADATA_KEY])
+        except ValueError:
+            raise ModelFormatError(f"{path}: bad metadata") from None
     return tensors, {str(k): str(v) for k, v in metadata.items()}
+
+
+_METADATA_KEY = "toolrm"
 
 
 # --------------------------------------------------------------------------- the model
