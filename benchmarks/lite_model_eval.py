@@ -33,8 +33,6 @@ import time  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-
 from transforms.reward.lite import DEFAULT_MODEL_PATH, features as F  # noqa: E402
 from transforms.reward.lite.model import LiteRewardModel  # noqa: E402
 from transforms.reward.lite.train import (HELDOUT_SPECS, TRAIN_SPECS, evaluate_scores, load_examples,  # noqa: E402

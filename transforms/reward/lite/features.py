@@ -72,18 +72,7 @@ _DOMAIN = re.compile(r"\b[\w-]+\.(?:com|org|net|io|gov|edu)\b")
 _DOMAIN_ENDINGS = (".com", ".org", ".net", ".io", ".gov", ".edu")
 
 
-def find_emails_urls(text: str) -> list[str]:
-    """Emails, URLs and bare domains (each regex only where its telltale character occurs)."""
-    out = []
-    if "@" in text:
-        out += _EMAIL.findall(text)
-    if "://" in text:
-        out += _URL.findall(text)
-    if any(ending in text for ending in _DOMAIN_ENDINGS):
-        out += _DOMAIN.findall(text)
-    return out
 _DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-_TIME_SHAPE = re.compile(r"^\d{1,2}:\d{2}")
 _NUMERIC_STRING = re.compile(r"^\s*[-+]?\$?\d[\d,]*(?:\.\d+)?\s*%?\s*$")
 _EXAMPLE_QUOTED = re.compile(r"'([^'\n]{1,40})'|\"([^\"\n]{1,40})\"")
 _EXAMPLE_EG = re.compile(r"(?:e\.g\.|eg\.|for example|such as|like)[,:]?\s+([^;()\n]{1,40})", re.I)
@@ -113,6 +102,18 @@ _NEGATIVE_WORDS = frozenset("cannot can't unable not no none sorry unfortunately
 _ASK_WORDS = frozenset("could would please provide specify tell which what clarify need information "
                        "missing confirm more details".split())
 _INVALID_WORDS = frozenset("invalid valid incorrect wrong format check error correct".split())
+
+
+def find_emails_urls(text: str) -> list[str]:
+    """Emails, URLs and bare domains (each regex only where its telltale character occurs)."""
+    out = []
+    if "@" in text:
+        out += _EMAIL.findall(text)
+    if "://" in text:
+        out += _URL.findall(text)
+    if any(ending in text for ending in _DOMAIN_ENDINGS):
+        out += _DOMAIN.findall(text)
+    return out
 
 
 def standardize(text: str) -> str:
@@ -285,9 +286,7 @@ def _type_ok(value: Any, types: list[str]) -> bool:
 
 
 class ParamInfo:
-    __slots__ = ("name", "schema", "types", "enum", "enum_norm", "minimum", "maximum", "default",
-                 "has_default", "words", "_examples", "description", "date_format", "properties", "required", "items",
-                 "value_class", "align_words", "norm_name")
+    """What the features read about one parameter's schema; the costlier parts on first use."""
 
     def __init__(self, name: str, schema: Any):
         schema = schema if isinstance(schema, dict) else {}
@@ -296,38 +295,57 @@ class ParamInfo:
         self.types = schema_types(schema)
         enum = schema.get("enum")
         self.enum = enum if isinstance(enum, list) and enum else None
-        self.enum_norm = {standardize(str(e)) for e in self.enum} if self.enum else None
-        self.minimum = schema.get("minimum") if isinstance(schema.get("minimum"), (int, float)) else None
-        self.maximum = schema.get("maximum") if isinstance(schema.get("maximum"), (int, float)) else None
+        minimum, maximum = schema.get("minimum"), schema.get("maximum")
+        self.minimum = minimum if isinstance(minimum, (int, float)) else None
+        self.maximum = maximum if isinstance(maximum, (int, float)) else None
         self.has_default = "default" in schema
         self.default = schema.get("default")
-        self.words = {stem(w) for w in identifier_words(name) if len(w) > 2 and w not in STOPWORDS}
-        description = schema.get("description") if isinstance(schema.get("description"), str) else ""
-        self.description = description
-        self._examples = None
-        fmt = schema.get("format")
-        self.date_format = fmt in ("date", "date-time") or "yyyy-mm-dd" in description.lower() \
-            or "yyyy-mm-dd" in str(schema.get("pattern", "")).lower()
+        description = schema.get("description")
+        self.description = description if isinstance(description, str) else ""
         props = schema.get("properties")
         self.properties = props if isinstance(props, dict) else None
         req = schema.get("required")
         self.required = [r for r in req if isinstance(r, str)] if isinstance(req, list) else []
         items = schema.get("items")
         self.items = items if isinstance(items, dict) else None
-        self.value_class = param_class(name)
-        self.norm_name = standardize(name)
-        self.align_words = {stem(w) for w in identifier_words(name) if len(w) >= 2 and w not in STOPWORDS}
+
+    @functools.cached_property
+    def words(self) -> set[str]:
+        return {stem(w) for w in identifier_words(self.name) if len(w) > 2 and w not in STOPWORDS}
+
+    @functools.cached_property
+    def align_words(self) -> set[str]:
+        return {stem(w) for w in identifier_words(self.name) if len(w) >= 2 and w not in STOPWORDS}
+
+    @functools.cached_property
+    def enum_norm(self) -> set[str] | None:
+        return {standardize(str(e)) for e in self.enum} if self.enum else None
+
+    @functools.cached_property
+    def norm_name(self) -> str:
+        return standardize(self.name)
+
+    @functools.cached_property
+    def value_class(self) -> str | None:
+        return param_class(self.name)
+
+    @functools.cached_property
+    def date_format(self) -> bool:
+        return self.schema.get("format") in ("date", "date-time") or "yyyy-mm-dd" in self.description.lower() \
+            or "yyyy-mm-dd" in str(self.schema.get("pattern", "")).lower()
+
+    @functools.cached_property
+    def _examples(self) -> list[tuple]:
+        examples = []
+        for m in _EXAMPLE_QUOTED.finditer(self.description):
+            examples.append(next(g for g in m.groups() if g))
+        if not examples:
+            for m in _EXAMPLE_EG.finditer(self.description):
+                examples.append(m.group(1).strip().rstrip("."))
+        return [_shape(e) for e in examples[:4] if e.strip()]
 
     def shape_examples(self) -> list[tuple]:
         """Shapes of the example values the description gives ("e.g. 'San Francisco, CA'")."""
-        if self._examples is None:
-            examples = []
-            for m in _EXAMPLE_QUOTED.finditer(self.description):
-                examples.append(next(g for g in m.groups() if g))
-            if not examples:
-                for m in _EXAMPLE_EG.finditer(self.description):
-                    examples.append(m.group(1).strip().rstrip("."))
-            self._examples = [_shape(e) for e in examples[:4] if e.strip()]
         return self._examples
 
 
@@ -817,7 +835,6 @@ def _value_key(value: Any) -> str:
 
 
 _NOT_ADDITIVE = {"overlap_min", "shape_min", "call_values", "blob", "nums_used", "siblings", "dup_values"}
-_ADDITIVE = tuple(slot for slot in _STAT_FIELDS if slot not in _NOT_ADDITIVE)
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -1207,10 +1224,13 @@ def _arg_record(ex: ExampleInfo, resolved: str, info: ToolInfo, key: str, value:
         shown = value if isinstance(value, str) else _fmt(float(value)) \
             if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
         window = ex.window(offset, len(shown))
-        own_hit = bool(window & param.align_words)
+        own_words = param.align_words
+        own_hit = not window.isdisjoint(own_words)
         other_hit = False
-        for other_key, other_param in info.params.items():
-            if other_key != key and other_key in args and window & (other_param.align_words - param.align_words):
+        params = info.params
+        for other_key in args:
+            other_param = params.get(other_key)
+            if other_key != key and other_param is not None and window & (other_param.align_words - own_words):
                 other_hit = True
                 break
         if own_hit or other_hit:
@@ -1223,9 +1243,12 @@ def _arg_record(ex: ExampleInfo, resolved: str, info: ToolInfo, key: str, value:
                 out[10] = 1
                 out[11] = 1.0 / (1.0 + own / 30.0)
                 other = math.inf
-                for other_key, other_param in info.params.items():
-                    if other_key != key and other_key in args and other_param.words - param.words:
-                        other = min(other, ex.nearest_offset(other_param.words - param.words, offset))
+                for other_key in args:
+                    other_param = params.get(other_key)
+                    if other_key != key and other_param is not None:
+                        distinct = other_param.words - param.words
+                        if distinct:
+                            other = min(other, ex.nearest_offset(distinct, offset))
                 if other < own:
                     out[13] = 1
                 else:
