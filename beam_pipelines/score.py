@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import collections
 from typing import Any
 
 import apache_beam as beam
@@ -22,7 +21,7 @@ from runners.presets import RUNNERS
 from schemas.pairs import PAIR_ARROW_SCHEMA
 from schemas.records import CANDIDATE_JSON_FIELDS, from_row
 from transforms import fileio
-from transforms.accounting import WriteManifest, count_by
+from transforms.accounting import SumCounts, WriteManifest, count_by
 from transforms.dead_letter import DEAD_LETTER_SCHEMA, dead_letter
 from transforms.examples_io import ReadExamples
 from transforms.read_rows import ReadRows
@@ -67,26 +66,6 @@ class ReadCandidates(beam.PTransform):
         parsed = read["rows"] | "Parse" >> beam.ParDo(_ParseCandidate()).with_outputs("dead_letter", main="candidates")
         dead = (read["dead_letter"], parsed["dead_letter"]) | "DeadLetters" >> beam.Flatten()
         return {"candidates": parsed["candidates"], "dead_letter": dead}
-
-
-class _StageCounts(beam.CombineFn):
-    """Candidate-level accounting over scored groups, selection outputs and dead letters."""
-
-    def create_accumulator(self):
-        return collections.Counter()
-
-    def add_input(self, counter, item):
-        counter.update(item)
-        return counter
-
-    def merge_accumulators(self, counters):
-        total = collections.Counter()
-        for counter in counters:
-            total.update(counter)
-        return total
-
-    def extract_output(self, counter):
-        return dict(counter)
 
 
 def _group_stats(group) -> dict[str, int]:
@@ -182,7 +161,7 @@ def build(pipeline: beam.Pipeline, *, example_files: list[str], candidate_files:
             "examples_in": count_all(examples["examples"], "ExamplesIn", "examples"),
             "candidates_in": count_all(candidates["candidates"], "CandidatesIn", "candidates"),
             "stages": scored["scored"] | "GroupStats" >> beam.Map(_group_stats)
-            | "SumStats" >> beam.CombineGlobally(_StageCounts()),
+            | "SumStats" >> beam.CombineGlobally(SumCounts()),
             "pair_types": count_by(selected["pairs"], "error_type", "PairTypes"),
             "hard": count_by(selected["pairs"], "hard", "Hard"),
             "paired": count_all(paired, "Paired", "candidates"),

@@ -42,6 +42,29 @@ class CountRowStatuses(beam.PTransform):
         )
 
 
+class SumCounts(beam.CombineFn):
+    """Adds up dicts of counts (`{key: n}`) in any order; subclasses map inputs to counts."""
+
+    def create_accumulator(self):
+        return collections.Counter()
+
+    def add_input(self, counter, item):
+        counter.update(self.counts(item))
+        return counter
+
+    def counts(self, item) -> dict:
+        return item
+
+    def merge_accumulators(self, counters):
+        total = collections.Counter()
+        for counter in counters:
+            total.update(counter)
+        return total
+
+    def extract_output(self, counter):
+        return dict(counter)
+
+
 def count_by(records, field: str, label: str):
     """A one-element PCollection: `{value of field: count}`."""
     return (

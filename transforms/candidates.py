@@ -13,6 +13,7 @@ import apache_beam as beam
 
 from schemas import records
 from transforms import rules
+from transforms.accounting import SumCounts
 
 EXAMPLES = "examples"
 CANDIDATES = "candidates"
@@ -110,13 +111,11 @@ class ObfuscatedCopies(beam.PTransform):
         return {EXAMPLES: out[EXAMPLES], CANDIDATES: out[CANDIDATES]}
 
 
-class CandidateSummary(beam.CombineFn):
+class CandidateSummary(SumCounts):
     """Counts over batches of candidates, in one pass: origins, labels, error types, schema validity."""
 
-    def create_accumulator(self):
-        return collections.Counter()
-
-    def add_input(self, counter, batch):
+    def counts(self, batch):
+        counter = collections.Counter()
         for candidate in batch:
             counter[("origin", candidate["origin"])] += 1
             counter[("label", str(candidate["correct"]))] += 1
@@ -124,12 +123,6 @@ class CandidateSummary(beam.CombineFn):
                 counter[("negative_type", str(candidate["error_type"]))] += 1
                 counter[("negative_schema_valid", str(candidate.get("schema_valid")))] += 1
         return counter
-
-    def merge_accumulators(self, counters):
-        total = collections.Counter()
-        for counter in counters:
-            total.update(counter)
-        return total
 
     def extract_output(self, counter):
         summary: dict[str, dict[str, int]] = collections.defaultdict(dict)
