@@ -170,6 +170,15 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     llm.add_argument("--max_new_tokens", type=int, default=256)
     llm.add_argument("--batch_size", type=int, default=8)
     llm.add_argument("--error_types", default=None, help="error types to ask for (llm-perturb; default: all)")
+    http = parser.add_argument_group("OpenAI-compatible endpoint (backend openai)")
+    http.add_argument("--request_timeout_s", type=float, default=120.0,
+                      help="limit for one attempt of one request (default 120)")
+    http.add_argument("--max_retries", type=int, default=4,
+                      help="retries of a timed-out, 429/5xx or malformed answer before its dead letter (default 4)")
+    http.add_argument("--retry_backoff_s", type=float, default=1.0,
+                      help="first backoff; doubles per retry, with full jitter, up to 30 s (default 1)")
+    http.add_argument("--max_concurrency", type=int, default=8, help="requests in flight per worker thread")
+    http.add_argument("--requests_per_second", type=float, default=None, help="client-side rate limit")
     return parser.parse_known_args(argv)
 
 
@@ -189,7 +198,13 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
                "temperature": args.temperature, "max_new_tokens": args.max_new_tokens,
                "batch_size": args.batch_size,
                "error_types": [ErrorType.from_label(e).value for e in args.error_types.split(",")]
-               if args.error_types else None}
+               if args.error_types else None,
+               "http": {"timeout_s": args.request_timeout_s, "max_retries": args.max_retries,
+                        "backoff_initial_s": args.retry_backoff_s,
+                        "backoff_max_s": max(30.0, args.retry_backoff_s),
+                        "max_concurrency": args.max_concurrency,
+                        "requests_per_second": args.requests_per_second}
+               if args.backend == "openai" else None}
     files = fileio.match_inputs(args.input)
     num_shards = args.num_shards or default_num_shards(files)
     config = {"pipeline": "synthesize", "inputs": files, "generators": generators, "seed": args.seed,

@@ -139,7 +139,7 @@ class FaultyChatServer:
         self.rules: list[tuple[str, str]] = []
         self.default = "ok"
         self.answer = '[{"name": "get_user_info", "arguments": {"user_id": 7890, "special": "black"}}]'
-        self.slow_s = 1.0
+        self.slow_s = 3.0
         self.log: list[tuple[str, dict, dict]] = []
         self.attempts: dict[str, int] = {}
         self.in_flight = 0
@@ -177,6 +177,7 @@ class FaultyChatServer:
         with self._lock:
             self.rules, self.default, self.log, self.attempts = [], "ok", [], {}
             self.in_flight, self.max_in_flight, self.hold_s = 0, 0, 0.0
+            self.slow_s = 3.0
 
     def requests_for(self, scenario: str) -> int:
         return sum(1 for s, _, _ in self.log if s == scenario)
