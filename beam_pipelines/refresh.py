@@ -105,7 +105,7 @@ class RefreshBusyError(RuntimeError):
 # ----------------------------------------------------------------------------- options
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
-    from beam_pipelines import score
+    from beam_pipelines import score, synthesize
 
     parser = argparse.ArgumentParser(prog="toolrm refresh", description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True, help="dataset directory or URL (local, gs://, fsspec)")
@@ -120,18 +120,32 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--gc_grace_s", type=float, default=3600.0,
                         help="keep unlisted run directories younger than this (a concurrent refresh may "
                              "be writing one)")
+    synthesize.add_generator_args(parser, prefixed=True)
     score.add_scoring_args(parser)
     args, beam_args = parser.parse_known_args(argv)
     if len(args.source) != len(args.input):
         parser.error("give one --input per --source")
     if args.files_per_run < 0 or args.gc_grace_s < 0:
         parser.error("--files_per_run and --gc_grace_s must not be negative")
+    try:
+        synthesize.llm_settings(args, [g.strip() for g in args.generators.split(",")])
+    except ValueError as error:
+        parser.error(str(error))
     return args, beam_args
 
 
 def content_config(args: argparse.Namespace) -> dict[str, Any]:
-    """The options that shape the dataset's rows (runner and Beam options do not)."""
-    return {"generators": [g.strip() for g in args.generators.split(",") if g.strip()], "seed": args.seed,
+    """The options that shape the dataset's rows (runner and Beam options do not).
+
+    The LLM generators' model and sampling settings count when an LLM generator
+    is on; where the model is served and how requests are retried do not.
+    """
+    generators = [g.strip() for g in args.generators.split(",") if g.strip()]
+    llm_part = {}
+    if any(g.startswith("llm") for g in generators):  # absent otherwise: rule-only fingerprints stay as they were
+        llm_part = {"llm": {name: getattr(args, f"generator_{name}") for name in
+                       ("model", "backend", "samples", "temperature", "max_new_tokens", "error_types")}}
+    return {"generators": generators, "seed": args.seed, **llm_part,
             "scorer": args.scorer, "model": args.model, "max_length": args.max_length,
             "min_positive_score": args.min_positive_score, "max_pairs_per_example": args.max_pairs_per_example,
             "balance": args.balance, "hard_margin": args.hard_margin, "quarantine_margin": args.quarantine_margin}
@@ -376,7 +390,8 @@ def process_run(dataset: str, run_id: str, inputs: dict[str, dict], config: dict
 
     synthesized = fileio.join(run_dir, "synthesize")
     argv = [*[a for p in example_shards for a in ("--input", _literal(p))], "--output", synthesized,
-            "--generators", ",".join(config["generators"]), "--seed", str(config["seed"])]
+            "--generators", ",".join(config["generators"]), "--seed", str(config["seed"]),
+            *synthesize.generator_argv(args)]
     manifest, _ = _stage(synthesized, argv, beam_args, synthesize.run)
     files += _files_of(manifest, "synthesize", f"{prefix}/synthesize", run_id, "synthesize")
     candidate_shards = [fileio.join(synthesized, s["file"]) for s in manifest["files"].get("candidates", [])]

@@ -144,6 +144,74 @@ def build(pipeline: beam.Pipeline, *, files: list[str], output: str, num_shards:
         counts_fn=lambda summaries: synthesize_counts(summaries, target))
 
 
+# The LLM generators' options, as (name, prefixed, argparse kwargs). `toolrm
+# synthesize` takes them as `--name`; `toolrm run` and `toolrm refresh`, where
+# `--model`, `--device` and `--batch_size` belong to the reward model, take the
+# prefixed ones as `--generator_name` (see `add_generator_args`).
+GENERATOR_OPTIONS: tuple[tuple[str, bool, dict[str, Any]], ...] = (
+    ("model", True, dict(help="local path or gs:// URL of the generating model (or the served model's name)")),
+    ("backend", True, dict(default="transformers", choices=("transformers", "openai", "vllm"))),
+    ("endpoint", True, dict(help="base URL of an OpenAI-compatible server (backend openai)")),
+    ("api_key_env", True, dict(default="OPENAI_API_KEY", help="environment variable holding the API key")),
+    ("device", True, dict(default="cpu", help="cpu or cuda (backend transformers)")),
+    ("batch_size", True, dict(type=int, default=8)),
+    ("samples", False, dict(type=int, default=4, help="samples per example (llm-sample)")),
+    ("temperature", False, dict(type=float, default=0.8)),
+    ("max_new_tokens", False, dict(type=int, default=256)),
+    ("error_types", False, dict(default=None, help="error types to ask for (llm-perturb; default: all)")),
+    ("request_timeout_s", False, dict(type=float, default=120.0,
+                                      help="backend openai: limit for one attempt of one request (default 120)")),
+    ("max_retries", False, dict(type=int, default=4,
+                                help="backend openai: retries of a timed-out, 429/5xx or malformed answer "
+                                     "before its dead letter (default 4)")),
+    ("retry_backoff_s", False, dict(type=float, default=1.0,
+                                    help="backend openai: first backoff; doubles per retry, with full jitter, "
+                                         "up to 30 s (default 1)")),
+    ("max_concurrency", False, dict(type=int, default=8, help="backend openai: requests in flight per thread")),
+    ("requests_per_second", False, dict(type=float, default=None, help="backend openai: client-side rate limit")),
+)
+
+
+def add_generator_args(parser: argparse.ArgumentParser, *, prefixed: bool = False) -> None:
+    """The LLM generators' options; `prefixed` names the clashing ones `--generator_<name>`."""
+    group = parser.add_argument_group("LLM generators (llm-sample, llm-perturb)")
+    for name, clashes, kwargs in GENERATOR_OPTIONS:
+        flag = f"--generator_{name}" if prefixed and clashes else f"--{name}"
+        group.add_argument(flag, dest=f"generator_{name}", **kwargs)
+
+
+def generator_argv(args: argparse.Namespace) -> list[str]:
+    """Parsed generator options -> `toolrm synthesize` flags (those given or not at their default)."""
+    argv: list[str] = []
+    for name, _, kwargs in GENERATOR_OPTIONS:
+        value = getattr(args, f"generator_{name}")
+        if value is not None and value != kwargs.get("default"):
+            argv += [f"--{name}", str(value)]
+    return argv
+
+
+def llm_settings(args: argparse.Namespace, generators: list[str]) -> dict[str, Any] | None:
+    """The LLM stage's settings from parsed options (None when no LLM generator is asked for)."""
+    if not any(g.startswith("llm") for g in generators):
+        return None
+    get = lambda name: getattr(args, f"generator_{name}")  # noqa: E731
+    if not get("model"):
+        raise ValueError("a model is required for the llm-sample and llm-perturb generators "
+                         "(--model with toolrm synthesize, --generator_model with run and refresh)")
+    http = None
+    if get("backend") == "openai":
+        http = {"timeout_s": get("request_timeout_s"), "max_retries": get("max_retries"),
+                "backoff_initial_s": get("retry_backoff_s"), "backoff_max_s": max(30.0, get("retry_backoff_s")),
+                "max_concurrency": get("max_concurrency"), "requests_per_second": get("requests_per_second")}
+    return {"model": get("model"), "backend": get("backend"), "endpoint": get("endpoint"),
+            "api_key_env": get("api_key_env"), "device": get("device"), "samples": get("samples"),
+            "temperature": get("temperature"), "max_new_tokens": get("max_new_tokens"),
+            "batch_size": get("batch_size"),
+            "error_types": [ErrorType.from_label(e).value for e in get("error_types").split(",")]
+            if get("error_types") else None,
+            "http": http}
+
+
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="toolrm synthesize", description=__doc__.splitlines()[0])
     parser.add_argument("--input", required=True, action="append", help="Example shards (glob; repeatable)")
@@ -159,26 +227,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
                         help="add a renamed copy of each example (ToolRM's obfuscation augmentation)")
     parser.add_argument("--runner", default="direct", choices=RUNNERS)
     parser.add_argument("--num_shards", type=int, default=0)
-    llm = parser.add_argument_group("LLM generators")
-    llm.add_argument("--model", help="local path or gs:// URL of the model (or the served model's name)")
-    llm.add_argument("--backend", default="transformers", choices=("transformers", "openai", "vllm"))
-    llm.add_argument("--endpoint", help="base URL of an OpenAI-compatible server (backend openai)")
-    llm.add_argument("--api_key_env", default="OPENAI_API_KEY", help="environment variable holding the API key")
-    llm.add_argument("--device", default="cpu", help="cpu or cuda (backend transformers)")
-    llm.add_argument("--samples", type=int, default=4, help="samples per example (llm-sample)")
-    llm.add_argument("--temperature", type=float, default=0.8)
-    llm.add_argument("--max_new_tokens", type=int, default=256)
-    llm.add_argument("--batch_size", type=int, default=8)
-    llm.add_argument("--error_types", default=None, help="error types to ask for (llm-perturb; default: all)")
-    http = parser.add_argument_group("OpenAI-compatible endpoint (backend openai)")
-    http.add_argument("--request_timeout_s", type=float, default=120.0,
-                      help="limit for one attempt of one request (default 120)")
-    http.add_argument("--max_retries", type=int, default=4,
-                      help="retries of a timed-out, 429/5xx or malformed answer before its dead letter (default 4)")
-    http.add_argument("--retry_backoff_s", type=float, default=1.0,
-                      help="first backoff; doubles per retry, with full jitter, up to 30 s (default 1)")
-    http.add_argument("--max_concurrency", type=int, default=8, help="requests in flight per worker thread")
-    http.add_argument("--requests_per_second", type=float, default=None, help="client-side rate limit")
+    add_generator_args(parser)
     return parser.parse_known_args(argv)
 
 
@@ -189,22 +238,7 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     if unknown:
         raise ValueError(f"unknown generators {unknown}; choose from {', '.join(GENERATORS)}")
     mix = parse_mix(args.mix)
-    llm = None
-    if any(g.startswith("llm") for g in generators):
-        if not args.model:
-            raise ValueError("--model is required for the llm-sample and llm-perturb generators")
-        llm = {"model": args.model, "backend": args.backend, "endpoint": args.endpoint,
-               "api_key_env": args.api_key_env, "device": args.device, "samples": args.samples,
-               "temperature": args.temperature, "max_new_tokens": args.max_new_tokens,
-               "batch_size": args.batch_size,
-               "error_types": [ErrorType.from_label(e).value for e in args.error_types.split(",")]
-               if args.error_types else None,
-               "http": {"timeout_s": args.request_timeout_s, "max_retries": args.max_retries,
-                        "backoff_initial_s": args.retry_backoff_s,
-                        "backoff_max_s": max(30.0, args.retry_backoff_s),
-                        "max_concurrency": args.max_concurrency,
-                        "requests_per_second": args.requests_per_second}
-               if args.backend == "openai" else None}
+    llm = llm_settings(args, generators)
     files = fileio.match_inputs(args.input)
     num_shards = args.num_shards or default_num_shards(files)
     config = {"pipeline": "synthesize", "inputs": files, "generators": generators, "seed": args.seed,

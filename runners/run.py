@@ -1,6 +1,7 @@
 """`toolrm run` (and `make demo`): ingest -> synthesize -> score and select, end to end.
 
-    toolrm run --output out [--source NAME --input GLOB ...] [scoring options]
+    toolrm run --output out [--source NAME --input GLOB ...] [--generators rules,llm-sample
+               --generator_model M --generator_backend openai --generator_endpoint URL ...] [scoring options]
 
 Without `--source`, it runs on the bundled sample corpora. Each stage is its
 own pipeline writing to `<output>/ingest/<source>/`, `<output>/synthesize/`
@@ -48,12 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default="out")
     parser.add_argument("--source", action="append", help="corpus format (with --input); default: bundled samples")
     parser.add_argument("--input", action="append", help="glob of the corpus files, one per --source")
-    parser.add_argument("--generators", default="rules")
+    parser.add_argument("--generators", default="rules", help="rules, llm-sample, llm-perturb (comma-separated)")
     parser.add_argument("--seed", type=int, default=0)
+    synthesize.add_generator_args(parser, prefixed=True)
     score.add_scoring_args(parser)
     args, beam_args = parser.parse_known_args(argv)
     if bool(args.source) != bool(args.input) or (args.source and len(args.source) != len(args.input)):
         parser.error("give one --input per --source")
+    try:
+        synthesize.llm_settings(args, [g.strip() for g in args.generators.split(",")])
+    except ValueError as error:
+        parser.error(str(error))
     corpora = list(zip(args.source, args.input)) if args.source else \
         [(source, os.path.join(SAMPLES, folder, pattern)) for source, folder, pattern in BUNDLED]
     started = time.monotonic()
@@ -67,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     step = _step(f"synthesize ({args.generators})")
     synthesized = os.path.join(args.output, "synthesize")
     manifest = synthesize.run([*example_globs, "--output", synthesized, "--generators", args.generators,
-                               "--seed", str(args.seed), *beam_args])
+                               "--seed", str(args.seed), *synthesize.generator_argv(args), *beam_args])
     _print_synthesize_summary(manifest, synthesized, time.monotonic() - step)
     step = _step(f"score with {args.scorer} and select pairs")
     score_args = ["--output", args.output, "--candidates", os.path.join(synthesized, "candidates-*.parquet"),

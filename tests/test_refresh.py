@@ -548,3 +548,26 @@ def test_gcs_publisher_uses_generation_preconditions():
         thread.join(timeout=30)
     assert len(results) == 1 and all(readers_ok)
     assert a.read().manifest["version"] == results[0]
+
+
+def test_llm_generator_settings_shape_the_fingerprint_and_reach_synthesize(capsys):
+    from beam_pipelines import synthesize
+
+    base = ["--dataset", "d", "--source", "bfcl", "--input", "x/*.json"]
+    llm = ["--generators", "rules,llm-sample", "--generator_model", "served-7b", "--generator_backend", "openai",
+           "--generator_endpoint", "http://127.0.0.1:8000/v1"]
+    rules_only, _ = refresh.parse_args(base)
+    assert "llm" not in refresh.content_config(rules_only)  # rule-only fingerprints as before generators had options
+    with_llm, _ = refresh.parse_args(base + llm)
+    config = refresh.content_config(with_llm)
+    assert config["llm"]["model"] == "served-7b" and config["model"] is None  # the reward model stays its own
+    # Where the model is served and how requests are retried do not change rows; sampling does.
+    retried, _ = refresh.parse_args(base + llm + ["--request_timeout_s", "5", "--generator_endpoint", "http://h/v1"])
+    assert refresh.content_config(retried) == config
+    more_samples, _ = refresh.parse_args(base + llm + ["--samples", "8"])
+    assert refresh.content_config(more_samples) != config
+    assert synthesize.generator_argv(retried) == ["--model", "served-7b", "--backend", "openai",
+                                                  "--endpoint", "http://h/v1", "--request_timeout_s", "5.0"]
+    with pytest.raises(SystemExit):
+        refresh.parse_args(base + ["--generators", "llm-perturb"])
+    assert "--generator_model" in capsys.readouterr().err
