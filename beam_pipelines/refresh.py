@@ -106,6 +106,7 @@ class RefreshBusyError(RuntimeError):
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     from beam_pipelines import score, synthesize
+    from runners.presets import check_beam_args
 
     parser = argparse.ArgumentParser(prog="toolrm refresh", description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True, help="dataset directory or URL (local, gs://, fsspec)")
@@ -128,6 +129,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     if args.files_per_run < 0 or args.gc_grace_s < 0:
         parser.error("--files_per_run and --gc_grace_s must not be negative")
     try:
+        check_beam_args(beam_args)
         synthesize.llm_settings(args, [g.strip() for g in args.generators.split(",")])
     except ValueError as error:
         parser.error(str(error))

@@ -200,6 +200,9 @@ def llm_settings(args: argparse.Namespace, generators: list[str]) -> dict[str, A
                          "(--model with toolrm synthesize, --generator_model with run and refresh)")
     http = None
     if get("backend") == "openai":
+        if not get("endpoint"):
+            raise ValueError("backend openai needs the server's base URL (--endpoint with toolrm synthesize, "
+                             "--generator_endpoint with run and refresh)")
         http = {"timeout_s": get("request_timeout_s"), "max_retries": get("max_retries"),
                 "backoff_initial_s": get("retry_backoff_s"), "backoff_max_s": max(30.0, get("retry_backoff_s")),
                 "max_concurrency": get("max_concurrency"), "requests_per_second": get("requests_per_second")}
@@ -228,15 +231,23 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--runner", default="direct", choices=RUNNERS)
     parser.add_argument("--num_shards", type=int, default=0)
     add_generator_args(parser)
-    return parser.parse_known_args(argv)
+    args, beam_args = parser.parse_known_args(argv)
+    # Usage mistakes end here, with the usage line, before any file is read.
+    generators = [g.strip() for g in args.generators.split(",") if g.strip()]
+    unknown = sorted(set(generators) - set(GENERATORS))
+    if unknown or not generators:
+        parser.error(f"--generators: unknown {unknown or 'none given'}; choose from {', '.join(GENERATORS)}")
+    try:
+        parse_mix(args.mix)
+        llm_settings(args, generators)
+    except (ValueError, argparse.ArgumentTypeError) as error:
+        parser.error(str(error))
+    return args, beam_args
 
 
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> dict[str, Any]:
     args, beam_args = parse_args(argv)
     generators = [g.strip() for g in args.generators.split(",") if g.strip()]
-    unknown = sorted(set(generators) - set(GENERATORS))
-    if unknown:
-        raise ValueError(f"unknown generators {unknown}; choose from {', '.join(GENERATORS)}")
     mix = parse_mix(args.mix)
     llm = llm_settings(args, generators)
     files = fileio.match_inputs(args.input)

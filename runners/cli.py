@@ -1,9 +1,11 @@
 """The `toolrm` command: one subcommand per job."""
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import time
+from typing import Any, Callable
 
 USAGE = """usage: toolrm COMMAND [options]
 
@@ -37,20 +39,25 @@ def _print_ingest_summary(manifest: dict, output: str, seconds: float) -> None:
     print(f"  accounting: rows in = written + duplicate + dead letter: {'ok' if balanced else 'MISMATCH'}")
 
 
-def ingest(argv: list[str]) -> int:
-    from beam_pipelines import ingest as ingest_pipeline
+def _stage(name: str, module: Any, print_summary: Callable[[dict, str, float], None], argv: list[str]) -> int:
+    """Run one stage's pipeline; a usage or input error is one line on stderr and exit status 2."""
     from runners.presets import RunnerOptionsError
     from transforms.fileio import InputError
 
     started = time.monotonic()
     try:
-        manifest = ingest_pipeline.run(argv)
-    except (InputError, RunnerOptionsError) as error:
-        print(f"toolrm ingest: {error}", file=sys.stderr)
+        manifest = module.run(argv)
+    except (InputError, RunnerOptionsError, argparse.ArgumentTypeError) as error:
+        print(f"toolrm {name}: {error}", file=sys.stderr)
         return 2
-    args, _ = ingest_pipeline.parse_args(argv)
-    _print_ingest_summary(manifest, args.output, time.monotonic() - started)
+    args, _ = module.parse_args(argv)
+    print_summary(manifest, args.output, time.monotonic() - started)
     return 0
+
+
+def ingest(argv: list[str]) -> int:
+    from beam_pipelines import ingest as ingest_pipeline
+    return _stage("ingest", ingest_pipeline, _print_ingest_summary, argv)
 
 
 def _print_synthesize_summary(manifest: dict, output: str, seconds: float) -> None:
@@ -70,17 +77,7 @@ def _print_synthesize_summary(manifest: dict, output: str, seconds: float) -> No
 
 def synthesize(argv: list[str]) -> int:
     from beam_pipelines import synthesize as synthesize_pipeline
-    from transforms.fileio import InputError
-
-    started = time.monotonic()
-    try:
-        manifest = synthesize_pipeline.run(argv)
-    except (InputError, ValueError) as error:
-        print(f"toolrm synthesize: {error}", file=sys.stderr)
-        return 2
-    args, _ = synthesize_pipeline.parse_args(argv)
-    _print_synthesize_summary(manifest, args.output, time.monotonic() - started)
-    return 0
+    return _stage("synthesize", synthesize_pipeline, _print_synthesize_summary, argv)
 
 
 def verify(argv: list[str]) -> int:
@@ -90,19 +87,8 @@ def verify(argv: list[str]) -> int:
 
 def score(argv: list[str]) -> int:
     from beam_pipelines import score as score_pipeline
-    from runners.presets import RunnerOptionsError
     from runners.run import print_score_summary
-    from transforms.fileio import InputError
-
-    started = time.monotonic()
-    try:
-        manifest = score_pipeline.run(argv)
-    except (InputError, RunnerOptionsError) as error:
-        print(f"toolrm score: {error}", file=sys.stderr)
-        return 2
-    args, _ = score_pipeline.parse_args(argv)
-    print_score_summary(manifest, args.output, time.monotonic() - started)
-    return 0
+    return _stage("score", score_pipeline, print_score_summary, argv)
 
 
 def run(argv: list[str]) -> int:

@@ -279,10 +279,31 @@ def flink_options(options: PipelineOptions) -> PipelineOptions:
     return options
 
 
+def check_beam_args(beam_args: list[str]) -> None:
+    """Refuse words in the leftover (Beam) flags that no flag takes.
+
+    Commands hand what they do not parse to Beam, which drops what it cannot
+    parse with only a log line. A glob the shell expanded (`--input dir/*.json`
+    unquoted) would leave every file after the first there, and they would
+    silently not be read.
+    """
+    takes_value = False
+    for word in beam_args:
+        if word.startswith("-") and word != "-":
+            takes_value = "=" not in word
+            continue
+        if not takes_value:
+            raise RunnerOptionsError(
+                f"unexpected argument {word!r}: no option takes it. Quote globs so the shell does not "
+                f"expand them (--input 'dir/*.json'); give a repeatable option once per value")
+        takes_value = False
+
+
 def pipeline_options(runner: str, beam_args: list[str]) -> PipelineOptions:
     """Build PipelineOptions for a preset; `beam_args` are the user's extra Beam flags."""
     if runner not in RUNNERS:
         raise ValueError(f"unknown runner {runner!r}; choose one of {', '.join(RUNNERS)}")
+    check_beam_args(beam_args)
     options = PipelineOptions(beam_args)
     options.view_as(StandardOptions).runner = {
         "direct": None,  # resolved to an FnApiRunner instance by make_runner

@@ -44,6 +44,7 @@ def print_score_summary(manifest: dict, output: str, seconds: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from beam_pipelines import ingest, score, synthesize
+    from runners.presets import check_beam_args
 
     parser = argparse.ArgumentParser(prog="toolrm run", description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="out")
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.source) != bool(args.input) or (args.source and len(args.source) != len(args.input)):
         parser.error("give one --input per --source")
     try:
+        check_beam_args(beam_args)
         synthesize.llm_settings(args, [g.strip() for g in args.generators.split(",")])
     except ValueError as error:
         parser.error(str(error))

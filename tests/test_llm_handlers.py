@@ -12,8 +12,8 @@ from schemas.errors import ErrorType
 from transforms.llm import prompts
 from transforms.llm.http_handler import GenerationFailed, OpenAICompatibleHandler, parse_choices
 from transforms.llm.requests import GenerationRequest, GenerationResult, calls_from_tool_calls, strip_reasoning
-from transforms.llm.transformers_handler import (ChatModel, TransformersChatHandler, copy_model_dir,
-                                                 resolve_model_path)
+from transforms.llm.transformers_handler import ChatModel, TransformersChatHandler
+from transforms.model_files import copy_model_dir, resolve_model_path
 from transforms.llm.vllm_handler import VLLM_MISSING, VLLMChatHandler, VLLMEngine, sampling_params_kwargs
 
 from llm_fixtures import (fault, faulty_server, require_llm_dependencies, sample_examples,  # noqa: F401

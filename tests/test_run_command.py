@@ -111,3 +111,35 @@ def test_run_refuses_an_llm_generator_without_a_model(capsys):
         cli.main(["run", "--output", "unused", "--generators", "rules,llm-sample"])
     assert exit_info.value.code == 2
     assert "--generator_model" in capsys.readouterr().err
+
+
+def test_a_glob_the_shell_expanded_is_refused_not_half_read(tmp_path, capsys):
+    files = sorted(glob.glob(os.path.join(SAMPLES, "bfcl_live_sample", "*.json")))
+    # `--input dir/*.json` unquoted: the shell passes every file, argparse takes the first.
+    code = cli.main(["ingest", "--source", "bfcl", "--input", *files, "--output", str(tmp_path / "o")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"unexpected argument {files[1]!r}" in err and "Quote globs" in err
+    assert not os.path.exists(tmp_path / "o" / "manifest.json")
+
+
+def test_beam_flags_with_values_pass_the_stray_argument_check():
+    from runners.presets import RunnerOptionsError, check_beam_args
+
+    check_beam_args(["--project", "p", "--region=us-central1", "--save_main_session", "--direct_num_workers", "2",
+                     "--experiments", "use_runner_v2", "--experiments=no_use_multiple_sdk_containers"])
+    with pytest.raises(RunnerOptionsError, match="'stray'"):
+        check_beam_args(["--project", "p", "stray"])
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--generators", "rules,sampler"], "--generators: unknown ['sampler']"),
+    (["--generators", "rules,llm-sample"], "a model is required"),
+    (["--generators", "llm-sample", "--model", "m", "--backend", "openai"], "needs the server's base URL"),
+    (["--mix", "parameter_value_error=x"], "is not a number"),
+])
+def test_synthesize_usage_mistakes_exit_2_before_reading_anything(tmp_path, capsys, extra, message):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["synthesize", "--input", str(tmp_path / "missing-*.parquet"), "--output", str(tmp_path / "o"),
+                  *extra])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err

@@ -295,6 +295,7 @@ def _handler_modules():
     import transforms.llm.http_handler
     import transforms.llm.transformers_handler
     import transforms.llm.vllm_handler
+    import transforms.model_files
     import transforms.reward.lite.handler
     import transforms.reward.transformers_rm
     import transforms.reward.vllm_rm
@@ -302,7 +303,7 @@ def _handler_modules():
 
     return [transforms.llm.http_handler, transforms.llm.transformers_handler, transforms.llm.vllm_handler,
             transforms.reward.lite.handler, transforms.reward.transformers_rm, transforms.reward.vllm_rm,
-            transforms.score]
+            transforms.score, transforms.model_files]
 
 
 def _no_model_loads(monkeypatch):
@@ -314,7 +315,7 @@ def _no_model_loads(monkeypatch):
         for value in list(vars(module).values()):
             if isinstance(value, type) and issubclass(value, ModelHandler) and value.__module__ == module.__name__:
                 monkeypatch.setattr(value, "load_model", refuse)
-        for name in ("copy_model_dir", "resolve_model_path"):  # model files: local copy of a URL, or a Hub id
+        for name in ("copy_model_dir", "resolve_model_path", "load_pretrained"):  # model files: a URL's copy, a Hub id
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, refuse)
 

@@ -15,78 +15,14 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import os
-import shutil
-import tempfile
-import uuid
 from typing import Any, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
-from schemas.records import short_hash
 from transforms.llm.requests import GenerationRequest, GenerationResult, strip_reasoning
+from transforms.model_files import check_device_and_dtype, load_pretrained
 
 _LOG = logging.getLogger(__name__)
-_COMPLETE_MARKER = ".toolrm-copy-complete"
-_DTYPES = ("auto", "float32", "bfloat16", "float16")
-
-
-# --- model files -----------------------------------------------------------
-
-def copy_model_dir(url: str, destination: str) -> str:
-    """Copy every file under `url` (any Beam FileSystems path) to `destination`.
-
-    Copies into a fresh sibling directory and renames it into place, so a
-    worker never sees a half-copied model, and concurrent loaders on one
-    machine simply race to the same result.
-    """
-    from apache_beam.io.filesystems import FileSystems
-
-    if os.path.exists(os.path.join(destination, _COMPLETE_MARKER)):
-        return destination
-    prefix = url.rstrip("/") + "/"
-    (match,) = FileSystems.match([prefix + "**"])
-    files = [m.path for m in match.metadata_list]
-    if not files:
-        raise FileNotFoundError(f"no model files under {url!r}")
-    staging = f"{destination}.{uuid.uuid4().hex}.partial"
-    os.makedirs(staging)
-    try:
-        for path in files:
-            relative = path[len(prefix):] if path.startswith(prefix) else os.path.basename(path)
-            target = os.path.join(staging, *relative.split("/"))
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with FileSystems.open(path) as source, open(target, "wb") as sink:
-                shutil.copyfileobj(source, sink, 1 << 20)
-        open(os.path.join(staging, _COMPLETE_MARKER), "w").close()
-        try:
-            os.replace(staging, destination)
-        except OSError:
-            # Another loader finished first (destination now exists and is complete).
-            if not os.path.exists(os.path.join(destination, _COMPLETE_MARKER)):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return destination
-
-
-def resolve_model_path(model_path: str, *, allow_hub: bool = False, cache_dir: str | None = None) -> str:
-    """A local directory for `model_path`: itself, a cached copy of a URL, or (if allowed) a Hub id."""
-    if not isinstance(model_path, str) or not model_path:
-        raise ValueError(f"model_path must be a non-empty string, got {model_path!r}")
-    if model_path.startswith("file://"):
-        model_path = model_path[len("file://"):]
-    if os.path.isdir(model_path):
-        return model_path
-    if "://" in model_path:
-        cache = cache_dir or os.path.join(tempfile.gettempdir(), "toolrm-models")
-        os.makedirs(cache, exist_ok=True)
-        return copy_model_dir(model_path, os.path.join(cache, short_hash(model_path)))
-    if allow_hub:
-        return model_path
-    raise FileNotFoundError(
-        f"model {model_path!r} is not a local directory or a URL (gs://...); models are never fetched "
-        "from a hub unless allow_hub=True is passed")
 
 
 # --- the loaded model --------------------------------------------------------
@@ -241,10 +177,7 @@ class TransformersChatHandler(ModelHandler[GenerationRequest, GenerationResult, 
                  model_copies: int | None = None, large_model: bool = False, **kwargs):
         super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size,
                          model_copies=model_copies, large_model=large_model, **kwargs)
-        if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+        check_device_and_dtype(device, dtype)
         if not 0 < top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
         if max_rows_per_generate < 1:
@@ -265,23 +198,14 @@ class TransformersChatHandler(ModelHandler[GenerationRequest, GenerationResult, 
         return self._model_name
 
     def load_model(self) -> ChatModel:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
-        path = resolve_model_path(self._model_path, allow_hub=self._allow_hub, cache_dir=self._cache_dir)
-        local_only = not self._allow_hub
-        dtype = self._dtype
-        if dtype == "auto":
-            dtype = "bfloat16" if self._device.startswith("cuda") else "float32"
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local_only,
-                                                  trust_remote_code=self._trust_remote_code)
+        model, tokenizer, dtype = load_pretrained(
+            AutoModelForCausalLM, self._model_path, device=self._device, dtype=self._dtype,
+            allow_hub=self._allow_hub, cache_dir=self._cache_dir, trust_remote_code=self._trust_remote_code)
         tokenizer.padding_side = "left"  # decoder-only: new tokens follow the prompt directly
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=local_only, dtype=getattr(torch, dtype),
-                                                     trust_remote_code=self._trust_remote_code)
-        model.to(self._device)
-        model.eval()
         _LOG.info("loaded chat model %s on %s (%s)", self._model_name, self._device, dtype)
         return ChatModel(model, tokenizer, self._device, self._model_name, self._top_p, self._max_rows,
                          self._chat_template_kwargs)

@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional, Sequence
 from apache_beam.ml.inference.base import ModelHandler
 
 from transforms.llm.requests import GenerationRequest, GenerationResult, strip_reasoning
-from transforms.llm.transformers_handler import resolve_model_path
+from transforms.model_files import resolve_model_path
 
 _LOG = logging.getLogger(__name__)
 VLLM_MISSING = ("vLLM is not installed on this worker: pip install vllm on a CUDA worker "

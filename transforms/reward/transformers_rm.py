@@ -35,12 +35,11 @@ from typing import Any, Callable, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
-from transforms.llm.transformers_handler import resolve_model_path
+from transforms.model_files import check_device_and_dtype, load_pretrained
 from transforms.reward.batching import token_budget_batches
 from transforms.reward.serialize import CANDIDATE_TOO_LONG, RewardSerializer, Serialized
 
 _LOG = logging.getLogger(__name__)
-_DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 # --- what the handler takes and gives ------------------------------------------------
@@ -233,10 +232,7 @@ class TransformersRewardHandler(ModelHandler[ScoreRequest, ScoreResult, RewardSc
                  max_batch_size: int | None = 512, **kwargs):
         super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size,
                          model_copies=model_copies, **kwargs)
-        if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+        check_device_and_dtype(device, dtype)
         if max_length < 1:
             raise ValueError(f"max_length must be positive, got {max_length!r}")
         if max_batch_tokens < max_length:
@@ -268,20 +264,13 @@ class TransformersRewardHandler(ModelHandler[ScoreRequest, ScoreResult, RewardSc
         return self._model_name
 
     def load_model(self) -> RewardScorer:
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
 
-        path = resolve_model_path(self._model_path, allow_hub=self._allow_hub, cache_dir=self._cache_dir)
-        local_only = not self._allow_hub
-        dtype = self._dtype
-        if dtype == "auto":
-            dtype = "bfloat16" if self._device.startswith("cuda") else "float32"
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local_only,
-                                                  trust_remote_code=self._trust_remote_code)
         extra = {"attn_implementation": self._attn_implementation} if self._attn_implementation else {}
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path, local_files_only=local_only, dtype=getattr(torch, dtype),
-            trust_remote_code=self._trust_remote_code, **extra)
+        model, tokenizer, dtype = load_pretrained(
+            AutoModelForSequenceClassification, self._model_path, device=self._device, dtype=self._dtype,
+            allow_hub=self._allow_hub, cache_dir=self._cache_dir, trust_remote_code=self._trust_remote_code,
+            **extra)
         if model.config.num_labels != 1:
             raise ValueError(f"{self._model_name}: a reward model has one logit, this one has "
                              f"num_labels={model.config.num_labels}")
@@ -292,8 +281,6 @@ class TransformersRewardHandler(ModelHandler[ScoreRequest, ScoreResult, RewardSc
                          self._model_name, pad)
             text_config.pad_token_id = pad
             model.config.pad_token_id = pad
-        model.to(self._device)
-        model.eval()
         serializer = RewardSerializer(tokenizer, self._max_length, **self._serializer_kwargs)
         _LOG.info("loaded reward model %s on %s (%s, chat template: %s)", self._model_name, self._device, dtype,
                   serializer.uses_template)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
-from transforms.llm.transformers_handler import resolve_model_path
+from transforms.model_files import resolve_model_path
 from transforms.reward.serialize import RewardSerializer
 from transforms.reward.transformers_rm import ScoreRequest, ScoreResult, as_score_request, score_requests
 
