@@ -100,6 +100,25 @@ def token_string(toks: list[str]) -> str:
     return " " + " ".join(toks) + " "
 
 
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'-")
+
+
+def word_ending_at(text: str, start: int, end: int) -> str | None:
+    """The word (`[a-z0-9][a-z0-9'-]*`) ending at `end` and starting no earlier than `start`.
+
+    What `re.search(r"([a-z0-9][a-z0-9'-]*)$", text, start, end)` finds, scanning back from
+    `end` instead of trying every start position.
+    """
+    if end > start and text[end - 1] == "\n":  # `$` also matches before a final newline
+        end -= 1
+    at = end
+    while at > start and text[at - 1] in _WORD_CHARS:
+        at -= 1
+    while at < end and (text[at] == "'" or text[at] == "-"):  # a word starts with a letter or digit
+        at += 1
+    return text[at:end] if at < end else None
+
+
 def format_number(v: float) -> str:
     return str(int(v)) if v == int(v) else str(v)
 
