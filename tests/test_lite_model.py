@@ -168,6 +168,44 @@ def test_batch_api_checks_lengths(model):
     assert model.score([], []).shape == (0,)
 
 
+def test_fast_text_helpers_match_their_regex_definitions():
+    # The feature modules replace a few regexes with string methods or charset-led patterns
+    # for speed; each must find exactly what the plain regex finds.
+    import random
+    import re
+
+    from transforms.reward.lite.features import context, text
+
+    word_before = re.compile(r"([a-z0-9][a-z0-9'-]*)$")
+    noise = re.compile(r"[ ,./\-_*^]")
+    quoted = re.compile(r"\"([^\"\n]{1,100})\"|“([^”\n]{1,100})”|‘([^’\n]{1,100})’"
+                        r"|(?<![A-Za-z])'([^'\n]{1,100})'(?![A-Za-z])")
+    entity = re.compile(rf"\b{context._CAPWORD}(?:(?:\s+|\s+(?:of|de|la|the)\s+|,\s+){context._CAPWORD})*")
+    trigger = re.compile(r",|&|\b(?:and|or|vs)\b")
+    rng = random.Random(0)
+    pieces = ["New", "York", " of ", " the ", "IBM", "3M", "U.S.", "it's", "'x'", '"q"', "“r”", ", ", " ", "\n",
+              "and", "or", "vs", "band", "-", "'", "é", "x", "2", "İ", "_", "."]
+    for _ in range(20_000):
+        s = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 10)))
+        end = rng.randint(0, len(s))
+        start = rng.randint(0, end)
+        m = word_before.search(s, start, end)
+        assert text.word_ending_at(s, start, end) == (m.group(1) if m else None), (s, start, end)
+        assert text.standardize(s) == noise.sub("", s).lower().replace("'", '"'), s
+        for fast, plain in ((context._QUOTED, quoted), (context._ENTITY, entity), (context._CONJ_TRIGGER, trigger)):
+            assert [(m.span(), m.groups()) for m in fast.finditer(s)] == \
+                [(m.span(), m.groups()) for m in plain.finditer(s)], (plain.pattern, s)
+
+
+def test_tool_specs_share_one_tool_info():
+    spec = WEATHER_TOOLS[0]
+    copy = json.loads(json.dumps(spec))
+    assert F.tool_info(spec) is F.tool_info(copy)
+    odd = dict(copy, parameters=dict(copy["parameters"], extra=object()))  # not marshallable: keyed by repr
+    assert F.tool_info(odd) is F.tool_info(odd)
+    assert F.tool_info(odd).params.keys() == F.tool_info(spec).params.keys()
+
+
 # --------------------------------------------------------------------------- on-disk format
 
 def test_save_load_round_trip(model, tmp_path):

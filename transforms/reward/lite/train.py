@@ -12,7 +12,7 @@
    negatives of `transforms.rules` (labelled by the checker) drawn with
    several generator seeds, and a few prose answers (right where no call is,
    wrong where one is);
-4. compute reference-free features (`features.py`) and fit small MLPs with
+4. compute reference-free features (`features/`) and fit small MLPs with
    a pairwise logistic (RankNet) loss on score(correct) - score(wrong) within
    an example, plus a small pointwise logistic term so scores are comparable
    across examples, and average them into one MLP; numpy only, deterministic

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import functools
+import marshal
 import re
 from collections import OrderedDict
 from typing import Any
@@ -18,6 +19,9 @@ _TYPE_ALIASES = {"dict": "object", "float": "number", "tuple": "array", "list": 
                  "str": "string", "bool": "boolean", "any": None}
 _EXAMPLE_QUOTED = re.compile(r"'([^'\n]{1,40})'|\"([^\"\n]{1,40})\"")
 _EXAMPLE_EG = re.compile(r"(?:e\.g\.|eg\.|for example|such as|like)[,:]?\s+([^;()\n]{1,40})", re.I)
+_EXAMPLE_EG_WORDS = ("e.g.", "eg.", "for example", "such as", "like")
+# characters that match a letter of those words case-insensitively without lower-casing to it
+_EXAMPLE_EG_ODD_CASES = ("\u0130", "\u0131", "\u017f")  # İ ı ſ
 _NOT_KEY_CHARS = re.compile(r"[^a-z0-9]")
 # words of parameter names that say nothing about which value a parameter takes
 GENERIC_PARAM_WORDS = frozenset(stem(w) for w in """
@@ -71,6 +75,12 @@ def type_ok(value: Any, types: list[str]) -> bool:
     return False
 
 
+def _may_give_examples(description: str) -> bool:
+    """False where _EXAMPLE_EG cannot match (a cheap test before the regex)."""
+    low = description.lower()
+    return any(w in low for w in _EXAMPLE_EG_WORDS) or any(c in description for c in _EXAMPLE_EG_ODD_CASES)
+
+
 def key_of(name: str) -> str:
     """A name reduced to lower-case letters and digits (`get_weather` and `getWeather` meet)."""
     return _NOT_KEY_CHARS.sub("", name.lower())
@@ -101,12 +111,17 @@ class ParamInfo:
         self.items = items if isinstance(items, dict) else None
 
     @functools.cached_property
+    def name_parts(self) -> list[str]:
+        """The words of the parameter's name (`start_date`, `startDate` -> start, date)."""
+        return identifier_words(self.name)
+
+    @functools.cached_property
     def words(self) -> set[str]:
-        return {stem(w) for w in identifier_words(self.name) if len(w) > 2 and w not in STOPWORDS}
+        return {stem(w) for w in self.name_parts if len(w) > 2 and w not in STOPWORDS}
 
     @functools.cached_property
     def align_words(self) -> set[str]:
-        return {stem(w) for w in identifier_words(self.name) if len(w) >= 2 and w not in STOPWORDS}
+        return {stem(w) for w in self.name_parts if len(w) >= 2 and w not in STOPWORDS}
 
     @functools.cached_property
     def enum_norm(self) -> set[str] | None:
@@ -118,7 +133,7 @@ class ParamInfo:
 
     @functools.cached_property
     def value_class(self) -> str | None:
-        return param_class(self.name)
+        return param_class(self.name, self.name_parts)
 
     @functools.cached_property
     def date_format(self) -> bool:
@@ -130,7 +145,7 @@ class ParamInfo:
         examples = []
         for m in _EXAMPLE_QUOTED.finditer(self.description):
             examples.append(next(g for g in m.groups() if g))
-        if not examples:
+        if not examples and _may_give_examples(self.description):
             for m in _EXAMPLE_EG.finditer(self.description):
                 examples.append(m.group(1).strip().rstrip("."))
         return [value_shape(e) for e in examples[:4] if e.strip()]
@@ -141,13 +156,14 @@ class ParamInfo:
 
 
 class ToolInfo:
-    __slots__ = ("name", "params", "required", "words", "name_words", "key")
+    __slots__ = ("name", "_properties", "_params", "required", "words", "name_words", "key")
 
     def __init__(self, tool: dict):
         self.name = tool.get("name") or ""
         parameters = tool.get("parameters") if isinstance(tool.get("parameters"), dict) else {}
         props = parameters.get("properties") if isinstance(parameters.get("properties"), dict) else {}
-        self.params = {k: ParamInfo(k, v) for k, v in props.items()}
+        self._properties = props
+        self._params = None
         req = parameters.get("required")
         self.required = [r for r in req if isinstance(r, str)] if isinstance(req, list) else []
         self.name_words = {stem(w) for w in identifier_words(self.name) if len(w) > 1 and w not in STOPWORDS}
@@ -157,17 +173,30 @@ class ToolInfo:
         self.words = words
         self.key = key_of(self.name)
 
+    @property
+    def params(self) -> dict[str, ParamInfo]:
+        """ParamInfo of each parameter, made on first use: most tools an example offers are not called."""
+        params = self._params
+        if params is None:
+            params = self._params = {k: ParamInfo(k, v) for k, v in self._properties.items()}
+        return params
 
-_TOOL_CACHE: OrderedDict[str, ToolInfo] = OrderedDict()
+
+_TOOL_CACHE: OrderedDict[bytes | str, ToolInfo] = OrderedDict()
 _TOOL_CACHE_SIZE = 20_000
 
 
 def tool_info(tool: dict) -> ToolInfo:
     """ToolInfo of a tool spec, shared by every example offering the same spec."""
     try:
-        key = repr(tool)
-    except (TypeError, ValueError, RecursionError):
-        return ToolInfo(tool)
+        # marshal (version 2: no back-references) writes a JSON-like spec exactly (types
+        # included) and faster than repr; repr for anything marshal does not take
+        key = marshal.dumps(tool, 2)
+    except ValueError:
+        try:
+            key = repr(tool)
+        except (TypeError, ValueError, RecursionError):
+            return ToolInfo(tool)
     info = _TOOL_CACHE.get(key)
     if info is None:
         info = ToolInfo(tool)

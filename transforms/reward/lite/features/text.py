@@ -9,6 +9,7 @@ import datetime
 import math
 import operator
 import re
+from typing import Iterable
 
 TOKEN = re.compile(r"[a-z0-9]+")
 # a word that starts with a letter (stems of the user's words, and where they occur)
@@ -20,8 +21,7 @@ MONTHS = ["january", "february", "march", "april", "may", "june", "july", "augus
           "september", "october", "november", "december"]
 
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-_STRING_NOISE = re.compile(r"[ ,./\-_*^]")
-_NUMBER = re.compile(r"(?<![\w.])(?=[-+$\d.])[-+]?\$?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d*\.?\d+(?:[eE][-+]?\d+)?)")
+_NUMBER = re.compile(r"(?=[-+$\d.])(?<![\w.])[-+]?\$?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d*\.?\d+(?:[eE][-+]?\d+)?)")
 _ISO_DATE = re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b")
 _MDY_DATE = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b")
 _MONTH_RE = "|".join(m[:3] + "(?:" + m[3:] + ")?" for m in MONTHS)
@@ -61,7 +61,9 @@ def find_emails_urls(text: str) -> list[str]:
 
 def standardize(text: str) -> str:
     """The checker's string normalization (spaces and `, . / - _ * ^` removed, lower-cased)."""
-    return _STRING_NOISE.sub("", text).lower().replace("'", '"')
+    # str.replace, not a regex substitution: several times faster on long texts
+    return text.replace(" ", "").replace(",", "").replace(".", "").replace("/", "").replace("-", "") \
+        .replace("_", "").replace("*", "").replace("^", "").lower().replace("'", '"')
 
 
 def identifier_words(name: str) -> list[str]:
@@ -100,23 +102,21 @@ def token_string(toks: list[str]) -> str:
     return " " + " ".join(toks) + " "
 
 
-_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'-")
+_WORD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789'-"
 
 
 def word_ending_at(text: str, start: int, end: int) -> str | None:
     """The word (`[a-z0-9][a-z0-9'-]*`) ending at `end` and starting no earlier than `start`.
 
-    What `re.search(r"([a-z0-9][a-z0-9'-]*)$", text, start, end)` finds, scanning back from
-    `end` instead of trying every start position.
+    What `re.search(r"([a-z0-9][a-z0-9'-]*)$", text, start, end)` finds, with string
+    methods instead of a regex tried at every start position.
     """
     if end > start and text[end - 1] == "\n":  # `$` also matches before a final newline
         end -= 1
-    at = end
-    while at > start and text[at - 1] in _WORD_CHARS:
-        at -= 1
-    while at < end and (text[at] == "'" or text[at] == "-"):  # a word starts with a letter or digit
-        at += 1
-    return text[at:end] if at < end else None
+    segment = text[start:end]
+    # the trailing run of word characters, from its first letter or digit
+    word = segment[len(segment.rstrip(_WORD_CHARS)):].lstrip("'-")
+    return word or None
 
 
 def format_number(v: float) -> str:
@@ -177,8 +177,11 @@ def parse_date(value: str) -> str | None:
     return out
 
 
-def find_numbers(text: str) -> dict[float, tuple[int, int]]:
-    """Numbers in text (digits and number words) -> (start, end) of their first occurrence."""
+def find_numbers(text: str, words: Iterable[str] | None = None) -> dict[float, tuple[int, int]]:
+    """Numbers in text (digits and number words) -> (start, end) of their first occurrence.
+
+    `words`: the text's lower-cased tokens (or any superset), where the caller has them already.
+    """
     out: dict[float, tuple[int, int]] = {}
     for m in _NUMBER.finditer(text):
         raw = m.group(0).replace(",", "").replace("$", "").replace("+", "")
@@ -189,7 +192,7 @@ def find_numbers(text: str) -> dict[float, tuple[int, int]]:
         if math.isfinite(value) and value not in out:
             out[value] = (m.start(), m.end())
     low = text.lower()
-    if not _NUMBER_WORDS.keys().isdisjoint(TOKEN.findall(low)):
+    if not _NUMBER_WORDS.keys().isdisjoint(TOKEN.findall(low) if words is None else words):
         for m in _NUMBER_WORD.finditer(low):
             out.setdefault(float(_NUMBER_WORDS[m.group(0)]), (m.start(), m.end()))
     return out

@@ -82,8 +82,10 @@ def value_class(value: str) -> str:
     return "text"
 
 
-def param_class(name: str) -> str | None:
-    words = identifier_words(name)
+def param_class(name: str, words: list[str] | None = None) -> str | None:
+    """The value class a parameter's name asks for (`words`: its identifier words, if known)."""
+    if words is None:
+        words = identifier_words(name)
     for w in reversed(words):  # the head noun is last: `start_date`, `dayOfWeek` -> week (none) -> day
         cls = _PARAM_CLASS_WORDS.get(w)
         if cls is not None:
