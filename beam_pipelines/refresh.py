@@ -105,15 +105,12 @@ class RefreshBusyError(RuntimeError):
 # ----------------------------------------------------------------------------- options
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
-    from beam_pipelines import score, synthesize
-    from runners.presets import check_beam_args
+    from beam_pipelines import driver_options
 
     parser = argparse.ArgumentParser(prog="toolrm refresh", description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True, help="dataset directory or URL (local, gs://, fsspec)")
     parser.add_argument("--source", action="append", required=True, help="corpus format, one per --input")
     parser.add_argument("--input", action="append", required=True, help="glob of the corpus files")
-    parser.add_argument("--generators", default="rules")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--files_per_run", type=int, default=0,
                         help="most input files per run (default 0: one run per refresh)")
     parser.add_argument("--gc", action=argparse.BooleanOptionalAction, default=True,
@@ -121,18 +118,11 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--gc_grace_s", type=float, default=3600.0,
                         help="keep unlisted run directories younger than this (a concurrent refresh may "
                              "be writing one)")
-    synthesize.add_generator_args(parser, prefixed=True)
-    score.add_scoring_args(parser)
+    driver_options.add_driver_args(parser)
     args, beam_args = parser.parse_known_args(argv)
-    if len(args.source) != len(args.input):
-        parser.error("give one --input per --source")
     if args.files_per_run < 0 or args.gc_grace_s < 0:
         parser.error("--files_per_run and --gc_grace_s must not be negative")
-    try:
-        check_beam_args(beam_args)
-        synthesize.llm_settings(args, [g.strip() for g in args.generators.split(",")])
-    except ValueError as error:
-        parser.error(str(error))
+    driver_options.check_driver_args(parser, args, beam_args)
     return args, beam_args
 
 
@@ -142,7 +132,9 @@ def content_config(args: argparse.Namespace) -> dict[str, Any]:
     The LLM generators' model and sampling settings count when an LLM generator
     is on; where the model is served and how requests are retried do not.
     """
-    generators = [g.strip() for g in args.generators.split(",") if g.strip()]
+    from beam_pipelines.driver_options import generators_of
+
+    generators = generators_of(args)
     llm_part = {}
     if any(g.startswith("llm") for g in generators):  # absent otherwise: rule-only fingerprints stay as they were
         llm_part = {"llm": {name: getattr(args, f"generator_{name}") for name in
@@ -360,7 +352,7 @@ def _run_intact(dataset: str, record: dict) -> bool:
 def process_run(dataset: str, run_id: str, inputs: dict[str, dict], config: dict[str, Any],
                 config_fingerprint: str, args: argparse.Namespace, beam_args: list[str]) -> tuple[dict, bool]:
     """Ingest -> synthesize -> score one batch into `runs/<run_id>/`; returns (run record, reused)."""
-    from beam_pipelines import ingest, score, synthesize
+    from beam_pipelines import driver_options, ingest, score, synthesize
 
     prefix = f"{RUNS}/{run_id}"
     run_dir = fileio.join(dataset, RUNS, run_id)
@@ -392,20 +384,13 @@ def process_run(dataset: str, run_id: str, inputs: dict[str, dict], config: dict
 
     synthesized = fileio.join(run_dir, "synthesize")
     argv = [*[a for p in example_shards for a in ("--input", _literal(p))], "--output", synthesized,
-            "--generators", ",".join(config["generators"]), "--seed", str(config["seed"]),
-            *synthesize.generator_argv(args)]
+            *driver_options.synthesize_argv(args)]
     manifest, _ = _stage(synthesized, argv, beam_args, synthesize.run)
     files += _files_of(manifest, "synthesize", f"{prefix}/synthesize", run_id, "synthesize")
     candidate_shards = [fileio.join(synthesized, s["file"]) for s in manifest["files"].get("candidates", [])]
     _checkpoint("synthesize")
 
-    argv = ["--output", run_dir, "--scorer", args.scorer, "--max_pairs_per_example", str(args.max_pairs_per_example),
-            "--hard_margin", str(args.hard_margin), "--quarantine_margin", str(args.quarantine_margin),
-            "--balance" if args.balance else "--no-balance", "--device", args.device,
-            "--max_length", str(args.max_length)]
-    for flag, value in (("--model", args.model), ("--min_positive_score", args.min_positive_score)):
-        if value is not None:
-            argv += [flag, str(value)]
+    argv = ["--output", run_dir, *driver_options.scoring_argv(args)]
     argv += [a for p in example_shards for a in ("--examples", _literal(p))]
     argv += [a for p in candidate_shards for a in ("--candidates", _literal(p))]
     manifest, _ = _stage(run_dir, argv, beam_args, score.run)

@@ -43,25 +43,15 @@ def print_score_summary(manifest: dict, output: str, seconds: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from beam_pipelines import ingest, score, synthesize
-    from runners.presets import check_beam_args
+    from beam_pipelines import driver_options, ingest, score, synthesize
 
     parser = argparse.ArgumentParser(prog="toolrm run", description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="out")
     parser.add_argument("--source", action="append", help="corpus format (with --input); default: bundled samples")
     parser.add_argument("--input", action="append", help="glob of the corpus files, one per --source")
-    parser.add_argument("--generators", default="rules", help="rules, llm-sample, llm-perturb (comma-separated)")
-    parser.add_argument("--seed", type=int, default=0)
-    synthesize.add_generator_args(parser, prefixed=True)
-    score.add_scoring_args(parser)
+    driver_options.add_driver_args(parser)
     args, beam_args = parser.parse_known_args(argv)
-    if bool(args.source) != bool(args.input) or (args.source and len(args.source) != len(args.input)):
-        parser.error("give one --input per --source")
-    try:
-        check_beam_args(beam_args)
-        synthesize.llm_settings(args, [g.strip() for g in args.generators.split(",")])
-    except ValueError as error:
-        parser.error(str(error))
+    driver_options.check_driver_args(parser, args, beam_args)
     corpora = list(zip(args.source, args.input)) if args.source else \
         [(source, os.path.join(SAMPLES, folder, pattern)) for source, folder, pattern in BUNDLED]
     started = time.monotonic()
@@ -74,18 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         example_globs += ["--input", os.path.join(out, "examples-*.parquet")]
     step = _step(f"synthesize ({args.generators})")
     synthesized = os.path.join(args.output, "synthesize")
-    manifest = synthesize.run([*example_globs, "--output", synthesized, "--generators", args.generators,
-                               "--seed", str(args.seed), *synthesize.generator_argv(args), *beam_args])
+    manifest = synthesize.run([*example_globs, "--output", synthesized, *driver_options.synthesize_argv(args),
+                               *beam_args])
     _print_synthesize_summary(manifest, synthesized, time.monotonic() - step)
     step = _step(f"score with {args.scorer} and select pairs")
     score_args = ["--output", args.output, "--candidates", os.path.join(synthesized, "candidates-*.parquet"),
-                  "--scorer", args.scorer, "--max_pairs_per_example", str(args.max_pairs_per_example),
-                  "--hard_margin", str(args.hard_margin), "--quarantine_margin", str(args.quarantine_margin),
-                  "--balance" if args.balance else "--no-balance", "--device", args.device,
-                  "--max_length", str(args.max_length)]
-    for flag, value in (("--model", args.model), ("--min_positive_score", args.min_positive_score)):
-        if value is not None:
-            score_args += [flag, str(value)]
+                  *driver_options.scoring_argv(args)]
     for glob_arg in example_globs[1::2]:
         score_args += ["--examples", glob_arg]
     manifest = score.run(score_args + beam_args)
