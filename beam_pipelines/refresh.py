@@ -73,6 +73,7 @@ from typing import Any, Callable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from beam_pipelines import driver_options
 from beam_pipelines.common import versions
 from schemas.adapters import get_adapter
 from transforms import fileio
@@ -105,8 +106,6 @@ class RefreshBusyError(RuntimeError):
 # ----------------------------------------------------------------------------- options
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
-    from beam_pipelines import driver_options
-
     parser = argparse.ArgumentParser(prog="toolrm refresh", description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True, help="dataset directory or URL (local, gs://, fsspec)")
     parser.add_argument("--source", action="append", required=True, help="corpus format, one per --input")
@@ -132,9 +131,7 @@ def content_config(args: argparse.Namespace) -> dict[str, Any]:
     The LLM generators' model and sampling settings count when an LLM generator
     is on; where the model is served and how requests are retried do not.
     """
-    from beam_pipelines.driver_options import generators_of
-
-    generators = generators_of(args)
+    generators = driver_options.generators_of(args)
     llm_part = {}
     if any(g.startswith("llm") for g in generators):  # absent otherwise: rule-only fingerprints stay as they were
         llm_part = {"llm": {name: getattr(args, f"generator_{name}") for name in
@@ -352,7 +349,7 @@ def _run_intact(dataset: str, record: dict) -> bool:
 def process_run(dataset: str, run_id: str, inputs: dict[str, dict], config: dict[str, Any],
                 config_fingerprint: str, args: argparse.Namespace, beam_args: list[str]) -> tuple[dict, bool]:
     """Ingest -> synthesize -> score one batch into `runs/<run_id>/`; returns (run record, reused)."""
-    from beam_pipelines import driver_options, ingest, score, synthesize
+    from beam_pipelines import ingest, score, synthesize
 
     prefix = f"{RUNS}/{run_id}"
     run_dir = fileio.join(dataset, RUNS, run_id)

@@ -122,25 +122,13 @@ def sample_rows(count: int, max_len: int, vocab: int, seed: int) -> tuple[list[l
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from schemas.adapters import get_adapter
     from transforms import rules
-    from transforms.fileio import open_read
-    from transforms.read_rows import iter_file_rows
+    from transforms.corpus_examples import file_examples
     from transforms.reward.serialize import RewardSerializer
 
-    examples = []
-    for source, folder in (("bfcl", "bfcl_live_sample"), ("acebench", "acebench_en")):
-        adapter = get_adapter(source)
-        for path in sorted(glob.glob(os.path.join(REPO, "data", "samples", folder, "*.json"))):
-            if not adapter.is_data_file(path):
-                continue
-            context = adapter.load_context(path, open_read)
-            for _, row, error in iter_file_rows(path):
-                if error is None:
-                    try:
-                        examples.extend(adapter.adapt(row, context, adapter.split_of(path)).examples)
-                    except ValueError:
-                        continue
+    examples = [example for source, folder in (("bfcl", "bfcl_live_sample"), ("acebench", "acebench_en"))
+                for path in sorted(glob.glob(os.path.join(REPO, "data", "samples", folder, "*.json")))
+                for example in file_examples(source, path)]
     pairs = []
     for example in examples:
         if example.get("reference"):

@@ -14,6 +14,7 @@ measure the errors it makes, not the errors of a particular LLM.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import random
@@ -22,36 +23,17 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from schemas.adapters import get_adapter  # noqa: E402
 from schemas.pairs import openai_tools  # noqa: E402
-from schemas.validation import validate_example  # noqa: E402
 from transforms import rules  # noqa: E402
-from transforms.fileio import open_read  # noqa: E402
-from transforms.read_rows import iter_file_rows  # noqa: E402
+from transforms.corpus_examples import file_examples  # noqa: E402
 
 HELD_OUT = (("seal_tools", "seal_tools/test_out_domain.jsonl"),
             ("bfcl", "bfcl_live_sample/BFCL_v3_live_*.json"))
 
 
 def held_out_examples(corpora: str) -> list[dict]:
-    import glob
-    examples = []
-    for source, pattern in HELD_OUT:
-        adapter = get_adapter(source)
-        for path in sorted(glob.glob(os.path.join(corpora, pattern))):
-            if not adapter.is_data_file(path):
-                continue
-            context = adapter.load_context(path, open_read)
-            for _, row, error in iter_file_rows(path):
-                if error is not None:
-                    continue
-                try:
-                    for example in adapter.adapt(row, context, adapter.split_of(path)).examples:
-                        validate_example(example)
-                        examples.append(example)
-                except ValueError:  # the rows ingest dead-letters
-                    continue
-    return examples
+    return [example for source, pattern in HELD_OUT for path in sorted(glob.glob(os.path.join(corpora, pattern)))
+            for example in file_examples(source, path, validate=True)]
 
 
 def main() -> int:

@@ -27,10 +27,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from schemas import records  # noqa: E402
-from schemas.adapters import get_adapter  # noqa: E402
-from schemas.validation import validate_example  # noqa: E402
 from transforms import rules  # noqa: E402
-from transforms.fileio import open_read, parquet_bytes  # noqa: E402
+from transforms.corpus_examples import file_examples  # noqa: E402
+from schemas.validation import validate_example  # noqa: E402
+from transforms.fileio import parquet_bytes  # noqa: E402
 from transforms.read_rows import iter_file_rows  # noqa: E402
 
 SAMPLES = os.path.join(REPO, "data", "samples")
@@ -40,23 +40,10 @@ FILES = 8
 
 
 def sample_examples() -> list[dict]:
-    examples = []
-    for source, folder, pattern in BUNDLED:
-        adapter = get_adapter(source)
-        for path in sorted(glob.glob(os.path.join(SAMPLES, folder, pattern))):
-            if not adapter.is_data_file(path):
-                continue
-            context = adapter.load_context(path, open_read)
-            for _, row, error in iter_file_rows(path):
-                if error is None:
-                    try:
-                        adapted = adapter.adapt(row, context, adapter.split_of(path)).examples
-                        for example in adapted:
-                            validate_example(example)
-                    except ValueError:  # dead letters of ingest: not part of the workload
-                        continue
-                    examples.extend(adapted)
-    return examples
+    """The bundled samples' examples, as ingest writes them (its dead letters are not part of the workload)."""
+    return [example for source, folder, pattern in BUNDLED
+            for path in sorted(glob.glob(os.path.join(SAMPLES, folder, pattern)))
+            for example in file_examples(source, path, validate=True)]
 
 
 def write_examples(directory: str, count: int) -> None:

@@ -72,13 +72,10 @@ class Group:
 
 def load_examples(corpora: str, specs: Iterable[tuple[str, str]], *, training: bool = False) -> list[dict]:
     """Examples of the files the specs match, through the project's adapters (deduplicated)."""
-    from schemas.adapters import get_adapter
-    from transforms import fileio
-    from transforms.read_rows import iter_file_rows
+    from transforms.corpus_examples import file_examples
 
     examples, seen = [], set()
     for source, pattern in specs:
-        adapter = get_adapter(source)
         paths = sorted(glob.glob(os.path.join(corpora, pattern)))
         if not paths:
             raise FileNotFoundError(f"no files match {os.path.join(corpora, pattern)}")
@@ -87,22 +84,11 @@ def load_examples(corpora: str, specs: Iterable[tuple[str, str]], *, training: b
                              or any(tag in os.path.basename(path).lower() for tag in _FORBIDDEN_TRAIN)):
                 raise ValueError(f"{path}: BFCL data (and FC-RewardBench, built on it) is held out "
                                  f"and is never trained on")
-            if not adapter.is_data_file(path):
-                continue
-            context = adapter.load_context(path, fileio.open_read)
-            split = adapter.split_of(path)
-            for _, row, error in iter_file_rows(path):
-                if error:
+            for example in file_examples(source, path):
+                if example["content_hash"] in seen:
                     continue
-                try:
-                    adapted = adapter.adapt(row, context, split)
-                except ValueError:
-                    continue
-                for example in adapted.examples:
-                    if example["content_hash"] in seen:
-                        continue
-                    seen.add(example["content_hash"])
-                    examples.append(example)
+                seen.add(example["content_hash"])
+                examples.append(example)
     return examples
 
 

@@ -1,0 +1,41 @@
+"""A corpus file's examples without a pipeline: for training, benchmarks and evaluation files.
+
+The same read -> adapt (-> validate) path ingest takes, in plain Python. Rows
+ingest would dead-letter (unreadable, not adaptable, invalid) are skipped:
+they are not part of a workload or an evaluation set.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from schemas.adapters import get_adapter
+from schemas.validation import validate_example
+from transforms.fileio import open_read
+from transforms.read_rows import iter_file_rows
+
+
+def file_examples(source: str, path: str, *, validate: bool = False) -> Iterator[dict]:
+    """The examples of one corpus file; none for a side file (answers, catalogs).
+
+    With `validate`, each example is checked against the record's schema and
+    catalog as it is yielded; an invalid one is skipped (ingest dead-letters it).
+    """
+    adapter = get_adapter(source)
+    if not adapter.is_data_file(path):
+        return
+    context = adapter.load_context(path, open_read)
+    split = adapter.split_of(path)
+    for _, row, error in iter_file_rows(path):
+        if error is not None:
+            continue
+        try:
+            adapted = adapter.adapt(row, context, split).examples
+        except ValueError:
+            continue
+        for example in adapted:
+            if validate:
+                try:
+                    validate_example(example)
+                except ValueError:
+                    continue
+            yield example
