@@ -25,19 +25,28 @@ EXTRAS = {
     "test": ["pytest==9.2.0", "hypothesis==6.170.17", "trl==1.16.0", "datasets==5.2.0"],
 }
 
+# The distribution and its one import package; `toolrm` (the command) stays.
+DISTRIBUTION = "toolrm-beam"
+PACKAGE = "toolrm_beam"
+# The stage folders sit at the repository's top level and install under PACKAGE.
+STAGE_FOLDERS = ("schemas", "transforms", "beam_pipelines", "runners")
+PACKAGE_DIR = {PACKAGE: PACKAGE, **{f"{PACKAGE}.{folder}": folder for folder in STAGE_FOLDERS}}
+PACKAGES = [PACKAGE] + [f"{PACKAGE}.{name}" for name in find_packages(include=[
+    pattern for folder in STAGE_FOLDERS for pattern in (folder, f"{folder}.*")])]
+
 setup(
-    name="toolrm",
+    name=DISTRIBUTION,
     version="0.1.0",
     description="Beam pipeline that makes reward-model training data for tool-calling LLMs",
     long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["schemas", "schemas.*", "transforms", "transforms.*",
-                                    "beam_pipelines", "beam_pipelines.*", "runners", "runners.*"]),
+    packages=PACKAGES,
+    package_dir=PACKAGE_DIR,
     # The bundled model and sample corpora stay outside the packages (the sdist
     # carries them, see MANIFEST.in); the lite scorer ships its model to
     # workers inside its pickled handler.
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["toolrm = runners.cli:main"]},
+    entry_points={"console_scripts": ["toolrm = toolrm_beam.runners.cli:main"]},
 )

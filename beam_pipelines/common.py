@@ -12,9 +12,9 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 
-from runners.presets import make_runner, pipeline_options
-from schemas.records import CANDIDATE_ARROW_SCHEMA, CANDIDATE_JSON_FIELDS, EXAMPLE_JSON_FIELDS, to_row
-from transforms import fileio
+from toolrm_beam.runners.presets import make_runner, pipeline_options
+from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, CANDIDATE_JSON_FIELDS, EXAMPLE_JSON_FIELDS, to_row
+from toolrm_beam.transforms import fileio
 
 MANIFEST = "manifest.json"
 # Target uncompressed input per output shard; keeps a shard's sort in memory small.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from beam_pipelines import score, synthesize
+from toolrm_beam.beam_pipelines import score, synthesize
 
 
 def add_driver_args(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +19,7 @@ def add_driver_args(parser: argparse.ArgumentParser) -> None:
 
 def check_driver_args(parser: argparse.ArgumentParser, args: argparse.Namespace, beam_args: list[str]) -> None:
     """Usage mistakes end with the usage line, before the first stage starts."""
-    from runners.presets import check_beam_args
+    from toolrm_beam.runners.presets import check_beam_args
 
     if bool(args.source) != bool(args.input) or (args.source and len(args.source) != len(args.input)):
         parser.error("give one --input per --source")

@@ -12,18 +12,18 @@ from typing import Any
 
 import apache_beam as beam
 
-from beam_pipelines.common import (MANIFEST, candidate_row, default_num_shards, example_row, make_pipeline,
+from toolrm_beam.beam_pipelines.common import (MANIFEST, candidate_row, default_num_shards, example_row, make_pipeline,
                                    read_manifest, remove_stale_shards, versions)
-from runners.presets import RUNNERS
-from schemas.adapters import ADAPTERS, get_adapter
-from schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
-from transforms import fileio
-from transforms.accounting import CountRowStatuses, WriteManifest, count_by, row_counts
-from transforms.adapt import AdaptRows
-from transforms.dead_letter import DEAD_LETTER_SCHEMA
-from transforms.dedup import DedupExamples, RekeyCandidates
-from transforms.read_rows import ReadRows
-from transforms.write_shards import WriteShards
+from toolrm_beam.runners.presets import RUNNERS
+from toolrm_beam.schemas.adapters import ADAPTERS, get_adapter
+from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
+from toolrm_beam.transforms import fileio
+from toolrm_beam.transforms.accounting import CountRowStatuses, WriteManifest, count_by, row_counts
+from toolrm_beam.transforms.adapt import AdaptRows
+from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA
+from toolrm_beam.transforms.dedup import DedupExamples, RekeyCandidates
+from toolrm_beam.transforms.read_rows import ReadRows
+from toolrm_beam.transforms.write_shards import WriteShards
 
 
 

@@ -73,11 +73,11 @@ from typing import Any, Callable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from beam_pipelines import driver_options
-from beam_pipelines.common import versions
-from schemas.adapters import get_adapter
-from transforms import fileio
-from transforms.publish import TEMP_MARK, ConcurrentPublishError, ManifestError, publisher_for
+from toolrm_beam.beam_pipelines import driver_options
+from toolrm_beam.beam_pipelines.common import versions
+from toolrm_beam.schemas.adapters import get_adapter
+from toolrm_beam.transforms import fileio
+from toolrm_beam.transforms.publish import TEMP_MARK, ConcurrentPublishError, ManifestError, publisher_for
 
 FORMAT = "toolrm-dataset"
 FORMAT_VERSION = "1.0"
@@ -349,7 +349,7 @@ def _run_intact(dataset: str, record: dict) -> bool:
 def process_run(dataset: str, run_id: str, inputs: dict[str, dict], config: dict[str, Any],
                 config_fingerprint: str, args: argparse.Namespace, beam_args: list[str]) -> tuple[dict, bool]:
     """Ingest -> synthesize -> score one batch into `runs/<run_id>/`; returns (run record, reused)."""
-    from beam_pipelines import ingest, score, synthesize
+    from toolrm_beam.beam_pipelines import ingest, score, synthesize
 
     prefix = f"{RUNS}/{run_id}"
     run_dir = fileio.join(dataset, RUNS, run_id)

@@ -16,20 +16,20 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 
-from beam_pipelines.common import MANIFEST, make_pipeline, read_manifest, remove_stale_shards, versions
-from runners.presets import RUNNERS
-from schemas.pairs import PAIR_ARROW_SCHEMA
-from schemas.records import CANDIDATE_JSON_FIELDS, from_row
-from transforms import fileio
-from transforms.accounting import SumCounts, WriteManifest, count_by
-from transforms.dead_letter import DEAD_LETTER_SCHEMA, dead_letter
-from transforms.examples_io import ReadExamples
-from transforms.read_rows import ReadRows
-from transforms.report import render_report
-from transforms.score import ScoreGroups, make_scorer
-from transforms.select_stage import GroupCandidates, ScoreSample, SelectPairs
-from transforms.selection import SelectionPolicy
-from transforms.write_shards import WriteShards
+from toolrm_beam.beam_pipelines.common import MANIFEST, make_pipeline, read_manifest, remove_stale_shards, versions
+from toolrm_beam.runners.presets import RUNNERS
+from toolrm_beam.schemas.pairs import PAIR_ARROW_SCHEMA
+from toolrm_beam.schemas.records import CANDIDATE_JSON_FIELDS, from_row
+from toolrm_beam.transforms import fileio
+from toolrm_beam.transforms.accounting import SumCounts, WriteManifest, count_by
+from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA, dead_letter
+from toolrm_beam.transforms.examples_io import ReadExamples
+from toolrm_beam.transforms.read_rows import ReadRows
+from toolrm_beam.transforms.report import render_report
+from toolrm_beam.transforms.score import ScoreGroups, make_scorer
+from toolrm_beam.transforms.select_stage import GroupCandidates, ScoreSample, SelectPairs
+from toolrm_beam.transforms.selection import SelectionPolicy
+from toolrm_beam.transforms.write_shards import WriteShards
 
 FILTERED_SCHEMA = pa.schema([
     pa.field("example_id", pa.string()), pa.field("candidate_id", pa.string()), pa.field("origin", pa.string()),

@@ -15,17 +15,17 @@ from typing import Any
 
 import apache_beam as beam
 
-from beam_pipelines.common import (MANIFEST, candidate_row, default_num_shards, example_row, make_pipeline,
+from toolrm_beam.beam_pipelines.common import (MANIFEST, candidate_row, default_num_shards, example_row, make_pipeline,
                                    read_manifest, remove_stale_shards, versions)
-from runners.presets import RUNNERS
-from schemas.errors import ErrorType
-from schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
-from transforms import fileio, rules
-from transforms.accounting import WriteManifest, count_by
-from transforms.candidates import CandidateSummary, DedupCandidates, ObfuscatedCopies, RuleCandidates
-from transforms.dead_letter import DEAD_LETTER_SCHEMA
-from transforms.examples_io import ReadExamples
-from transforms.write_shards import WriteShards, WriteStreamingShards
+from toolrm_beam.runners.presets import RUNNERS
+from toolrm_beam.schemas.errors import ErrorType
+from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
+from toolrm_beam.transforms import fileio, rules
+from toolrm_beam.transforms.accounting import WriteManifest, count_by
+from toolrm_beam.transforms.candidates import CandidateSummary, DedupCandidates, ObfuscatedCopies, RuleCandidates
+from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA
+from toolrm_beam.transforms.examples_io import ReadExamples
+from toolrm_beam.transforms.write_shards import WriteShards, WriteStreamingShards
 
 GENERATORS = ("rules", "llm-sample", "llm-perturb")
 
@@ -104,7 +104,7 @@ def build(pipeline: beam.Pipeline, *, files: list[str], output: str, num_shards:
     dead_letters = [read["dead_letter"]]
     for mode, generator in (("sample", "llm-sample"), ("perturb", "llm-perturb")):
         if generator in generators:
-            from transforms.llm_stage import LLMCandidates  # heavy dependencies only when asked for
+            from toolrm_beam.transforms.llm_stage import LLMCandidates  # heavy dependencies only when asked for
             result = examples | f"LLM-{mode}" >> LLMCandidates(mode=mode, seed=seed, **llm)
             batches.append(result["candidates"] | f"LLM-{mode}-AsBatch" >> beam.Map(_as_batch))
             dead_letters.append(result["dead_letter"])

@@ -49,7 +49,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from transforms.reward.batching import (  # noqa: E402
+from toolrm_beam.transforms.reward.batching import (  # noqa: E402
     fixed_size_batches, padded_tokens, padding_waste, token_budget_batches)
 
 CONFIGS = {
@@ -122,9 +122,9 @@ def sample_rows(count: int, max_len: int, vocab: int, seed: int) -> tuple[list[l
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from transforms import rules
-    from transforms.corpus_examples import file_examples
-    from transforms.reward.serialize import RewardSerializer
+    from toolrm_beam.transforms import rules
+    from toolrm_beam.transforms.corpus_examples import file_examples
+    from toolrm_beam.transforms.reward.serialize import RewardSerializer
 
     examples = [example for source, folder in (("bfcl", "bfcl_live_sample"), ("acebench", "acebench_en"))
                 for path in sorted(glob.glob(os.path.join(REPO, "data", "samples", folder, "*.json")))
@@ -191,7 +191,7 @@ def run(argv=None) -> dict:
 
     import torch
 
-    from transforms.reward.transformers_rm import RewardScorer
+    from toolrm_beam.transforms.reward.transformers_rm import RewardScorer
 
     tiny = args.config == "tiny"
     num_inputs = args.num_inputs or (TINY_DEFAULTS["num_inputs"] if tiny else 512)

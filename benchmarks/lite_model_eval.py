@@ -33,9 +33,9 @@ import time  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from transforms.reward.lite import DEFAULT_MODEL_PATH, features as F  # noqa: E402
-from transforms.reward.lite.model import LiteRewardModel  # noqa: E402
-from transforms.reward.lite.train import (HELDOUT_SPECS, TRAIN_SPECS, evaluate_scores, load_examples,  # noqa: E402
+from toolrm_beam.transforms.reward.lite import DEFAULT_MODEL_PATH, features as F  # noqa: E402
+from toolrm_beam.transforms.reward.lite.model import LiteRewardModel  # noqa: E402
+from toolrm_beam.transforms.reward.lite.train import (HELDOUT_SPECS, TRAIN_SPECS, evaluate_scores, load_examples,  # noqa: E402
                                           make_groups)
 
 DEFAULT_CORPORA = os.environ.get("TOOLRM_CORPORA", os.path.join(

@@ -23,9 +23,9 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from schemas.pairs import openai_tools  # noqa: E402
-from transforms import rules  # noqa: E402
-from transforms.corpus_examples import file_examples  # noqa: E402
+from toolrm_beam.schemas.pairs import openai_tools  # noqa: E402
+from toolrm_beam.transforms import rules  # noqa: E402
+from toolrm_beam.transforms.corpus_examples import file_examples  # noqa: E402
 
 HELD_OUT = (("seal_tools", "seal_tools/test_out_domain.jsonl"),
             ("bfcl", "bfcl_live_sample/BFCL_v3_live_*.json"))

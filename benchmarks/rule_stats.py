@@ -28,10 +28,10 @@ if str(ROOT) not in sys.path:
 
 import pyarrow.parquet as pq  # noqa: E402
 
-from schemas.adapters import AdaptError, get_adapter  # noqa: E402
-from schemas.checker import check  # noqa: E402
-from schemas.errors import ErrorType  # noqa: E402
-from transforms.rules import (DEFAULT_MIX, generate_rule_candidates, is_schema_valid,  # noqa: E402
+from toolrm_beam.schemas.adapters import AdaptError, get_adapter  # noqa: E402
+from toolrm_beam.schemas.checker import check  # noqa: E402
+from toolrm_beam.schemas.errors import ErrorType  # noqa: E402
+from toolrm_beam.transforms.rules import (DEFAULT_MIX, generate_rule_candidates, is_schema_valid,  # noqa: E402
                               reference_candidate)
 
 CORPORA = (("seal_tools", "seal_tools"), ("acebench", "acebench_en"), ("bfcl", "bfcl_live_sample"))

@@ -26,12 +26,12 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from schemas import records  # noqa: E402
-from transforms import rules  # noqa: E402
-from transforms.corpus_examples import file_examples  # noqa: E402
-from schemas.validation import validate_example  # noqa: E402
-from transforms.fileio import parquet_bytes  # noqa: E402
-from transforms.read_rows import iter_file_rows  # noqa: E402
+from toolrm_beam.schemas import records  # noqa: E402
+from toolrm_beam.transforms import rules  # noqa: E402
+from toolrm_beam.transforms.corpus_examples import file_examples  # noqa: E402
+from toolrm_beam.schemas.validation import validate_example  # noqa: E402
+from toolrm_beam.transforms.fileio import parquet_bytes  # noqa: E402
+from toolrm_beam.transforms.read_rows import iter_file_rows  # noqa: E402
 
 SAMPLES = os.path.join(REPO, "data", "samples")
 BUNDLED = (("seal_tools", "seal_tools", "*.parquet"), ("acebench", "acebench_en", "*.json"),
@@ -64,7 +64,7 @@ def write_examples(directory: str, count: int) -> None:
 
 def plain_loop(directory: str, output: str) -> float:
     """The same work as the rule path of the pipeline, in one loop."""
-    from beam_pipelines.common import candidate_row
+    from toolrm_beam.beam_pipelines.common import candidate_row
 
     started = time.perf_counter()
     candidates = []
@@ -112,7 +112,7 @@ def beam_run(directory: str, output: str, workers: int) -> tuple[float, float]:
     Memory is sampled from /proc every 0.1 s: the kernel's rusage of a child
     counts the pages it shared with this (large) process before exec.
     """
-    command = [sys.executable, "-m", "runners.cli", "synthesize", "--input", os.path.join(directory, "*.parquet"),
+    command = [sys.executable, "-m", "toolrm_beam.runners.cli", "synthesize", "--input", os.path.join(directory, "*.parquet"),
                "--output", output, "--num_shards", "1"]
     if workers > 1:
         command += ["--direct_num_workers", str(workers), "--direct_running_mode", "multi_processing"]

@@ -22,10 +22,10 @@ import json
 import sys
 from typing import Any
 
-from schemas.adapters import common
-from schemas.records import candidate_id
-from transforms.read_rows import iter_file_rows
-from transforms.score import make_scorer
+from toolrm_beam.schemas.adapters import common
+from toolrm_beam.schemas.records import candidate_id
+from toolrm_beam.transforms.read_rows import iter_file_rows
+from toolrm_beam.transforms.score import make_scorer
 
 
 def _example(row: dict[str, Any], number: int) -> dict[str, Any]:

@@ -41,8 +41,8 @@ def _print_ingest_summary(manifest: dict, output: str, seconds: float) -> None:
 
 def _stage(name: str, module: Any, print_summary: Callable[[dict, str, float], None], argv: list[str]) -> int:
     """Run one stage's pipeline; a usage or input error is one line on stderr and exit status 2."""
-    from runners.presets import RunnerOptionsError
-    from transforms.fileio import InputError
+    from toolrm_beam.runners.presets import RunnerOptionsError
+    from toolrm_beam.transforms.fileio import InputError
 
     started = time.monotonic()
     try:
@@ -56,7 +56,7 @@ def _stage(name: str, module: Any, print_summary: Callable[[dict, str, float], N
 
 
 def ingest(argv: list[str]) -> int:
-    from beam_pipelines import ingest as ingest_pipeline
+    from toolrm_beam.beam_pipelines import ingest as ingest_pipeline
     return _stage("ingest", ingest_pipeline, _print_ingest_summary, argv)
 
 
@@ -76,38 +76,38 @@ def _print_synthesize_summary(manifest: dict, output: str, seconds: float) -> No
 
 
 def synthesize(argv: list[str]) -> int:
-    from beam_pipelines import synthesize as synthesize_pipeline
+    from toolrm_beam.beam_pipelines import synthesize as synthesize_pipeline
     return _stage("synthesize", synthesize_pipeline, _print_synthesize_summary, argv)
 
 
 def verify(argv: list[str]) -> int:
-    from runners import verify as verify_job
+    from toolrm_beam.runners import verify as verify_job
     return verify_job.main(argv)
 
 
 def score(argv: list[str]) -> int:
-    from beam_pipelines import score as score_pipeline
-    from runners.run import print_score_summary
+    from toolrm_beam.beam_pipelines import score as score_pipeline
+    from toolrm_beam.runners.run import print_score_summary
     return _stage("score", score_pipeline, print_score_summary, argv)
 
 
 def run(argv: list[str]) -> int:
-    from runners import run as run_job
+    from toolrm_beam.runners import run as run_job
     return run_job.main(argv)
 
 
 def refresh(argv: list[str]) -> int:
-    from beam_pipelines import refresh as refresh_job
+    from toolrm_beam.beam_pipelines import refresh as refresh_job
     return refresh_job.main(argv)
 
 
 def train_lite(argv: list[str]) -> int:
-    from transforms.reward.lite import train
+    from toolrm_beam.transforms.reward.lite import train
     return train.main(argv)
 
 
 def bench(argv: list[str]) -> int:
-    from runners import bench as bench_job
+    from toolrm_beam.runners import bench as bench_job
     return bench_job.main(argv)
 
 

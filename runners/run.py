@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-from runners.cli import _print_ingest_summary, _print_synthesize_summary
+from toolrm_beam.runners.cli import _print_ingest_summary, _print_synthesize_summary
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "samples")
 # (adapter, sample folder, glob inside it)
@@ -43,7 +43,7 @@ def print_score_summary(manifest: dict, output: str, seconds: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from beam_pipelines import driver_options, ingest, score, synthesize
+    from toolrm_beam.beam_pipelines import driver_options, ingest, score, synthesize
 
     parser = argparse.ArgumentParser(prog="toolrm run", description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="out")

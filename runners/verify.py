@@ -18,11 +18,11 @@ from typing import Any, Iterable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas.checker import check
-from schemas.records import REFERENCE_CALL, REFERENCE_NO_CALL, reference_from_bfcl
-from schemas.adapters.common import normalize_tools
-from schemas.tool_spec import ToolSpecError
-from transforms.read_rows import PARQUET_SUFFIXES, iter_file_rows
+from toolrm_beam.schemas.checker import check
+from toolrm_beam.schemas.records import REFERENCE_CALL, REFERENCE_NO_CALL, reference_from_bfcl
+from toolrm_beam.schemas.adapters.common import normalize_tools
+from toolrm_beam.schemas.tool_spec import ToolSpecError
+from toolrm_beam.transforms.read_rows import PARQUET_SUFFIXES, iter_file_rows
 
 _JSON_COLUMNS = ("tools", "reference", "candidate")
 

@@ -16,9 +16,9 @@ import dataclasses
 import re
 from typing import Any, NamedTuple
 
-from schemas.decoding import DecodeError, decode_calls
-from schemas.errors import ErrorType
-from schemas.records import REFERENCE_CALL, REFERENCE_KINDS
+from toolrm_beam.schemas.decoding import DecodeError, decode_calls
+from toolrm_beam.schemas.errors import ErrorType
+from toolrm_beam.schemas.records import REFERENCE_CALL, REFERENCE_KINDS
 
 # JSON Schema type -> the one Python type BFCL compares with `type(v) == t`
 # (so a bool is never an integer or a number). `number` is BFCL's `float`.

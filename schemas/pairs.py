@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from schemas.records import canonical_json, short_hash
+from toolrm_beam.schemas.records import canonical_json, short_hash
 
 PAIR_SCHEMA_VERSION = "1.0"
 

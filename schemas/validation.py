@@ -10,8 +10,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from schemas.records import EXAMPLE_JSON_SCHEMA
-from schemas.tool_spec import schema_error
+from toolrm_beam.schemas.records import EXAMPLE_JSON_SCHEMA
+from toolrm_beam.schemas.tool_spec import schema_error
 
 _EXAMPLE_VALIDATOR = Draft202012Validator(EXAMPLE_JSON_SCHEMA)
 

@@ -88,7 +88,7 @@ def tiny_chat_model(tmp_path_factory):
 
 def bfcl_examples(count: int = 3, split: str = "live_simple") -> list[dict]:
     """The first `count` canonical examples of a bundled BFCL live sample file."""
-    from schemas.adapters import get_adapter
+    from toolrm_beam.schemas.adapters import get_adapter
 
     adapter = get_adapter("bfcl")
     path = str(SAMPLES / "bfcl_live_sample" / f"BFCL_v3_{split}.json")

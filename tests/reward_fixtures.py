@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any, Iterable
 
-from schemas.records import candidate_id, make_example, reference_call
+from toolrm_beam.schemas.records import candidate_id, make_example, reference_call
 
 CHAT_TEMPLATE = (
     "{%- if tools %}{{ '<|im_start|>system\\n# Tools' }}"

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from jsonschema import Draft202012Validator
 
-from schemas import records
-from schemas.adapters import ADAPTERS, AdaptError, get_adapter
-from schemas.adapters import common
+from toolrm_beam.schemas import records
+from toolrm_beam.schemas.adapters import ADAPTERS, AdaptError, get_adapter
+from toolrm_beam.schemas.adapters import common
 
 CORPORA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "corpora"
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"

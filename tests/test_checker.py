@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.checker import CheckResult, check, standardize_string
-from schemas.errors import FC_REWARDBENCH_COUNTS, ErrorType
-from schemas.records import reference_from_bfcl
-from schemas.tool_spec import normalize_tool
+from toolrm_beam.schemas.checker import CheckResult, check, standardize_string
+from toolrm_beam.schemas.errors import FC_REWARDBENCH_COUNTS, ErrorType
+from toolrm_beam.schemas.records import reference_from_bfcl
+from toolrm_beam.schemas.tool_spec import normalize_tool
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BFCL_DIRS = (os.path.join(REPO, "data", "samples", "bfcl_live_sample"),

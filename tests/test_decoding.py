@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from schemas.decoding import MAX_OUTPUT_CHARS, DecodeError, decode_calls
+from toolrm_beam.schemas.decoding import MAX_OUTPUT_CHARS, DecodeError, decode_calls
 
 
 def call(name, /, **arguments):

@@ -10,9 +10,9 @@ import fsspec
 import pyarrow.parquet as pq
 import pytest
 
-from beam_pipelines import ingest
-from schemas.records import EXAMPLE_ARROW_SCHEMA, from_row
-from transforms.fileio import InputError
+from toolrm_beam.beam_pipelines import ingest
+from toolrm_beam.schemas.records import EXAMPLE_ARROW_SCHEMA, from_row
+from toolrm_beam.transforms.fileio import InputError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(REPO, "data", "samples")

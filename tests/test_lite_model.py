@@ -11,9 +11,9 @@ import shutil
 import numpy as np
 import pytest
 
-from transforms.reward.lite import DEFAULT_MODEL_PATH, LiteRewardModel, ModelFormatError, features as F
-from transforms.reward.lite import model as lite_model
-from transforms.reward.lite import train as lite_train
+from toolrm_beam.transforms.reward.lite import DEFAULT_MODEL_PATH, LiteRewardModel, ModelFormatError, features as F
+from toolrm_beam.transforms.reward.lite import model as lite_model
+from toolrm_beam.transforms.reward.lite import train as lite_train
 
 CORPORA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "corpora"
 needs_corpora = pytest.mark.skipif(not (CORPORA / "bfcl_live_sample").is_dir(),
@@ -174,7 +174,7 @@ def test_fast_text_helpers_match_their_regex_definitions():
     import random
     import re
 
-    from transforms.reward.lite.features import context, text
+    from toolrm_beam.transforms.reward.lite.features import context, text
 
     word_before = re.compile(r"([a-z0-9][a-z0-9'-]*)$")
     noise = re.compile(r"[ ,./\-_*^]")

@@ -14,10 +14,10 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that
 from jsonschema import Draft202012Validator
 
-from schemas.errors import ErrorType
-from schemas.records import CANDIDATE_ARROW_SCHEMA, CANDIDATE_JSON_FIELDS, CANDIDATE_JSON_SCHEMA, candidate_id, to_row
-from transforms.dead_letter import DEAD_LETTER_SCHEMA
-from transforms.llm import GenerateWithLLM, GenerationResult, OpenAICompatibleHandler, TransformersChatHandler
+from toolrm_beam.schemas.errors import ErrorType
+from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, CANDIDATE_JSON_FIELDS, CANDIDATE_JSON_SCHEMA, candidate_id, to_row
+from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA
+from toolrm_beam.transforms.llm import GenerateWithLLM, GenerationResult, OpenAICompatibleHandler, TransformersChatHandler
 
 from llm_fixtures import (fault, faulty_server, require_llm_dependencies, sample_examples,  # noqa: F401
                           tiny_chat_model)

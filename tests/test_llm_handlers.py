@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from schemas.errors import ErrorType
-from transforms.llm import prompts
-from transforms.llm.http_handler import GenerationFailed, OpenAICompatibleHandler, parse_choices
-from transforms.llm.requests import GenerationRequest, GenerationResult, calls_from_tool_calls, strip_reasoning
-from transforms.llm.transformers_handler import ChatModel, TransformersChatHandler
-from transforms.model_files import copy_model_dir, resolve_model_path
-from transforms.llm.vllm_handler import VLLM_MISSING, VLLMChatHandler, VLLMEngine, sampling_params_kwargs
+from toolrm_beam.schemas.errors import ErrorType
+from toolrm_beam.transforms.llm import prompts
+from toolrm_beam.transforms.llm.http_handler import GenerationFailed, OpenAICompatibleHandler, parse_choices
+from toolrm_beam.transforms.llm.requests import GenerationRequest, GenerationResult, calls_from_tool_calls, strip_reasoning
+from toolrm_beam.transforms.llm.transformers_handler import ChatModel, TransformersChatHandler
+from toolrm_beam.transforms.model_files import copy_model_dir, resolve_model_path
+from toolrm_beam.transforms.llm.vllm_handler import VLLM_MISSING, VLLMChatHandler, VLLMEngine, sampling_params_kwargs
 
 from llm_fixtures import (fault, faulty_server, require_llm_dependencies, sample_examples,  # noqa: F401
                           tiny_chat_model, transformers_server)

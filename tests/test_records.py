@@ -8,10 +8,10 @@ import sys
 import pytest
 from jsonschema import Draft202012Validator
 
-from schemas.records import (CANDIDATE_JSON_SCHEMA, EXAMPLE_JSON_SCHEMA, acceptable_values, from_row,
+from toolrm_beam.schemas.records import (CANDIDATE_JSON_SCHEMA, EXAMPLE_JSON_SCHEMA, acceptable_values, from_row,
                              make_example, make_example_id, reference_call, reference_from_bfcl, to_row)
-from schemas.tool_spec import ToolSpecError, normalize_tool, parse_type_annotation, properties_schema
-from schemas.validation import ValidationError, validate_example
+from toolrm_beam.schemas.tool_spec import ToolSpecError, normalize_tool, parse_type_annotation, properties_schema
+from toolrm_beam.schemas.validation import ValidationError, validate_example
 
 WEATHER = {"type": "dict", "required": ["location"], "properties": {
     "location": {"type": "string"},
@@ -73,7 +73,7 @@ def test_invalid_specs_are_rejected_with_the_reason():
 
 def test_example_id_is_stable_across_processes():
     here = make_example_id("bfcl", "live_simple", "live_simple_0-0-0")
-    code = "from schemas.records import make_example_id; print(make_example_id('bfcl','live_simple','live_simple_0-0-0'))"
+    code = "from toolrm_beam.schemas.records import make_example_id; print(make_example_id('bfcl','live_simple','live_simple_0-0-0'))"
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=".").stdout.strip()
     assert here == there

@@ -21,9 +21,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from beam_pipelines import refresh
-from transforms import fileio
-from transforms.publish import (ConcurrentPublishError, GCSPublisher, LocalPublisher, Published, decode,
+from toolrm_beam.beam_pipelines import refresh
+from toolrm_beam.transforms import fileio
+from toolrm_beam.transforms.publish import (ConcurrentPublishError, GCSPublisher, LocalPublisher, Published, decode,
                                 publisher_for)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,8 +36,8 @@ KINDS = ("pairs", "candidates", "examples", "filtered", "quarantine", "dead_lett
 @pytest.fixture(scope="module")
 def lite_model(tmp_path_factory):
     """A tiny toolrm-lite reward model with fixed random weights."""
-    from transforms.reward.lite import features
-    from transforms.reward.lite.model import LiteRewardModel
+    from toolrm_beam.transforms.reward.lite import features
+    from toolrm_beam.transforms.reward.lite.model import LiteRewardModel
 
     d, hidden = features.N_FEATURES, 4
     rng = np.random.default_rng(0)
@@ -293,7 +293,7 @@ def test_fingerprint_covers_side_files(tmp_path):
 
 def _cli(args, env_extra=None):
     env = dict(os.environ, **(env_extra or {}))
-    return subprocess.Popen([sys.executable, "-m", "runners.cli", "refresh", *args], cwd=REPO, env=env,
+    return subprocess.Popen([sys.executable, "-m", "toolrm_beam.runners.cli", "refresh", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -551,7 +551,7 @@ def test_gcs_publisher_uses_generation_preconditions():
 
 
 def test_llm_generator_settings_shape_the_fingerprint_and_reach_synthesize(capsys):
-    from beam_pipelines import synthesize
+    from toolrm_beam.beam_pipelines import synthesize
 
     base = ["--dataset", "d", "--source", "bfcl", "--input", "x/*.json"]
     llm = ["--generators", "rules,llm-sample", "--generator_model", "served-7b", "--generator_backend", "openai",

@@ -24,11 +24,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from beam_pipelines import ingest
+from toolrm_beam.beam_pipelines import ingest
 from llm_fixtures import faulty_server  # noqa: F401  (a pytest fixture)
-from schemas.adapters import ADAPTERS, Adapted, AdaptError, get_adapter
-from schemas.checker import CheckResult, check
-from transforms.read_rows import iter_file_rows
+from toolrm_beam.schemas.adapters import ADAPTERS, Adapted, AdaptError, get_adapter
+from toolrm_beam.schemas.checker import CheckResult, check
+from toolrm_beam.transforms.read_rows import iter_file_rows
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(REPO, "data", "samples")
@@ -61,7 +61,7 @@ def _everything_under(directory):
 
 def _kill_part_way(argv, output, extra_delay):
     """Start `toolrm ARGV`; SIGKILL it `extra_delay` s after its first file appears under `output`."""
-    process = subprocess.Popen([sys.executable, "-m", "runners.cli", *argv], cwd=REPO,
+    process = subprocess.Popen([sys.executable, "-m", "toolrm_beam.runners.cli", *argv], cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     first_seen = None
@@ -97,7 +97,7 @@ def _assert_rerun_matches(run_fn, argv, output, reference, codes):
 
 
 def test_killed_ingest_and_synthesize_rerun_to_the_same_rows(tmp_path):
-    from beam_pipelines import synthesize
+    from toolrm_beam.beam_pipelines import synthesize
 
     ingest_argv = ["--source", "acebench", "--input", os.path.join(ACEBENCH, "*.json"), "--num_shards", "2"]
     ingest_reference = str(tmp_path / "ingest-reference")
@@ -380,7 +380,7 @@ def _distinct_keys(examples):
 def test_llm_endpoint_faults_are_retried_then_dead_lettered_and_rule_candidates_still_written(
         tmp_path, faulty_server, monkeypatch, capsys):  # noqa: F811
     pytest.importorskip("httpx")
-    from runners import cli
+    from toolrm_beam.runners import cli
 
     corpus = tmp_path / "corpus"
     (corpus / "possible_answer").mkdir(parents=True)
@@ -392,7 +392,7 @@ def test_llm_endpoint_faults_are_retried_then_dead_lettered_and_rule_candidates_
     ingest.run(["--source", "bfcl", "--input", str(corpus / "*.json"), "--output", examples_dir])
     examples = [r for p in glob.glob(os.path.join(examples_dir, "examples-*.parquet"))
                 for r in pq.read_table(p).to_pylist()]
-    from schemas.records import from_row
+    from toolrm_beam.schemas.records import from_row
     examples = sorted((from_row(r) for r in examples), key=lambda e: e["example_id"])
     assert len(examples) == 6
 

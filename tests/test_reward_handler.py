@@ -21,12 +21,12 @@ from apache_beam.testing.util import assert_that  # noqa: E402
 
 from reward_fixtures import (  # noqa: E402
     build_tiny_reward_model, call_output, make_candidate, make_test_example, training_texts)
-from transforms.reward import serialize as ser  # noqa: E402
-from transforms.reward.batching import (  # noqa: E402
+from toolrm_beam.transforms.reward import serialize as ser  # noqa: E402
+from toolrm_beam.transforms.reward.batching import (  # noqa: E402
     fixed_size_batches, padded_tokens, padding_waste, token_budget_batches)
-from transforms.reward.transformers_rm import (  # noqa: E402
+from toolrm_beam.transforms.reward.transformers_rm import (  # noqa: E402
     ScoreRequest, TransformersRewardHandler, as_score_request, pad_token_id_for)
-from transforms.reward.vllm_rm import VLLM_MISSING, VLLMRewardEngine, VLLMRewardHandler, output_score  # noqa: E402
+from toolrm_beam.transforms.reward.vllm_rm import VLLM_MISSING, VLLMRewardEngine, VLLMRewardHandler, output_score  # noqa: E402
 
 TOLERANCE = 1e-4
 

@@ -16,14 +16,14 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from schemas import records
-from schemas.adapters import AdaptError, get_adapter
-from schemas.checker import check
-from schemas.decoding import DecodeError, decode_calls
-from schemas.errors import FC_REWARDBENCH_COUNTS, ErrorType
-from transforms.rules import (DEFAULT_MIX, generate_rule_candidates, is_schema_valid, obfuscate,
+from toolrm_beam.schemas import records
+from toolrm_beam.schemas.adapters import AdaptError, get_adapter
+from toolrm_beam.schemas.checker import check
+from toolrm_beam.schemas.decoding import DecodeError, decode_calls
+from toolrm_beam.schemas.errors import FC_REWARDBENCH_COUNTS, ErrorType
+from toolrm_beam.transforms.rules import (DEFAULT_MIX, generate_rule_candidates, is_schema_valid, obfuscate,
                               reference_candidate)
-from transforms.rules.names import invented_names
+from toolrm_beam.transforms.rules.names import invented_names
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
@@ -385,7 +385,7 @@ def test_candidates_are_the_same_in_another_process(examples, generated):
     script = (
         "import json, sys\n"
         "from tests.test_rules import load_samples\n"
-        "from transforms.rules import generate_rule_candidates\n"
+        "from toolrm_beam.transforms.rules import generate_rule_candidates\n"
         f"ex = load_samples()[::40]\n"
         f"print(json.dumps([[c['candidate_id'] for c in generate_rule_candidates(e, seed={SEED})] for e in ex]))\n")
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from llm_fixtures import faulty_server  # noqa: F401  (a pytest fixture)
-from runners import cli
+from toolrm_beam.runners import cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(REPO, "data", "samples")
@@ -124,7 +124,7 @@ def test_a_glob_the_shell_expanded_is_refused_not_half_read(tmp_path, capsys):
 
 
 def test_beam_flags_with_values_pass_the_stray_argument_check():
-    from runners.presets import RunnerOptionsError, check_beam_args
+    from toolrm_beam.runners.presets import RunnerOptionsError, check_beam_args
 
     check_beam_args(["--project", "p", "--region=us-central1", "--save_main_session", "--direct_num_workers", "2",
                      "--experiments", "use_runner_v2", "--experiments=no_use_multiple_sdk_containers"])

@@ -38,11 +38,11 @@ from apache_beam.runners.portability.stager import Stager
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.resources import parse_resource_hints
 
-from beam_pipelines import ingest, score, synthesize
-from runners import presets
-from runners.presets import (GpuSpec, RunnerOptionsError, dataflow_gpu_args, gpu_resource_hints, gpu_spec,
+from toolrm_beam.beam_pipelines import ingest, score, synthesize
+from toolrm_beam.runners import presets
+from toolrm_beam.runners.presets import (GpuSpec, RunnerOptionsError, dataflow_gpu_args, gpu_resource_hints, gpu_spec,
                              make_runner, pipeline_options)
-from transforms.score import make_scorer
+from toolrm_beam.transforms.score import make_scorer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
@@ -282,8 +282,8 @@ def test_flink_option_errors(tmp_path):
 # ----------------------------------------------------------------------------- graphs on every runner
 
 def _save_lite_model(path: str) -> str:
-    from transforms.reward.lite import features
-    from transforms.reward.lite.model import LiteRewardModel
+    from toolrm_beam.transforms.reward.lite import features
+    from toolrm_beam.transforms.reward.lite.model import LiteRewardModel
 
     d, rng = features.N_FEATURES, np.random.default_rng(0)
     LiteRewardModel({"mean": np.zeros(d), "scale": np.ones(d), "w1": rng.normal(size=(d, 4)) * 0.1,
@@ -292,15 +292,16 @@ def _save_lite_model(path: str) -> str:
 
 
 def _handler_modules():
-    import transforms.llm.http_handler
-    import transforms.llm.transformers_handler
-    import transforms.llm.vllm_handler
-    import transforms.model_files
-    import transforms.reward.lite.handler
-    import transforms.reward.transformers_rm
-    import transforms.reward.vllm_rm
-    import transforms.score
+    import toolrm_beam.transforms.llm.http_handler
+    import toolrm_beam.transforms.llm.transformers_handler
+    import toolrm_beam.transforms.llm.vllm_handler
+    import toolrm_beam.transforms.model_files
+    import toolrm_beam.transforms.reward.lite.handler
+    import toolrm_beam.transforms.reward.transformers_rm
+    import toolrm_beam.transforms.reward.vllm_rm
+    import toolrm_beam.transforms.score
 
+    transforms = toolrm_beam.transforms
     return [transforms.llm.http_handler, transforms.llm.transformers_handler, transforms.llm.vllm_handler,
             transforms.reward.lite.handler, transforms.reward.transformers_rm, transforms.reward.vllm_rm,
             transforms.score, transforms.model_files]
@@ -547,7 +548,7 @@ def built_package(tmp_path_factory):
     source.mkdir()
     for name in ("setup.py", "README.md"):
         shutil.copy(os.path.join(REPO, name), source / name)
-    for name in (*PACKAGE_ROOTS, "data", "models"):
+    for name in (*PACKAGE_ROOTS, "toolrm_beam", "data", "models"):
         if os.path.isdir(os.path.join(REPO, name)):
             shutil.copytree(os.path.join(REPO, name), source / name, ignore=ignore)
     dist = base / "dist"
@@ -557,8 +558,8 @@ def built_package(tmp_path_factory):
                     [sys.executable, "setup.py", "-q", "sdist", "--dist-dir", str(dist)]):
         done = subprocess.run(command, cwd=str(source), capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, done.stderr[-3000:]
-    (wheel,) = dist.glob("toolrm-*.whl")
-    (sdist,) = dist.glob("toolrm-*.tar.gz")
+    (wheel,) = dist.glob("toolrm_beam-*.whl")
+    (sdist,) = dist.glob("toolrm_beam-*.tar.gz")
     target = base / "installed"
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target",
                            str(target), str(wheel)], capture_output=True, text=True, timeout=180)
@@ -567,7 +568,8 @@ def built_package(tmp_path_factory):
 
 
 def _expected_modules():
-    modules = set()
+    """Source paths of every module that must be installed (relative to the checkout)."""
+    modules = {"toolrm_beam/__init__.py"}
     for root in PACKAGE_ROOTS:
         for folder, dirs, files in os.walk(os.path.join(REPO, root)):
             dirs[:] = [d for d in dirs if d != "__pycache__"]
@@ -579,24 +581,29 @@ def _expected_modules():
 
 
 def test_wheel_and_sdist_hold_every_module(built_package):
-    expected = _expected_modules()
+    expected = {_installed_path(m) for m in _expected_modules()}
     with zipfile.ZipFile(built_package["wheel"]) as wheel:
         in_wheel = {n for n in wheel.namelist() if n.endswith(".py")}
     missing = sorted(expected - in_wheel)
     assert not missing, f"modules left out of the wheel (a folder without __init__.py?): {missing}"
     with tarfile.open(built_package["sdist"]) as sdist:
         in_sdist = {n.split("/", 1)[1] for n in sdist.getnames() if n.endswith(".py") and "/" in n}
-    assert not sorted(expected - in_sdist), sorted(expected - in_sdist)
+    assert not sorted(_expected_modules() - in_sdist), sorted(_expected_modules() - in_sdist)
     with zipfile.ZipFile(built_package["wheel"]) as wheel:
         entry_points = next(n for n in wheel.namelist() if n.endswith("entry_points.txt"))
-        assert "toolrm = runners.cli:main" in wheel.read(entry_points).decode()
+        assert "toolrm = toolrm_beam.runners.cli:main" in wheel.read(entry_points).decode()
+
+
+def _installed_path(module):
+    """Where a checkout module lands in the wheel: every stage folder installs under toolrm_beam/."""
+    return module if module.startswith("toolrm_beam/") else f"toolrm_beam/{module}"
 
 
 @pytest.fixture(scope="module")
 def installed_probe(built_package, tmp_path_factory):
     """Import every module from the installed wheel in a fresh process, away from the checkout."""
     installed = str(built_package["installed"])
-    modules = sorted(m[:-3].replace("/", ".").removesuffix(".__init__") for m in _expected_modules())
+    modules = sorted(_installed_path(m)[:-3].replace("/", ".").removesuffix(".__init__") for m in _expected_modules())
     script = ("import importlib, json, os, sys\n"
               "report = {'outside': [], 'failed': {}}\n"
               "for name in sys.argv[2:]:\n"
@@ -609,8 +616,8 @@ def installed_probe(built_package, tmp_path_factory):
               "        report['outside'].append(module.__file__)\n"
               # torch is left out: Beam's RunInference base imports it whenever it is installed.
               "report['heavy'] = sorted(m for m in ('transformers', 'vllm', 'httpx') if m in sys.modules)\n"
-              "from transforms.score import BUNDLED_MODEL\n"
-              "from runners.run import SAMPLES\n"
+              "from toolrm_beam.transforms.score import BUNDLED_MODEL\n"
+              "from toolrm_beam.runners.run import SAMPLES\n"
               "report['data'] = {p: os.path.isdir(p) for p in (BUNDLED_MODEL, SAMPLES)}\n"
               "print(json.dumps(report))\n")
     done = subprocess.run([sys.executable, "-c", script, installed, *modules],
@@ -628,8 +635,8 @@ def test_installed_package_imports_without_the_checkout(installed_probe):
 
 def test_lite_scorer_carries_its_model_to_workers(tmp_path):
     """Workers install the package, not the repository: the lite handler ships the model in its pickle."""
-    from transforms.reward.lite.handler import LiteRewardHandler
-    from transforms.score import BUNDLED_MODEL
+    from toolrm_beam.transforms.reward.lite.handler import LiteRewardHandler
+    from toolrm_beam.transforms.score import BUNDLED_MODEL
 
     handler = LiteRewardHandler(BUNDLED_MODEL)
     code = ("import pickle, sys; handler = pickle.loads(sys.stdin.buffer.read()); "

@@ -8,8 +8,8 @@ import os
 import pyarrow.parquet as pq
 import pytest
 
-from beam_pipelines import ingest, score, synthesize
-from schemas.records import CANDIDATE_JSON_FIELDS, from_row
+from toolrm_beam.beam_pipelines import ingest, score, synthesize
+from toolrm_beam.schemas.records import CANDIDATE_JSON_FIELDS, from_row
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(REPO, "data", "samples")

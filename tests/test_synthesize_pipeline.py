@@ -7,10 +7,10 @@ import os
 import pyarrow.parquet as pq
 import pytest
 
-from beam_pipelines import ingest, synthesize
-from schemas.checker import check
-from schemas.records import CANDIDATE_JSON_FIELDS, EXAMPLE_ARROW_SCHEMA, from_row, to_row
-from transforms.fileio import parquet_bytes
+from toolrm_beam.beam_pipelines import ingest, synthesize
+from toolrm_beam.schemas.checker import check
+from toolrm_beam.schemas.records import CANDIDATE_JSON_FIELDS, EXAMPLE_ARROW_SCHEMA, from_row, to_row
+from toolrm_beam.transforms.fileio import parquet_bytes
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(REPO, "data", "samples")

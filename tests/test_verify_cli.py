@@ -8,7 +8,7 @@ import sys
 
 import pyarrow.parquet as pq
 
-from runners import verify
+from toolrm_beam.runners import verify
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BFCL = os.path.join(REPO, "data", "samples", "bfcl_live_sample")
@@ -85,7 +85,7 @@ def test_verify_command_reads_and_writes_parquet(tmp_path):
              "candidate": json.dumps(_first_values(truth))}]
     import pyarrow as pa
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "in.parquet")
-    result = subprocess.run([sys.executable, "-m", "runners.cli", "verify", "--input", str(tmp_path / "in.parquet"),
+    result = subprocess.run([sys.executable, "-m", "toolrm_beam.runners.cli", "verify", "--input", str(tmp_path / "in.parquet"),
                              "--output", str(tmp_path / "out.parquet")], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     [row] = pq.read_table(tmp_path / "out.parquet").to_pylist()

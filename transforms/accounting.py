@@ -12,8 +12,8 @@ from typing import Any
 
 import apache_beam as beam
 
-from transforms import fileio
-from transforms.dedup import DEAD, DUPLICATE, WRITTEN
+from toolrm_beam.transforms import fileio
+from toolrm_beam.transforms.dedup import DEAD, DUPLICATE, WRITTEN
 
 _RANK = {WRITTEN: 0, DUPLICATE: 1, DEAD: 2}
 

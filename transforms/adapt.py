@@ -11,11 +11,11 @@ from typing import Any
 
 import apache_beam as beam
 
-from schemas.adapters import get_adapter
-from schemas.adapters.base import AdaptError
-from schemas.validation import ValidationError, validate_example
-from transforms import fileio
-from transforms.dead_letter import dead_letter
+from toolrm_beam.schemas.adapters import get_adapter
+from toolrm_beam.schemas.adapters.base import AdaptError
+from toolrm_beam.schemas.validation import ValidationError, validate_example
+from toolrm_beam.transforms import fileio
+from toolrm_beam.transforms.dead_letter import dead_letter
 
 EXAMPLES = "examples"
 CANDIDATES = "candidates"

@@ -11,9 +11,9 @@ from typing import Any
 
 import apache_beam as beam
 
-from schemas import records
-from transforms import rules
-from transforms.accounting import SumCounts
+from toolrm_beam.schemas import records
+from toolrm_beam.transforms import rules
+from toolrm_beam.transforms.accounting import SumCounts
 
 EXAMPLES = "examples"
 CANDIDATES = "candidates"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from schemas.adapters import get_adapter
-from schemas.validation import validate_example
-from transforms.fileio import open_read
-from transforms.read_rows import iter_file_rows
+from toolrm_beam.schemas.adapters import get_adapter
+from toolrm_beam.schemas.validation import validate_example
+from toolrm_beam.transforms.fileio import open_read
+from toolrm_beam.transforms.read_rows import iter_file_rows
 
 
 def file_examples(source: str, path: str, *, validate: bool = False) -> Iterator[dict]:

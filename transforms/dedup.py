@@ -9,8 +9,8 @@ from typing import Any
 
 import apache_beam as beam
 
-from schemas.records import candidate_id
-from transforms.dead_letter import dead_letter
+from toolrm_beam.schemas.records import candidate_id
+from toolrm_beam.transforms.dead_letter import dead_letter
 
 EXAMPLES = "examples"
 ROW_STATUS = "row_status"

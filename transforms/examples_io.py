@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from schemas.records import EXAMPLE_JSON_FIELDS, example_content_hash, from_row
-from schemas.validation import ValidationError, validate_example
-from transforms.dead_letter import dead_letter
-from transforms.read_rows import ReadRows
+from toolrm_beam.schemas.records import EXAMPLE_JSON_FIELDS, example_content_hash, from_row
+from toolrm_beam.schemas.validation import ValidationError, validate_example
+from toolrm_beam.transforms.dead_letter import dead_letter
+from toolrm_beam.transforms.read_rows import ReadRows
 
 EXAMPLES = "examples"
 DEAD_LETTER = "dead_letter"

@@ -9,7 +9,7 @@ from typing import Any
 
 import apache_beam as beam
 
-from transforms.llm.generate import GenerateWithLLM
+from toolrm_beam.transforms.llm.generate import GenerateWithLLM
 
 
 def make_handler(*, backend: str, model: str, endpoint: str | None, api_key_env: str | None, device: str,
@@ -21,17 +21,17 @@ def make_handler(*, backend: str, model: str, endpoint: str | None, api_key_env:
     missing keys keep the handler's defaults.
     """
     if backend == "transformers":
-        from transforms.llm.transformers_handler import TransformersChatHandler
+        from toolrm_beam.transforms.llm.transformers_handler import TransformersChatHandler
         return TransformersChatHandler(model, device=device, max_batch_size=batch_size)
     if backend == "openai":
         if not endpoint:
             raise ValueError("--endpoint (the server's base URL) is required for --backend openai")
-        from transforms.llm.http_handler import OpenAICompatibleHandler
+        from toolrm_beam.transforms.llm.http_handler import OpenAICompatibleHandler
         settings = {k: v for k, v in (http or {}).items() if v is not None}
         return OpenAICompatibleHandler(endpoint, model, api_key_env=api_key_env, max_batch_size=batch_size,
                                        **settings)
     if backend == "vllm":
-        from transforms.llm.vllm_handler import VLLMChatHandler
+        from toolrm_beam.transforms.llm.vllm_handler import VLLMChatHandler
         return VLLMChatHandler(model, max_batch_size=batch_size)
     raise ValueError(f"unknown LLM backend {backend!r}")
 

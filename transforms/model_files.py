@@ -12,7 +12,7 @@ import tempfile
 import uuid
 from typing import Any
 
-from schemas.records import short_hash
+from toolrm_beam.schemas.records import short_hash
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 _COMPLETE_MARKER = ".toolrm-copy-complete"

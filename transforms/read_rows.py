@@ -14,8 +14,8 @@ from typing import Any, Iterator
 import apache_beam as beam
 import pyarrow.parquet as pq
 
-from transforms import fileio
-from transforms.dead_letter import dead_letter
+from toolrm_beam.transforms import fileio
+from toolrm_beam.transforms.dead_letter import dead_letter
 
 ROWS = "rows"
 DEAD_LETTER = "dead_letter"

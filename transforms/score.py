@@ -15,9 +15,9 @@ from typing import Any, Optional, Sequence
 import apache_beam as beam
 from apache_beam.ml.inference.base import ModelHandler, RunInference
 
-from runners.presets import gpu_resource_hints
-from transforms.dead_letter import dead_letter
-from transforms.reward.transformers_rm import ScoreRequest, ScoreResult
+from toolrm_beam.runners.presets import gpu_resource_hints
+from toolrm_beam.transforms.dead_letter import dead_letter
+from toolrm_beam.transforms.reward.transformers_rm import ScoreRequest, ScoreResult
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUNDLED_MODEL = os.path.join(REPO, "models", "toolrm-lite")
@@ -107,12 +107,12 @@ def make_scorer(scorer: str, *, model: str | None = None, device: str = "cpu", m
                 batch_tokens: int | None = None) -> GroupScoringHandler:
     """`lite` (the bundled CPU model, or a lite model at `model`) or `transformers` (a checkpoint at `model`)."""
     if scorer == "lite":
-        from transforms.reward.lite.handler import LiteRewardHandler
+        from toolrm_beam.transforms.reward.lite.handler import LiteRewardHandler
         return GroupScoringHandler(LiteRewardHandler(model or BUNDLED_MODEL), max_groups_per_batch=256)
     if scorer == "transformers":
         if not model:
             raise ValueError("--model (a local path or gs:// URL of the reward model) is required for --scorer transformers")
-        from transforms.reward.transformers_rm import TransformersRewardHandler
+        from toolrm_beam.transforms.reward.transformers_rm import TransformersRewardHandler
         kwargs = {"device": device, "max_length": max_length}
         if batch_tokens:
             kwargs["max_batch_tokens"] = batch_tokens
@@ -120,6 +120,6 @@ def make_scorer(scorer: str, *, model: str | None = None, device: str = "cpu", m
     if scorer == "vllm":
         if not model:
             raise ValueError("--model is required for --scorer vllm")
-        from transforms.reward.vllm_rm import VLLMRewardHandler
+        from toolrm_beam.transforms.reward.vllm_rm import VLLMRewardHandler
         return GroupScoringHandler(VLLMRewardHandler(model), max_groups_per_batch=64)
     raise ValueError(f"unknown scorer {scorer!r}; choose lite, transformers or vllm")

@@ -7,9 +7,9 @@ from typing import Any
 
 import apache_beam as beam
 
-from schemas.pairs import pair_row
-from transforms.dead_letter import dead_letter
-from transforms.selection import SelectionPolicy, select_pairs
+from toolrm_beam.schemas.pairs import pair_row
+from toolrm_beam.transforms.dead_letter import dead_letter
+from toolrm_beam.transforms.selection import SelectionPolicy, select_pairs
 
 GROUPS = "groups"
 PAIRS = "pairs"

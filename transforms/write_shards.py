@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.transforms.window import GlobalWindows
 
-from transforms import fileio
+from toolrm_beam.transforms import fileio
 
 
 def shard_name(prefix: str, index: int, count: int) -> str:

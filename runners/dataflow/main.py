@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     argv = list(sys.argv[1:] if argv is None else argv)
     command, args = translate(argv)
-    from beam_pipelines import ingest, score, synthesize
+    from toolrm_beam.beam_pipelines import ingest, score, synthesize
 
     module = {"ingest": ingest, "synthesize": synthesize, "score": score}[command]
     template_location = _template_location(args)

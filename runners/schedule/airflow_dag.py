@@ -122,7 +122,7 @@ def _refresh_command() -> str:
     for key, value in _scoring_options().items():
         args += [f"--{key}", str(value)]
     # TOOLRM_HOME first on the path: the checkout carries models/ and data/.
-    return f"cd {TOOLRM_HOME} && PYTHONPATH={TOOLRM_HOME} {PYTHON} -m runners.cli " + " ".join(args)
+    return f"cd {TOOLRM_HOME} && PYTHONPATH={TOOLRM_HOME} {PYTHON} -m toolrm_beam.runners.cli " + " ".join(args)
 
 
 with DAG(

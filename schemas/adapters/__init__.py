@@ -4,14 +4,14 @@ Adapters are stateless, so the registry holds one shared instance of each.
 """
 from __future__ import annotations
 
-from schemas.adapters.acebench import AceBenchAdapter
-from schemas.adapters.base import Adapted, AdaptError, SourceAdapter
-from schemas.adapters.bfcl import BfclAdapter
-from schemas.adapters.fc_rewardbench import FCRewardBenchAdapter
-from schemas.adapters.openai_chat import OpenAIChatAdapter
-from schemas.adapters.seal_tools import SealToolsAdapter
-from schemas.adapters.toolrm_train import ToolRMTrainAdapter
-from schemas.adapters.xlam import XlamAdapter
+from toolrm_beam.schemas.adapters.acebench import AceBenchAdapter
+from toolrm_beam.schemas.adapters.base import Adapted, AdaptError, SourceAdapter
+from toolrm_beam.schemas.adapters.bfcl import BfclAdapter
+from toolrm_beam.schemas.adapters.fc_rewardbench import FCRewardBenchAdapter
+from toolrm_beam.schemas.adapters.openai_chat import OpenAIChatAdapter
+from toolrm_beam.schemas.adapters.seal_tools import SealToolsAdapter
+from toolrm_beam.schemas.adapters.toolrm_train import ToolRMTrainAdapter
+from toolrm_beam.schemas.adapters.xlam import XlamAdapter
 
 ADAPTERS: dict[str, SourceAdapter] = {
     adapter.name: adapter

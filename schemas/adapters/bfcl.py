@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from schemas import records
-from schemas.adapters import common
-from schemas.adapters.base import Adapted, AdaptError, OpenFn, SourceAdapter
+from toolrm_beam.schemas import records
+from toolrm_beam.schemas.adapters import common
+from toolrm_beam.schemas.adapters.base import Adapted, AdaptError, OpenFn, SourceAdapter
 
 ANSWER_DIR = "possible_answer"
 _PREFIX = re.compile(r"^BFCL_v\d+_")

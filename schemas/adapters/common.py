@@ -14,10 +14,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from schemas import decoding, records
-from schemas.errors import ErrorType
-from schemas.adapters.base import AdaptError, OpenFn
-from schemas.tool_spec import ToolSpecError, normalize_tool, properties_schema
+from toolrm_beam.schemas import decoding, records
+from toolrm_beam.schemas.errors import ErrorType
+from toolrm_beam.schemas.adapters.base import AdaptError, OpenFn
+from toolrm_beam.schemas.tool_spec import ToolSpecError, normalize_tool, properties_schema
 
 _MISSING = object()
 
@@ -381,7 +381,7 @@ def adapt_pair(adapter: Any, *, split: str, upstream_id: str, conversation: list
     """A pair-corpus row -> one example (reference = the correct calls) and its
     correct and wrong candidates. The wrong output is kept as text when it does
     not decode, so the checker can call it a parsing error instead of losing it."""
-    from schemas.adapters.base import Adapted
+    from toolrm_beam.schemas.adapters.base import Adapted
 
     messages = normalize_messages(conversation, "conversation")
     tools = normalize_tools(original_tools)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas import records
-from schemas.adapters import common
-from schemas.adapters.base import Adapted, AdaptError, SourceAdapter
+from toolrm_beam.schemas import records
+from toolrm_beam.schemas.adapters import common
+from toolrm_beam.schemas.adapters.base import Adapted, AdaptError, SourceAdapter
 
 
 class OpenAIChatAdapter(SourceAdapter):

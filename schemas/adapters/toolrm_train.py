@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.adapters import common
-from schemas.adapters.base import Adapted, SourceAdapter
+from toolrm_beam.schemas.adapters import common
+from toolrm_beam.schemas.adapters.base import Adapted, SourceAdapter
 
 
 class ToolRMTrainAdapter(SourceAdapter):

@@ -14,15 +14,15 @@ from typing import Any, Iterable
 import apache_beam as beam
 from apache_beam.ml.inference.base import ModelHandler, RunInference
 
-from schemas.checker import check
-from transforms.rules import is_schema_valid
-from schemas.decoding import DecodeError, decode_calls
-from schemas.errors import ErrorType
-from schemas.records import REFERENCE_CALL, candidate_id, canonical_json, make_candidate
-from runners.presets import gpu_resource_hints
-from transforms.dead_letter import dead_letter
-from transforms.llm.prompts import build_requests
-from transforms.llm.requests import MODES, GenerationRequest, GenerationResult
+from toolrm_beam.schemas.checker import check
+from toolrm_beam.transforms.rules import is_schema_valid
+from toolrm_beam.schemas.decoding import DecodeError, decode_calls
+from toolrm_beam.schemas.errors import ErrorType
+from toolrm_beam.schemas.records import REFERENCE_CALL, candidate_id, canonical_json, make_candidate
+from toolrm_beam.runners.presets import gpu_resource_hints
+from toolrm_beam.transforms.dead_letter import dead_letter
+from toolrm_beam.transforms.llm.prompts import build_requests
+from toolrm_beam.transforms.llm.requests import MODES, GenerationRequest, GenerationResult
 
 DEAD_LETTER = "dead_letter"
 _METRICS = "toolrm_generate_llm"

@@ -26,7 +26,7 @@ from typing import Any, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
-from transforms.llm.requests import (GenerationRequest, GenerationResult, calls_from_tool_calls,
+from toolrm_beam.transforms.llm.requests import (GenerationRequest, GenerationResult, calls_from_tool_calls,
                                      strip_reasoning)
 
 _LOG = logging.getLogger(__name__)

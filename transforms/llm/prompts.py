@@ -17,9 +17,9 @@ import copy
 import json
 from typing import Any, Iterable
 
-from schemas.errors import ErrorType
-from schemas.records import REFERENCE_CALL, short_hash
-from transforms.llm.requests import GenerationRequest
+from toolrm_beam.schemas.errors import ErrorType
+from toolrm_beam.schemas.records import REFERENCE_CALL, short_hash
+from toolrm_beam.transforms.llm.requests import GenerationRequest
 
 # What each error looks like, after the taxonomy in tool-call-correctness.md.
 # Real errors are subtle: the wording asks for schema-valid, plausible calls.

@@ -19,8 +19,8 @@ from typing import Any, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
-from transforms.llm.requests import GenerationRequest, GenerationResult, strip_reasoning
-from transforms.model_files import check_device_and_dtype, load_pretrained
+from toolrm_beam.transforms.llm.requests import GenerationRequest, GenerationResult, strip_reasoning
+from toolrm_beam.transforms.model_files import check_device_and_dtype, load_pretrained
 
 _LOG = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Any, Callable, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
-from transforms.llm.requests import GenerationRequest, GenerationResult, strip_reasoning
-from transforms.model_files import resolve_model_path
+from toolrm_beam.transforms.llm.requests import GenerationRequest, GenerationResult, strip_reasoning
+from toolrm_beam.transforms.model_files import resolve_model_path
 
 _LOG = logging.getLogger(__name__)
 VLLM_MISSING = ("vLLM is not installed on this worker: pip install vllm on a CUDA worker "

@@ -3,11 +3,11 @@
 torch, transformers and vllm are imported only when a model is loaded, so
 importing this package is cheap.
 """
-from transforms.reward.batching import fixed_size_batches, padding_waste, token_budget_batches
-from transforms.reward.serialize import CANDIDATE_TOO_LONG, RewardSerializer, Serialized
-from transforms.reward.transformers_rm import (
+from toolrm_beam.transforms.reward.batching import fixed_size_batches, padding_waste, token_budget_batches
+from toolrm_beam.transforms.reward.serialize import CANDIDATE_TOO_LONG, RewardSerializer, Serialized
+from toolrm_beam.transforms.reward.transformers_rm import (
     RewardScorer, ScoreRequest, ScoreResult, TransformersRewardHandler, as_score_request)
-from transforms.reward.vllm_rm import VLLMRewardHandler
+from toolrm_beam.transforms.reward.vllm_rm import VLLMRewardHandler
 
 __all__ = [
     "CANDIDATE_TOO_LONG", "RewardScorer", "RewardSerializer", "ScoreRequest", "ScoreResult", "Serialized",

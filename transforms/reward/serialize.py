@@ -58,7 +58,7 @@ import dataclasses
 import json
 from typing import Any, Callable, Sequence
 
-from transforms.llm.prompts import openai_tools
+from toolrm_beam.transforms.llm.prompts import openai_tools
 
 
 TRUNCATION_STEPS = ("param_descriptions", "tool_descriptions", "uncalled_tools", "turns", "head_tokens")

@@ -35,9 +35,9 @@ from typing import Any, Callable, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
-from transforms.model_files import check_device_and_dtype, load_pretrained
-from transforms.reward.batching import token_budget_batches
-from transforms.reward.serialize import CANDIDATE_TOO_LONG, RewardSerializer, Serialized
+from toolrm_beam.transforms.model_files import check_device_and_dtype, load_pretrained
+from toolrm_beam.transforms.reward.batching import token_budget_batches
+from toolrm_beam.transforms.reward.serialize import CANDIDATE_TOO_LONG, RewardSerializer, Serialized
 
 _LOG = logging.getLogger(__name__)
 

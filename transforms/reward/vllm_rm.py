@@ -20,9 +20,9 @@ from typing import Any, Callable, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
-from transforms.model_files import resolve_model_path
-from transforms.reward.serialize import RewardSerializer
-from transforms.reward.transformers_rm import ScoreRequest, ScoreResult, as_score_request, score_requests
+from toolrm_beam.transforms.model_files import resolve_model_path
+from toolrm_beam.transforms.reward.serialize import RewardSerializer
+from toolrm_beam.transforms.reward.transformers_rm import ScoreRequest, ScoreResult, as_score_request, score_requests
 
 _LOG = logging.getLogger(__name__)
 VLLM_MISSING = ("vLLM is not installed on this worker: pip install vllm on a CUDA worker "

@@ -10,9 +10,9 @@ Pure Python (no Beam): the pipeline's generate stage calls these per example.
 - `is_schema_valid(tools, output)`: does the output decode to calls that
   validate against the tools' JSON Schemas?
 """
-from transforms.rules.obfuscate import obfuscate
-from transforms.rules.reference import reference_candidate
-from transforms.rules.schema_valid import is_schema_valid
-from transforms.rules.select import DEFAULT_MIX, generate_rule_candidates
+from toolrm_beam.transforms.rules.obfuscate import obfuscate
+from toolrm_beam.transforms.rules.reference import reference_candidate
+from toolrm_beam.transforms.rules.schema_valid import is_schema_valid
+from toolrm_beam.transforms.rules.select import DEFAULT_MIX, generate_rule_candidates
 
 __all__ = ["DEFAULT_MIX", "generate_rule_candidates", "is_schema_valid", "obfuscate", "reference_candidate"]

@@ -9,11 +9,11 @@ from __future__ import annotations
 import random
 from typing import Any, Iterator
 
-from schemas.checker import standardize_string
-from transforms.rules import spec
-from transforms.rules.context import ExampleContext
-from transforms.rules.fill import NOTHING, guess_value
-from transforms.rules.values import ValueAlternatives
+from toolrm_beam.schemas.checker import standardize_string
+from toolrm_beam.transforms.rules import spec
+from toolrm_beam.transforms.rules.context import ExampleContext
+from toolrm_beam.transforms.rules.fill import NOTHING, guess_value
+from toolrm_beam.transforms.rules.values import ValueAlternatives
 
 
 def _merge(first: dict, second: dict) -> dict | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas import records
+from toolrm_beam.schemas import records
 
 
 def make_candidate(example_id: str, output: Any, origin: str, *, correct: bool,

@@ -4,9 +4,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from transforms.rules.reference import concrete_calls
-from transforms.rules.text import Conversation
-from transforms.rules.tokens import content_words, jaccard, stems, tool_words
+from toolrm_beam.transforms.rules.reference import concrete_calls
+from toolrm_beam.transforms.rules.text import Conversation
+from toolrm_beam.transforms.rules.tokens import content_words, jaccard, stems, tool_words
 
 
 class ExampleContext:

@@ -12,10 +12,10 @@ import random
 import re
 from typing import Any
 
-from schemas.checker import standardize_string
-from transforms.rules import spec
-from transforms.rules.text import Conversation
-from transforms.rules.tokens import identifier_words
+from toolrm_beam.schemas.checker import standardize_string
+from toolrm_beam.transforms.rules import spec
+from toolrm_beam.transforms.rules.text import Conversation
+from toolrm_beam.transforms.rules.tokens import identifier_words
 
 NOTHING = object()  # no plausible value
 

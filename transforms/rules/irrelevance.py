@@ -11,10 +11,10 @@ from __future__ import annotations
 import random
 from typing import Any, Iterator
 
-from schemas import records
-from transforms.rules import spec
-from transforms.rules.context import ExampleContext
-from transforms.rules.fill import NOTHING, guess_value
+from toolrm_beam.schemas import records
+from toolrm_beam.transforms.rules import spec
+from toolrm_beam.transforms.rules.context import ExampleContext
+from toolrm_beam.transforms.rules.fill import NOTHING, guess_value
 
 MAX_TOOLS = 3
 

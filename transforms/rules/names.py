@@ -13,10 +13,10 @@ import random
 import re
 from typing import Any, Iterator
 
-from transforms.rules import spec
-from transforms.rules.context import ExampleContext
-from transforms.rules.fill import NOTHING, guess_value
-from transforms.rules.tokens import identifier_words, jaccard
+from toolrm_beam.transforms.rules import spec
+from toolrm_beam.transforms.rules.context import ExampleContext
+from toolrm_beam.transforms.rules.fill import NOTHING, guess_value
+from toolrm_beam.transforms.rules.tokens import identifier_words, jaccard
 
 MAX_SIBLINGS = 2
 # A catalog tool sharing no word with the right one (a soy-milk tool for a

@@ -19,7 +19,7 @@ import random
 import re
 from typing import Any, Callable
 
-from schemas import records
+from toolrm_beam.schemas import records
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _IDENTIFIER = re.compile(r"[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*")

@@ -13,10 +13,10 @@ from __future__ import annotations
 import random
 from typing import Any, Iterator
 
-from transforms.rules import spec
-from transforms.rules.context import ExampleContext
-from transforms.rules.fill import NOTHING, guess_value
-from transforms.rules.tokens import identifier_words
+from toolrm_beam.transforms.rules import spec
+from toolrm_beam.transforms.rules.context import ExampleContext
+from toolrm_beam.transforms.rules.fill import NOTHING, guess_value
+from toolrm_beam.transforms.rules.tokens import identifier_words
 
 # Invented parameters models add, with a typical value: paging and sorting
 # for look-ups, output options for everything else.

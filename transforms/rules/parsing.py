@@ -11,7 +11,7 @@ import json
 import random
 from typing import Any, Iterator
 
-from transforms.rules.context import ExampleContext
+from toolrm_beam.transforms.rules.context import ExampleContext
 
 
 def _python_call(call: dict) -> str:

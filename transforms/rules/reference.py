@@ -13,9 +13,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from schemas import records
-from transforms.rules.candidates import make_candidate
-from transforms.rules.tokens import humanize
+from toolrm_beam.schemas import records
+from toolrm_beam.transforms.rules.candidates import make_candidate
+from toolrm_beam.transforms.rules.tokens import humanize
 
 _OMIT = object()  # "no concrete value": the parameter (or key) is left out
 

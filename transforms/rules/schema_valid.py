@@ -14,8 +14,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from schemas.decoding import DecodeError, decode_calls
-from schemas.records import canonical_json
+from toolrm_beam.schemas.decoding import DecodeError, decode_calls
+from toolrm_beam.schemas.records import canonical_json
 
 _CACHE_SIZE = 4096
 

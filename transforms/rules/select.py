@@ -14,20 +14,20 @@ from __future__ import annotations
 import random
 from typing import Any, Callable, Iterator, Mapping
 
-from schemas import records
-from schemas.checker import check
-from schemas.errors import FC_REWARDBENCH_COUNTS, ErrorType
-from transforms.rules.calls import call_count_proposals
-from transforms.rules.candidates import clone, make_candidate
-from transforms.rules.context import ExampleContext
-from transforms.rules.irrelevance import irrelevance_proposals
-from transforms.rules.names import function_name_proposals
-from transforms.rules.reference import text_answer
-from transforms.rules.params import (missing_optional_proposals, missing_required_proposals,
+from toolrm_beam.schemas import records
+from toolrm_beam.schemas.checker import check
+from toolrm_beam.schemas.errors import FC_REWARDBENCH_COUNTS, ErrorType
+from toolrm_beam.transforms.rules.calls import call_count_proposals
+from toolrm_beam.transforms.rules.candidates import clone, make_candidate
+from toolrm_beam.transforms.rules.context import ExampleContext
+from toolrm_beam.transforms.rules.irrelevance import irrelevance_proposals
+from toolrm_beam.transforms.rules.names import function_name_proposals
+from toolrm_beam.transforms.rules.reference import text_answer
+from toolrm_beam.transforms.rules.params import (missing_optional_proposals, missing_required_proposals,
                                      unexpected_parameter_proposals)
-from transforms.rules.parsing import parsing_error_proposals
-from transforms.rules.value_types import value_type_proposals
-from transforms.rules.values import value_error_proposals
+from toolrm_beam.transforms.rules.parsing import parsing_error_proposals
+from toolrm_beam.transforms.rules.value_types import value_type_proposals
+from toolrm_beam.transforms.rules.values import value_error_proposals
 
 Family = Callable[[ExampleContext, random.Random], Iterator[Any]]
 

@@ -11,7 +11,7 @@ import datetime
 import functools
 import re
 
-from transforms.rules.tokens import STOPWORDS
+from toolrm_beam.transforms.rules.tokens import STOPWORDS
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w.])|(?<![\w.])-?\d+(?:\.\d+)?(?!\d|\.\d|[A-Z])")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")

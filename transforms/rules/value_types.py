@@ -11,8 +11,8 @@ import json
 import random
 from typing import Any, Iterator
 
-from transforms.rules import spec
-from transforms.rules.context import ExampleContext
+from toolrm_beam.transforms.rules import spec
+from toolrm_beam.transforms.rules.context import ExampleContext
 
 
 def _number_text(value: int | float) -> str:

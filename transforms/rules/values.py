@@ -14,10 +14,10 @@ import random
 import re
 from typing import Any, Iterator
 
-from schemas.checker import standardize_string
-from transforms.rules import spec, variants
-from transforms.rules.context import ExampleContext
-from transforms.rules.tokens import identifier_words
+from toolrm_beam.schemas.checker import standardize_string
+from toolrm_beam.transforms.rules import spec, variants
+from toolrm_beam.transforms.rules.context import ExampleContext
+from toolrm_beam.transforms.rules.tokens import identifier_words
 
 MAX_PER_PARAM = 4
 _MAX_DEPTH = 2

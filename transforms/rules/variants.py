@@ -12,7 +12,7 @@ import datetime
 import re
 from typing import Any
 
-from transforms.rules.text import Conversation
+from toolrm_beam.transforms.rules.text import Conversation
 
 # Variants a model produces for the same intent.
 _VARIANT_PAIRS = [

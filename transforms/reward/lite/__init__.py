@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from transforms.reward.lite.model import LiteRewardModel, ModelFormatError
+from toolrm_beam.transforms.reward.lite.model import LiteRewardModel, ModelFormatError
 
 DEFAULT_MODEL_PATH = os.path.normpath(
     os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir, "models", "toolrm-lite"))

@@ -7,10 +7,10 @@ from typing import Any, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
-from transforms import fileio
+from toolrm_beam.transforms import fileio
 
-from transforms.reward.lite.model import LiteRewardModel
-from transforms.reward.transformers_rm import ScoreRequest, ScoreResult, as_score_request
+from toolrm_beam.transforms.reward.lite.model import LiteRewardModel
+from toolrm_beam.transforms.reward.transformers_rm import ScoreRequest, ScoreResult, as_score_request
 
 
 class LiteRewardHandler(ModelHandler[ScoreRequest, ScoreResult, LiteRewardModel]):

@@ -29,7 +29,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
-from transforms.reward.lite import features as F
+from toolrm_beam.transforms.reward.lite import features as F
 
 FORMAT = "toolrm-lite"
 FORMAT_VERSION = 1

@@ -36,8 +36,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from transforms.reward.lite import features as F
-from transforms.reward.lite.model import LiteRewardModel
+from toolrm_beam.transforms.reward.lite import features as F
+from toolrm_beam.transforms.reward.lite.model import LiteRewardModel
 
 # (adapter, glob relative to the corpora folder)
 TRAIN_SPECS: list[tuple[str, str]] = [
@@ -72,7 +72,7 @@ class Group:
 
 def load_examples(corpora: str, specs: Iterable[tuple[str, str]], *, training: bool = False) -> list[dict]:
     """Examples of the files the specs match, through the project's adapters (deduplicated)."""
-    from transforms.corpus_examples import file_examples
+    from toolrm_beam.transforms.corpus_examples import file_examples
 
     examples, seen = [], set()
     for source, pattern in specs:
@@ -101,7 +101,7 @@ def irrelevance_examples(examples: Sequence[dict], *, seed: int = 0, share: floa
     calls to a tool that does not fit, which BFCL's live_irrelevance is full of. Only pairs whose
     tools share (almost) no words with the request are used. Deterministic for a seed.
     """
-    from schemas import records
+    from toolrm_beam.schemas import records
 
     rng = random.Random(f"irrelevance:{seed}")
     calls = [e for e in examples if e["reference_kind"] == records.REFERENCE_CALL and e["tools"]]
@@ -155,9 +155,9 @@ def make_groups(examples: Sequence[dict], *, seeds: Sequence[int] = (0,), max_ne
     """The reference plus rule-made negatives per example (several generator seeds, deduplicated);
     with `prose`, that many extra prose answers where no call is right and one where a call is
     (labelled by the checker either way)."""
-    from schemas import records
-    from schemas.checker import check
-    from transforms.rules import generate_rule_candidates, reference_candidate
+    from toolrm_beam.schemas import records
+    from toolrm_beam.schemas.checker import check
+    from toolrm_beam.transforms.rules import generate_rule_candidates, reference_candidate
 
     groups = []
     for example in examples:

@@ -45,15 +45,15 @@ Modules, by concern:
 
 This package re-exports their public names: `features.featurize`, `features.ExampleInfo`, ...
 """
-from transforms.reward.lite.features.candidate import candidate_features, featurize
-from transforms.reward.lite.features.context import ContextCache, ExampleInfo
-from transforms.reward.lite.features.layout import COLUMNS, FEATURE_INDEX, FEATURE_NAMES, FEATURE_VERSION, \
+from toolrm_beam.transforms.reward.lite.features.candidate import candidate_features, featurize
+from toolrm_beam.transforms.reward.lite.features.context import ContextCache, ExampleInfo
+from toolrm_beam.transforms.reward.lite.features.layout import COLUMNS, FEATURE_INDEX, FEATURE_NAMES, FEATURE_VERSION, \
     N_FEATURES, PER_CALL, feature_signature
-from transforms.reward.lite.features.schema import ParamInfo, ToolInfo, schema_types, tool_info
-from transforms.reward.lite.features.schema import _TOOL_CACHE  # noqa: F401  (the benchmark clears it)
-from transforms.reward.lite.features.text import STOPWORDS, content_stems, find_dates, find_emails_urls, \
+from toolrm_beam.transforms.reward.lite.features.schema import ParamInfo, ToolInfo, schema_types, tool_info
+from toolrm_beam.transforms.reward.lite.features.schema import _TOOL_CACHE  # noqa: F401  (the benchmark clears it)
+from toolrm_beam.transforms.reward.lite.features.text import STOPWORDS, content_stems, find_dates, find_emails_urls, \
     find_month_days, find_numbers, identifier_words, parse_date, standardize, stem
-from transforms.reward.lite.features.value_classes import cached_value_class, param_class, value_class
+from toolrm_beam.transforms.reward.lite.features.value_classes import cached_value_class, param_class, value_class
 
 globals().update(COLUMNS)  # I_<name>: the column of each feature
 

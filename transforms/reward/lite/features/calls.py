@@ -10,12 +10,12 @@ import math
 from operator import add
 from typing import Any
 
-from transforms.reward.lite.features.context import ExampleInfo, jaccard
-from transforms.reward.lite.features.grounding import string_stems
-from transforms.reward.lite.features.schema import ParamInfo, ToolInfo, key_of
-from transforms.reward.lite.features.stats import COUNTERS, ValueStats, counts_of
-from transforms.reward.lite.features.text import format_number, identifier_words, standardize, stem
-from transforms.reward.lite.features.values import SCALARS, observe
+from toolrm_beam.transforms.reward.lite.features.context import ExampleInfo, jaccard
+from toolrm_beam.transforms.reward.lite.features.grounding import string_stems
+from toolrm_beam.transforms.reward.lite.features.schema import ParamInfo, ToolInfo, key_of
+from toolrm_beam.transforms.reward.lite.features.stats import COUNTERS, ValueStats, counts_of
+from toolrm_beam.transforms.reward.lite.features.text import format_number, identifier_words, standardize, stem
+from toolrm_beam.transforms.reward.lite.features.values import SCALARS, observe
 
 # What one argument adds to the parameter and alignment features (see _arg_record)
 ARG_FIELDS = ("opt_present", "opt_present_uncued", "opt_present_grounded", "opt_present_default",

@@ -17,13 +17,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from schemas.decoding import DecodeError, decode_calls
-from transforms.reward.lite.features.calls import CALL_COUNTS, call_identity, call_record, plain_calls
-from transforms.reward.lite.features.context import ContextCache, ExampleInfo
-from transforms.reward.lite.features.layout import COLUMNS, N_FEATURES, PER_CALL_INDEX
-from transforms.reward.lite.features.multi_call import multi_call_features
-from transforms.reward.lite.features.prose import text_features
-from transforms.reward.lite.features.text import format_number, standardize
+from toolrm_beam.schemas.decoding import DecodeError, decode_calls
+from toolrm_beam.transforms.reward.lite.features.calls import CALL_COUNTS, call_identity, call_record, plain_calls
+from toolrm_beam.transforms.reward.lite.features.context import ContextCache, ExampleInfo
+from toolrm_beam.transforms.reward.lite.features.layout import COLUMNS, N_FEATURES, PER_CALL_INDEX
+from toolrm_beam.transforms.reward.lite.features.multi_call import multi_call_features
+from toolrm_beam.transforms.reward.lite.features.prose import text_features
+from toolrm_beam.transforms.reward.lite.features.text import format_number, standardize
 
 globals().update(COLUMNS)  # I_<name>: the column of each feature
 # C_<name>: the position of each CALL_COUNTS entry in a call's (or candidate's) counts

@@ -15,8 +15,8 @@ import re
 from collections import OrderedDict
 from typing import Any, Iterable
 
-from transforms.reward.lite.features.schema import GENERIC_PARAM_WORDS, ParamInfo, ToolInfo, tool_info
-from transforms.reward.lite.features.text import STOPWORDS, TOKEN, WORD, find_dates, find_emails_urls, \
+from toolrm_beam.transforms.reward.lite.features.schema import GENERIC_PARAM_WORDS, ParamInfo, ToolInfo, tool_info
+from toolrm_beam.transforms.reward.lite.features.text import STOPWORDS, TOKEN, WORD, find_dates, find_emails_urls, \
     find_month_days, find_numbers, format_number, standardize, stem, token_string, tokens, word_ending_at
 
 # _QUOTED, _ENTITY and _CONJ_TRIGGER start each branch with a character (class), so that the regex

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from transforms.reward.lite.features.context import ExampleInfo
-from transforms.reward.lite.features.stats import ValueStats, snapshot
-from transforms.reward.lite.features.text import DATE_SHAPE, HAS_DIGIT, NUMERIC_STRING, STOPWORDS, parse_date, \
+from toolrm_beam.transforms.reward.lite.features.context import ExampleInfo
+from toolrm_beam.transforms.reward.lite.features.stats import ValueStats, snapshot
+from toolrm_beam.transforms.reward.lite.features.text import DATE_SHAPE, HAS_DIGIT, NUMERIC_STRING, STOPWORDS, parse_date, \
     standardize, stem, token_string, tokens, word_ending_at
 
 _PLACEHOLDERS = frozenset({"", "string", "str", "value", "example", "none", "null", "n/a", "na", "unknown",

@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from transforms.reward.lite.features.calls import CallRecord
-from transforms.reward.lite.features.context import ExampleInfo
-from transforms.reward.lite.features.layout import COLUMNS
-from transforms.reward.lite.features.text import standardize, tokens
-from transforms.reward.lite.features.values import SCALARS, value_key
+from toolrm_beam.transforms.reward.lite.features.calls import CallRecord
+from toolrm_beam.transforms.reward.lite.features.context import ExampleInfo
+from toolrm_beam.transforms.reward.lite.features.layout import COLUMNS
+from toolrm_beam.transforms.reward.lite.features.text import standardize, tokens
+from toolrm_beam.transforms.reward.lite.features.values import SCALARS, value_key
 
 globals().update(COLUMNS)  # I_<name>: the column of each feature
 

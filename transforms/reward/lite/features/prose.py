@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 import re
 
-from transforms.reward.lite.features.context import ExampleInfo
-from transforms.reward.lite.features.layout import COLUMNS
-from transforms.reward.lite.features.text import TOKEN, stem, token_string
+from toolrm_beam.transforms.reward.lite.features.context import ExampleInfo
+from toolrm_beam.transforms.reward.lite.features.layout import COLUMNS
+from toolrm_beam.transforms.reward.lite.features.text import TOKEN, stem, token_string
 
 globals().update(COLUMNS)  # I_<name>: the column of each feature
 

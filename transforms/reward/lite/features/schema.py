@@ -11,9 +11,9 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from transforms.reward.lite.features.text import STOPWORDS, content_stems, identifier_words, standardize, stem, \
+from toolrm_beam.transforms.reward.lite.features.text import STOPWORDS, content_stems, identifier_words, standardize, stem, \
     value_shape
-from transforms.reward.lite.features.value_classes import param_class
+from toolrm_beam.transforms.reward.lite.features.value_classes import param_class
 
 _TYPE_ALIASES = {"dict": "object", "float": "number", "tuple": "array", "list": "array", "int": "integer",
                  "str": "string", "bool": "boolean", "any": None}

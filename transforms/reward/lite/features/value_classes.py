@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from transforms.reward.lite.features.text import DATE_SHAPE, HAS_DIGIT, MONTHS, NUMERIC_STRING, identifier_words, \
+from toolrm_beam.transforms.reward.lite.features.text import DATE_SHAPE, HAS_DIGIT, MONTHS, NUMERIC_STRING, identifier_words, \
     parse_date
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from transforms.reward.lite.features.context import ExampleInfo
-from transforms.reward.lite.features.grounding import siblings, string_facts
-from transforms.reward.lite.features.schema import ParamInfo, type_ok
-from transforms.reward.lite.features.stats import SNAPSHOT_FIELDS, ValueStats, replay, snapshot
-from transforms.reward.lite.features.text import NUMERIC_STRING, shape_similarity, standardize, value_shape
-from transforms.reward.lite.features.value_classes import CLASS_ALLOWED, cached_value_class
+from toolrm_beam.transforms.reward.lite.features.context import ExampleInfo
+from toolrm_beam.transforms.reward.lite.features.grounding import siblings, string_facts
+from toolrm_beam.transforms.reward.lite.features.schema import ParamInfo, type_ok
+from toolrm_beam.transforms.reward.lite.features.stats import SNAPSHOT_FIELDS, ValueStats, replay, snapshot
+from toolrm_beam.transforms.reward.lite.features.text import NUMERIC_STRING, shape_similarity, standardize, value_shape
+from toolrm_beam.transforms.reward.lite.features.value_classes import CLASS_ALLOWED, cached_value_class
 
 SCALARS = (str, int, float, bool, type(None))
 
