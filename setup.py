@@ -30,9 +30,19 @@ DISTRIBUTION = "toolrm-beam"
 PACKAGE = "toolrm_beam"
 # The stage folders sit at the repository's top level and install under PACKAGE.
 STAGE_FOLDERS = ("schemas", "transforms", "beam_pipelines", "runners")
-PACKAGE_DIR = {PACKAGE: PACKAGE, **{f"{PACKAGE}.{folder}": folder for folder in STAGE_FOLDERS}}
-PACKAGES = [PACKAGE] + [f"{PACKAGE}.{name}" for name in find_packages(include=[
-    pattern for folder in STAGE_FOLDERS for pattern in (folder, f"{folder}.*")])]
+# So do the bundled model and the sample corpora, as package data: an installed
+# copy (a wheel, or the sdist Dataflow workers install) carries them.
+DATA_FOLDERS = ("models", "data")
+PACKAGE_DATA = {
+    f"{PACKAGE}.models": ["toolrm-lite/*"],
+    f"{PACKAGE}.data": ["samples/*", "samples/**/*"],
+}
+# A maintainer's script (it rebuilds the samples from the full corpora), not part of the package.
+EXCLUDE_PACKAGE_DATA = {f"{PACKAGE}.data": ["samples/build_samples.py"]}
+PACKAGE_DIR = {PACKAGE: PACKAGE, **{f"{PACKAGE}.{folder}": folder for folder in STAGE_FOLDERS + DATA_FOLDERS}}
+PACKAGES = [PACKAGE] + [f"{PACKAGE}.{folder}" for folder in DATA_FOLDERS] + [
+    f"{PACKAGE}.{name}" for name in find_packages(include=[
+        pattern for folder in STAGE_FOLDERS for pattern in (folder, f"{folder}.*")])]
 
 setup(
     name=DISTRIBUTION,
@@ -43,9 +53,8 @@ setup(
     python_requires=">=3.10",
     packages=PACKAGES,
     package_dir=PACKAGE_DIR,
-    # The bundled model and sample corpora stay outside the packages (the sdist
-    # carries them, see MANIFEST.in); the lite scorer ships its model to
-    # workers inside its pickled handler.
+    package_data=PACKAGE_DATA,
+    exclude_package_data=EXCLUDE_PACKAGE_DATA,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["toolrm = toolrm_beam.runners.cli:main"]},

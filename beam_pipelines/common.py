@@ -12,6 +12,7 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 
+from toolrm_beam import DISTRIBUTION
 from toolrm_beam.runners.presets import make_runner, pipeline_options
 from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, CANDIDATE_JSON_FIELDS, EXAMPLE_JSON_FIELDS, to_row
 from toolrm_beam.transforms import fileio
@@ -30,7 +31,7 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             return "not installed"
 
-    return {"toolrm": version("toolrm"), "apache-beam": version("apache-beam"),
+    return {"toolrm": version(DISTRIBUTION), "apache-beam": version("apache-beam"),
             "pyarrow": pa.__version__, "python": platform.python_version()}
 
 

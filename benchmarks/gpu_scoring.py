@@ -43,13 +43,10 @@ import json
 import math
 import os
 import random
-import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-from toolrm_beam.transforms.reward.batching import (  # noqa: E402
+from toolrm_beam.data import SAMPLES
+from toolrm_beam.transforms.reward.batching import (
     fixed_size_batches, padded_tokens, padding_waste, token_budget_batches)
 
 CONFIGS = {
@@ -127,7 +124,7 @@ def sample_rows(count: int, max_len: int, vocab: int, seed: int) -> tuple[list[l
     from toolrm_beam.transforms.reward.serialize import RewardSerializer
 
     examples = [example for source, folder in (("bfcl", "bfcl_live_sample"), ("acebench", "acebench_en"))
-                for path in sorted(glob.glob(os.path.join(REPO, "data", "samples", folder, "*.json")))
+                for path in sorted(glob.glob(os.path.join(SAMPLES, folder, "*.json")))
                 for example in file_examples(source, path)]
     pairs = []
     for example in examples:

@@ -31,8 +31,6 @@ import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 from toolrm_beam.transforms.reward.lite import DEFAULT_MODEL_PATH, features as F  # noqa: E402
 from toolrm_beam.transforms.reward.lite.model import LiteRewardModel  # noqa: E402
 from toolrm_beam.transforms.reward.lite.train import (HELDOUT_SPECS, TRAIN_SPECS, evaluate_scores, load_examples,  # noqa: E402

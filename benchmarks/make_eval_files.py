@@ -21,7 +21,6 @@ import random
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 from toolrm_beam.schemas.pairs import openai_tools  # noqa: E402
 from toolrm_beam.transforms import rules  # noqa: E402

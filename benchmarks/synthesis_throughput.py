@@ -24,7 +24,6 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 from toolrm_beam.schemas import records  # noqa: E402
 from toolrm_beam.transforms import rules  # noqa: E402
@@ -33,7 +32,7 @@ from toolrm_beam.schemas.validation import validate_example  # noqa: E402
 from toolrm_beam.transforms.fileio import parquet_bytes  # noqa: E402
 from toolrm_beam.transforms.read_rows import iter_file_rows  # noqa: E402
 
-SAMPLES = os.path.join(REPO, "data", "samples")
+from toolrm_beam.data import SAMPLES  # noqa: E402
 BUNDLED = (("seal_tools", "seal_tools", "*.parquet"), ("acebench", "acebench_en", "*.json"),
            ("bfcl", "bfcl_live_sample", "*.json"))
 FILES = 8

@@ -15,9 +15,9 @@ import os
 import sys
 import time
 
+from toolrm_beam.data import SAMPLES  # package data: the bundled sample corpora
 from toolrm_beam.runners.cli import _print_ingest_summary, _print_synthesize_summary
 
-SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "samples")
 # (adapter, sample folder, glob inside it)
 BUNDLED = (
     ("seal_tools", "seal_tools", "*"),

@@ -510,7 +510,7 @@ def test_dofns_unpickle_in_a_fresh_worker_process(direct_graphs, tmp_path):
               "assert 'tests' not in sys.modules and 'test_runners' not in sys.modules\n"
               "print(len(payloads))\n")
     done = subprocess.run([sys.executable, "-c", script, str(dump)], cwd=str(tmp_path), capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": REPO})
+                          text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert int(done.stdout.strip().splitlines()[-1]) == len(payloads)
 
@@ -534,9 +534,9 @@ def test_gpu_stages_carry_the_accelerator_hint(name, graph_env):
 
 # ----------------------------------------------------------------------------- packaging
 
-PACKAGE_ROOTS = ("schemas", "transforms", "beam_pipelines", "runners")
-# Scripts and examples under runners/ that run from a checkout, never on workers.
-NOT_PACKAGES = ("runners/dataflow", "runners/schedule", "runners/flink")
+PACKAGE_ROOTS = ("schemas", "transforms", "beam_pipelines", "runners", "models", "data")
+# Scripts and examples under runners/ that run from a checkout, never on workers; the samples' build script.
+NOT_PACKAGES = ("runners/dataflow", "runners/schedule", "runners/flink", "data/samples")
 
 
 @pytest.fixture(scope="module")
@@ -546,9 +546,9 @@ def built_package(tmp_path_factory):
     source = base / "src"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
     source.mkdir()
-    for name in ("setup.py", "README.md"):
+    for name in ("setup.py", "README.md", "MANIFEST.in"):
         shutil.copy(os.path.join(REPO, name), source / name)
-    for name in (*PACKAGE_ROOTS, "toolrm_beam", "data", "models"):
+    for name in (*PACKAGE_ROOTS, "toolrm_beam"):
         if os.path.isdir(os.path.join(REPO, name)):
             shutil.copytree(os.path.join(REPO, name), source / name, ignore=ignore)
     dist = base / "dist"
@@ -618,7 +618,8 @@ def installed_probe(built_package, tmp_path_factory):
               "report['heavy'] = sorted(m for m in ('transformers', 'vllm', 'httpx') if m in sys.modules)\n"
               "from toolrm_beam.transforms.score import BUNDLED_MODEL\n"
               "from toolrm_beam.runners.run import SAMPLES\n"
-              "report['data'] = {p: os.path.isdir(p) for p in (BUNDLED_MODEL, SAMPLES)}\n"
+              "report['data'] = {name: [p, os.path.isdir(p), p.startswith(sys.argv[1])]\n"
+              "                  for name, p in (('model', BUNDLED_MODEL), ('samples', SAMPLES))}\n"
               "print(json.dumps(report))\n")
     done = subprocess.run([sys.executable, "-c", script, installed, *modules],
                           cwd=str(tmp_path_factory.mktemp("probe")), capture_output=True, text=True, timeout=180,
@@ -631,6 +632,85 @@ def test_installed_package_imports_without_the_checkout(installed_probe):
     assert installed_probe["failed"] == {}
     assert installed_probe["outside"] == []
     assert installed_probe["heavy"] == [], "importing the package should not import model libraries"
+    for name, (path, is_folder, inside) in installed_probe["data"].items():
+        assert is_folder and inside, f"bundled {name} not found inside the installed package: {path}"
+
+
+def _package_data(root):
+    """Files under the checkout's models/ and data/samples/ that the package must carry (relative paths)."""
+    found = set()
+    for top in ("models", os.path.join("data", "samples")):
+        for folder, dirs, files in os.walk(os.path.join(REPO, top)):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            found |= {os.path.relpath(os.path.join(folder, f), REPO).replace(os.sep, "/") for f in files
+                      if not f.endswith((".py", ".pyc"))}
+    return found
+
+
+def test_wheel_and_sdist_carry_the_bundled_model_and_samples(built_package):
+    expected = _package_data(REPO)
+    assert "models/toolrm-lite/model.safetensors" in expected and "data/samples/README.md" in expected
+    with zipfile.ZipFile(built_package["wheel"]) as wheel:
+        in_wheel = set(wheel.namelist())
+    assert not sorted(f"toolrm_beam/{f}" for f in expected if f"toolrm_beam/{f}" not in in_wheel)
+    # Only the package: no generic top-level names, no checkout-only scripts.
+    assert {name.split("/")[0] for name in in_wheel} == {"toolrm_beam", "toolrm_beam-0.1.0.dist-info"}
+    assert "toolrm_beam/data/samples/build_samples.py" not in in_wheel
+    with tarfile.open(built_package["sdist"]) as sdist:  # what Dataflow workers install
+        in_sdist = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
+    assert not sorted(expected - in_sdist)
+
+
+@pytest.fixture(scope="module")
+def wheel_venv(built_package, tmp_path_factory):
+    """A fresh venv with the wheel installed, and nothing of the checkout.
+
+    Only the wheel is installed into it (`pip install --no-deps`); its
+    dependencies are this environment's, reached through a `.pth` path line
+    placed after the venv's own site-packages (so the wheel's copy wins, and
+    the editable install's finder here is not loaded there).
+    """
+    import sysconfig
+
+    venv = tmp_path_factory.mktemp("venv") / "v"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    with open(os.path.join(site, "zz_toolrm_test_dependencies.pth"), "w", encoding="utf-8") as handle:
+        handle.write(sysconfig.get_path("purelib") + "\n")
+    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index",
+                           "-q", str(built_package["wheel"])], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {"venv": venv, "site": site}
+
+
+def test_toolrm_run_from_a_fresh_venv_and_an_unrelated_folder(wheel_venv, tmp_path):
+    """The installed wheel alone runs the whole job on its bundled samples with its bundled model."""
+    venv, site = wheel_venv["venv"], wheel_venv["site"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    where = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "import toolrm_beam.transforms.score as s, toolrm_beam.data as d; "
+                            "print(s.__file__); print(s.BUNDLED_MODEL); print(d.SAMPLES)"],
+                           cwd=str(elsewhere), env=env, capture_output=True, text=True, timeout=120)
+    assert where.returncode == 0, where.stderr[-3000:]
+    assert all(line.startswith(site) for line in where.stdout.split()), where.stdout
+    done = subprocess.run(["toolrm", "run", "--output", "out"], cwd=str(elsewhere), env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    out = elsewhere / "out"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["pairs"] > 0 and (out / "report.html").is_file()
+    assert manifest["config"]["scorer"].startswith("toolrm-lite@")
+    assert manifest["versions"]["toolrm"] == "0.1.0"
+    sources = sorted(os.listdir(out / "ingest"))
+    assert sources == ["acebench", "bfcl", "seal_tools"]
+    for source in sources:  # every corpus read from the installed package's samples
+        inputs = json.loads((out / "ingest" / source / "manifest.json").read_text())["config"]["inputs"]
+        assert inputs and all(path.startswith(os.path.join(site, "toolrm_beam", "data", "samples")) for path in inputs)
 
 
 def test_lite_scorer_carries_its_model_to_workers(tmp_path):

@@ -9,18 +9,17 @@ batch of candidates, so token-budget batching works across examples.
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.ml.inference.base import ModelHandler, RunInference
 
+from toolrm_beam.models import LITE_MODEL
 from toolrm_beam.runners.presets import gpu_resource_hints
 from toolrm_beam.transforms.dead_letter import dead_letter
 from toolrm_beam.transforms.reward.transformers_rm import ScoreRequest, ScoreResult
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUNDLED_MODEL = os.path.join(REPO, "models", "toolrm-lite")
+BUNDLED_MODEL = LITE_MODEL  # package data: found in a checkout and in an installed wheel alike
 
 SCORED = "scored"
 DEAD_LETTER = "dead_letter"

@@ -20,15 +20,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
-# The checkout this file sits in (the launcher image copies the repository to
-# /template) goes before the installed copy: it carries models/ and data/.
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
-
+# The pipelines come from the installed package (`pip install` of the checkout
+# in the launcher image), bundled model and sample corpora included.
 TEMPLATE_COMMANDS = ("ingest", "synthesize", "score")
 DRIVER_COMMANDS = ("run", "refresh")
 LIST_FLAGS = ("input", "examples", "candidates")

@@ -32,14 +32,19 @@ RUN pip install --no-cache-dir --upgrade pip \
        fi \
     && pip install --no-cache-dir "transformers==${TRANSFORMERS_VERSION}" "httpx==0.28.1"
 
-# toolrm and its pinned dependencies, so a worker's start-up install of the
-# staged sdist (--setup_file) finds everything already there.
-COPY setup.py README.md /opt/toolrm/
+# toolrm-beam and its pinned dependencies, so a worker's start-up install of the
+# staged sdist (--setup_file) finds everything already there. toolrm_beam/ is
+# the import package; models/ and data/ are its package data.
+COPY setup.py README.md MANIFEST.in /opt/toolrm/
+COPY toolrm_beam /opt/toolrm/toolrm_beam
+COPY models /opt/toolrm/models
+COPY data /opt/toolrm/data
 COPY schemas /opt/toolrm/schemas
 COPY transforms /opt/toolrm/transforms
 COPY beam_pipelines /opt/toolrm/beam_pipelines
 COPY runners /opt/toolrm/runners
 RUN pip install --no-cache-dir /opt/toolrm \
+    && cd / && python -c "import os, toolrm_beam.models; assert os.path.isdir(toolrm_beam.models.LITE_MODEL)" \
     && python -c "import apache_beam, torch, transformers; assert apache_beam.__version__ == '2.77.0', apache_beam.__version__; print('torch', torch.__version__, 'cuda', torch.version.cuda)"
 
 ENV NVIDIA_VISIBLE_DEVICES=all \

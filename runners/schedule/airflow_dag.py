@@ -14,9 +14,11 @@ watching the process once the first job id is logged), so refresh runs as a
 plain command in a BashOperator.
 
 Needs on the Airflow workers: apache-airflow-providers-apache-beam and
-apache-airflow-providers-google; a toolrm checkout at TOOLRM_HOME whose
-dependencies (apache-beam[gcp]==2.77.0, pyarrow, ...) are installed in the
-interpreter PYTHON (or `pip install TOOLRM_HOME`); Google credentials in the
+apache-airflow-providers-google; a toolrm checkout at TOOLRM_HOME (for
+`runners/dataflow/main.py` and the `setup.py` that workers install from),
+installed into the interpreter PYTHON with `PYTHON -m pip install TOOLRM_HOME`
+(the toolrm-beam package with its bundled model and samples, and the pinned
+apache-beam[gcp]==2.77.0, pyarrow, ...); Google credentials in the
 `google_cloud_default` connection. Settings come from the environment so the
 file needs no editing per deployment.
 
@@ -121,8 +123,8 @@ def _refresh_command() -> str:
              "--temp_location", COMMON_OPTIONS["temp_location"], "--setup_file", COMMON_OPTIONS["setup_file"]]
     for key, value in _scoring_options().items():
         args += [f"--{key}", str(value)]
-    # TOOLRM_HOME first on the path: the checkout carries models/ and data/.
-    return f"cd {TOOLRM_HOME} && PYTHONPATH={TOOLRM_HOME} {PYTHON} -m toolrm_beam.runners.cli " + " ".join(args)
+    # The installed package, which carries the bundled model and samples.
+    return f"cd {TOOLRM_HOME} && {PYTHON} -m toolrm_beam.runners.cli " + " ".join(args)
 
 
 with DAG(

@@ -2,16 +2,12 @@
 
 - `LiteRewardModel.load(path)` / `.score(examples, outputs)` / `.save(path)`
 - `train_lite(...)`, and `main(argv)` for `toolrm train-lite`
-- `DEFAULT_MODEL_PATH`: the model shipped in the repository (models/toolrm-lite)
+- `DEFAULT_MODEL_PATH`: the model shipped in the package (models/toolrm-lite, package data)
 """
 from __future__ import annotations
 
-import os
-
+from toolrm_beam.models import LITE_MODEL as DEFAULT_MODEL_PATH
 from toolrm_beam.transforms.reward.lite.model import LiteRewardModel, ModelFormatError
-
-DEFAULT_MODEL_PATH = os.path.normpath(
-    os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir, "models", "toolrm-lite"))
 
 
 def load_default() -> LiteRewardModel:
