@@ -29,6 +29,7 @@ from toolrm_beam.transforms.report import render_report
 from toolrm_beam.transforms.score import ScoreGroups, make_scorer
 from toolrm_beam.transforms.select_stage import GroupCandidates, ScoreSample, SelectPairs
 from toolrm_beam.transforms.selection import SelectionPolicy
+from toolrm_beam.transforms.stage_inputs import match_shards
 from toolrm_beam.transforms.write_shards import WriteShards
 
 FILTERED_SCHEMA = pa.schema([
@@ -201,8 +202,10 @@ def policy_from_args(args: argparse.Namespace) -> SelectionPolicy:
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="toolrm score", description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", required=True, action="append", help="Example shards (glob; repeatable)")
-    parser.add_argument("--candidates", required=True, action="append", help="Candidate shards (glob; repeatable)")
+    parser.add_argument("--examples", required=True, action="append",
+                        help="the folder ingest wrote, or a glob of example shards (repeatable)")
+    parser.add_argument("--candidates", required=True, action="append",
+                        help="the folder synthesize wrote, or a glob of candidate shards (repeatable)")
     parser.add_argument("--output", required=True)
     parser.add_argument("--runner", default="direct", choices=RUNNERS)
     parser.add_argument("--num_shards", type=int, default=1)
@@ -214,8 +217,8 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     args, beam_args = parse_args(argv)
     policy = policy_from_args(args)
     scorer = make_scorer(args.scorer, model=args.model, device=args.device, max_length=args.max_length)
-    example_files = fileio.match_inputs(args.examples)
-    candidate_files = fileio.match_inputs(args.candidates)
+    example_files = match_shards(args.examples, "examples")
+    candidate_files = match_shards(args.candidates, "candidates")
     config = {"pipeline": "score", "examples": example_files, "candidates": candidate_files,
               "scorer": scorer.scorer_name, "scorer_kind": args.scorer, "model": args.model,
               "policy": {k: getattr(policy, k) for k in policy.__dataclass_fields__},

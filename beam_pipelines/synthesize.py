@@ -25,6 +25,7 @@ from toolrm_beam.transforms.accounting import WriteManifest, count_by
 from toolrm_beam.transforms.candidates import CandidateSummary, DedupCandidates, ObfuscatedCopies, RuleCandidates
 from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA
 from toolrm_beam.transforms.examples_io import ReadExamples
+from toolrm_beam.transforms.stage_inputs import match_shards
 from toolrm_beam.transforms.write_shards import WriteShards, WriteStreamingShards
 
 GENERATORS = ("rules", "llm-sample", "llm-perturb")
@@ -217,7 +218,8 @@ def llm_settings(args: argparse.Namespace, generators: list[str]) -> dict[str, A
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="toolrm synthesize", description=__doc__.splitlines()[0])
-    parser.add_argument("--input", required=True, action="append", help="Example shards (glob; repeatable)")
+    parser.add_argument("--input", required=True, action="append",
+                        help="the folder ingest wrote, or a glob of example shards (repeatable)")
     parser.add_argument("--output", required=True, help="output directory (local or URL)")
     parser.add_argument("--generators", default="rules",
                         help=f"comma-separated, from {', '.join(GENERATORS)} (default: rules)")
@@ -250,7 +252,7 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     generators = [g.strip() for g in args.generators.split(",") if g.strip()]
     mix = parse_mix(args.mix)
     llm = llm_settings(args, generators)
-    files = fileio.match_inputs(args.input)
+    files = match_shards(args.input, "examples")
     num_shards = args.num_shards or default_num_shards(files)
     config = {"pipeline": "synthesize", "inputs": files, "generators": generators, "seed": args.seed,
               "mix": mix or rules.DEFAULT_MIX, "max_negatives": args.max_negatives, "obfuscate": args.obfuscate,

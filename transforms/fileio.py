@@ -47,6 +47,9 @@ def match_inputs(patterns: Iterable[str]) -> list[str]:
         except Exception as error:  # any filesystem failure is an input error here
             raise InputError(f"cannot read input {pattern!r}: {error}") from None
         found = [f for f in found if not _is_directory(f)]
+        if not found and _is_directory(pattern):
+            raise InputError(f"input {pattern!r} is a folder: give a glob of its files, e.g. "
+                             f"'{pattern.rstrip('/')}/*.json'")
         if not found:
             raise InputError(f"input {pattern!r} matches no files")
         files.extend(found)
@@ -58,6 +61,27 @@ def match_inputs(patterns: Iterable[str]) -> list[str]:
 
 def _is_directory(path: str) -> bool:
     return _scheme(path) == "" and os.path.isdir(path)
+
+
+def is_folder(path: str) -> bool:
+    """A local directory, a prefix on an object store that is not itself a file, or an fsspec directory."""
+    if _scheme(path) == "":
+        return os.path.isdir(path)
+    if _uses_beam(path):
+        return path.endswith("/") or not FileSystems.exists(path)
+    fs, _, [stripped] = fsspec.get_fs_token_paths(path)
+    return fs.isdir(stripped)
+
+
+def list_folder(path: str) -> list[str]:
+    """Names of the files directly in a folder (local, object-store prefix or fsspec)."""
+    if _scheme(path) == "":
+        return sorted(name for name in os.listdir(path) if os.path.isfile(os.path.join(path, name)))
+    if _uses_beam(path):
+        [result] = FileSystems.match([join(path.rstrip("/"), "*")])
+        return sorted(m.path.rsplit("/", 1)[-1] for m in result.metadata_list)
+    fs, _, [stripped] = fsspec.get_fs_token_paths(path)
+    return sorted(entry.rsplit("/", 1)[-1] for entry in fs.ls(stripped, detail=False) if fs.isfile(entry))
 
 
 def open_read(path: str) -> BinaryIO:
