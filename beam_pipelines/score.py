@@ -6,7 +6,8 @@
          pairs/     FC-RewardBench / ToolRM columns + scores + TRL chosen/rejected
          filtered/  candidates left out, with the reason
          quarantine/ examples whose reference looks wrong, with the reason
-      dead_letter/, manifest.json, report.html
+      dead_letter/, manifest.json, report.html (with ReportData: the scorer's agreement with the
+         checker, the hardest pairs, margins, sources, dead letters of this and the earlier stages, timing)
 """
 from __future__ import annotations
 
@@ -26,10 +27,11 @@ from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA, dead_letter
 from toolrm_beam.transforms.examples_io import ReadExamples
 from toolrm_beam.transforms.read_rows import ReadRows
 from toolrm_beam.transforms.report import render_report
+from toolrm_beam.transforms.report_data import ReportData
 from toolrm_beam.transforms.score import ScoreGroups, make_scorer
 from toolrm_beam.transforms.select_stage import GroupCandidates, ScoreSample, SelectPairs
 from toolrm_beam.transforms.selection import SelectionPolicy
-from toolrm_beam.transforms.stage_inputs import match_shards
+from toolrm_beam.transforms.stage_inputs import match_shards, upstream_stages
 from toolrm_beam.transforms.write_shards import WriteShards
 
 FILTERED_SCHEMA = pa.schema([
@@ -102,10 +104,11 @@ def score_counts(summaries: dict[str, Any]) -> dict[str, Any]:
 
 
 class _WriteReport(beam.DoFn):
-    def __init__(self, path: str):
+    def __init__(self, path: str, upstream: list[dict[str, Any]]):
         self._path = path
+        self._upstream = upstream
 
-    def process(self, manifest, samples):
+    def process(self, manifest, samples, data):
         counts = manifest["counts"]
         stages = [("examples in", counts["examples_in"]), ("candidates in", counts["candidates_in"]),
                   ("candidates scored", counts["candidates_scored"]),
@@ -113,7 +116,7 @@ class _WriteReport(beam.DoFn):
                   ("candidates filtered", counts["candidates_filtered"]),
                   ("candidates quarantined", counts["candidates_quarantined"]),
                   ("pairs written", counts["pairs"])]
-        page = render_report(manifest, samples, stages)
+        page = render_report(manifest, samples, stages, data=data, upstream=self._upstream)
         fileio.write_bytes_atomic(self._path, page.encode("utf-8"))
         yield self._path
 
@@ -122,8 +125,21 @@ def _paired_candidates(pair) -> list[str]:
     return [pair["chosen_candidate_id"], pair["rejected_candidate_id"]]
 
 
+def _upstream_dead_letters(pipeline: beam.Pipeline, upstream: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """(step, dead-letter records) of each earlier stage that wrote some, read from its dead_letter shards."""
+    found = []
+    for position, stage in enumerate(s for s in upstream if s["dead_letter_files"]):
+        read = (pipeline | f"UpstreamDeadLetterFiles{position}" >> beam.Create(stage["dead_letter_files"])
+                | f"ReadUpstreamDeadLetters{position}" >> ReadRows(reshuffle=False))
+        found.append((stage["step"], read["rows"] | f"UpstreamDeadLetterRows{position}" >> beam.Map(lambda r: r[2])))
+    return found
+
+
 def build(pipeline: beam.Pipeline, *, example_files: list[str], candidate_files: list[str], output: str,
-          num_shards: int, scorer: Any, policy: SelectionPolicy, config: dict[str, Any]) -> None:
+          num_shards: int, scorer: Any, policy: SelectionPolicy, config: dict[str, Any],
+          upstream: list[dict[str, Any]] | None = None) -> None:
+    """`upstream`: the earlier stages (transforms/stage_inputs.upstream_stages), for the report."""
+    upstream = upstream or []
     examples = pipeline | "ExampleFiles" >> beam.Create(example_files) | "ReadExamples" >> ReadExamples()
     candidates = pipeline | "CandidateFiles" >> beam.Create(candidate_files) | "ReadCandidates" >> ReadCandidates()
     grouped = examples["examples"] | "Group" >> GroupCandidates(candidates["candidates"])
@@ -173,8 +189,11 @@ def build(pipeline: beam.Pipeline, *, example_files: list[str], candidate_files:
         },
         counts_fn=score_counts)
     samples = scored["scored"] | "ScoreSample" >> beam.CombineGlobally(ScoreSample())
-    _ = manifest | "Report" >> beam.ParDo(_WriteReport(fileio.join(output, REPORT)),
-                                          beam.pvalue.AsSingleton(samples, default_value={}))
+    report_data = scored["scored"] | "ReportData" >> ReportData(
+        selected["pairs"], selected["quarantine"], [*_upstream_dead_letters(pipeline, upstream), ("score", dead)])
+    _ = manifest | "Report" >> beam.ParDo(_WriteReport(fileio.join(output, REPORT), upstream),
+                                          beam.pvalue.AsSingleton(samples, default_value={}),
+                                          beam.pvalue.AsSingleton(report_data, default_value={}))
 
 
 def add_scoring_args(parser: argparse.ArgumentParser) -> None:
@@ -226,7 +245,8 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     fileio.makedirs(args.output)
     with make_pipeline(args.runner, beam_args, test_pipeline) as pipeline:
         build(pipeline, example_files=example_files, candidate_files=candidate_files, output=args.output,
-              num_shards=args.num_shards, scorer=scorer, policy=policy, config=config)
+              num_shards=args.num_shards, scorer=scorer, policy=policy, config=config,
+              upstream=upstream_stages(example_files + candidate_files))
     manifest = read_manifest(args.output)
     remove_stale_shards(args.output, manifest)
     return manifest

@@ -12,7 +12,7 @@ import pytest
 
 from toolrm_beam.runners import cli
 from toolrm_beam.transforms import fileio
-from toolrm_beam.transforms.stage_inputs import match_shards
+from toolrm_beam.transforms.stage_inputs import match_shards, upstream_stages
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BFCL_SIMPLE = os.path.join(REPO, "data", "samples", "bfcl_live_sample", "BFCL_v3_live_simple.json")
@@ -56,6 +56,9 @@ def test_each_stage_reads_the_folder_the_previous_one_wrote(chained, monkeypatch
     assert synthesized["counts"]["examples_in"] == ingested["counts"]["examples_out"] > 0
     assert scored["counts"]["candidates_in"] == sum(s["rows"] for s in synthesized["files"]["candidates"])
     assert scored["counts"]["pairs"] > 0
+    # The report found the stages before it, with their timing.
+    report = open("out/scored/report.html", encoding="utf-8").read()
+    assert "ingest bfcl" in report and "synthesize" in report
 
 
 def test_globs_and_files_keep_working(chained, monkeypatch):
@@ -106,3 +109,12 @@ def test_folders_on_other_filesystems(chained):
     assert [p.rsplit("/", 1)[1] for p in found] == [os.path.basename(p) for p in
                                                     _shards(chained / "out" / "ingest" / "bfcl", "examples")]
     assert all(p.startswith("memory://") for p in found)
+
+
+def test_upstream_stages_come_from_the_manifests_beside_the_inputs(chained, monkeypatch):
+    monkeypatch.chdir(chained)
+    files = match_shards(["out/ingest/bfcl"], "examples") + match_shards(["out/synthesize"], "candidates")
+    stages = upstream_stages(files)
+    assert [s["step"] for s in stages] == ["ingest bfcl", "synthesize"]
+    assert stages[0]["counts"] == _manifest("out/ingest/bfcl")["counts"]
+    assert all(s["timing"]["seconds"] >= 0 and s["timing"]["started_at"] <= s["timing"]["finished_at"] for s in stages)

@@ -7,7 +7,9 @@ or dead_letter. A row reaching several stages keeps the best status.
 from __future__ import annotations
 
 import collections
+import datetime
 import json
+import time
 from typing import Any
 
 import apache_beam as beam
@@ -89,13 +91,23 @@ def row_counts(statuses: dict[str, int]) -> dict[str, int]:
             "rows_duplicate": rows[DUPLICATE], "rows_dead_letter": rows[DEAD]}
 
 
+def timing(started_at: float, finished_at: float) -> dict[str, Any]:
+    """Wall-clock span of a stage, for people (the report); never part of the counts or the files."""
+    def stamp(seconds: float) -> str:
+        return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat(timespec="seconds")
+    return {"started_at": stamp(started_at), "finished_at": stamp(finished_at),
+            "seconds": round(finished_at - started_at, 1)}
+
+
 class _WriteManifest(beam.DoFn):
-    def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str], names: list[str], counts_fn):
+    def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str], names: list[str], counts_fn,
+                 started_at: float):
         self._path = path
         self._config = config
         self._versions = versions
         self._names = names
         self._counts_fn = counts_fn
+        self._started_at = started_at
 
     def process(self, _, shards, *summaries):
         manifest = {
@@ -104,6 +116,7 @@ class _WriteManifest(beam.DoFn):
             "versions": self._versions,
             "counts": self._counts_fn(dict(zip(self._names, summaries))),
             "files": shard_files(shards),
+            "timing": timing(self._started_at, time.time()),
         }
         fileio.write_bytes_atomic(self._path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
         yield manifest
@@ -113,7 +126,8 @@ class WriteManifest(beam.PTransform):
     """Write `manifest.json` once every shard is written (it depends on their infos).
 
     `summaries` are one-element PCollections (dicts of counts); `counts_fn`
-    turns them, by name, into the manifest's `counts` section.
+    turns them, by name, into the manifest's `counts` section. `timing` spans
+    from building this transform (the pipeline's construction) to the write.
     """
 
     def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str], *,
@@ -124,6 +138,7 @@ class WriteManifest(beam.PTransform):
         self._versions = versions
         self._summaries = summaries
         self._counts_fn = counts_fn
+        self._started_at = time.time()
 
     def expand(self, shard_infos):
         names = sorted(self._summaries)
@@ -132,6 +147,6 @@ class WriteManifest(beam.PTransform):
             shard_infos.pipeline
             | "Once" >> beam.Create([None])
             | "Write" >> beam.ParDo(_WriteManifest(self._path, self._config, self._versions, names,
-                                                   self._counts_fn),
+                                                   self._counts_fn, self._started_at),
                                     beam.pvalue.AsList(shard_infos), *sides)
         )

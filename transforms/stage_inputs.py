@@ -47,6 +47,30 @@ def match_shards(patterns: list[str], kind: str) -> list[str]:
     return fileio.match_inputs(resolved)
 
 
+def upstream_stages(files: list[str]) -> list[dict]:
+    """The stages that wrote `files`, from the manifest.json beside them, in pipeline order.
+
+    Each: `step` ("ingest bfcl", "synthesize"), `folder`, `counts`, `timing`
+    (None for a manifest written before stages recorded it) and the folder's
+    non-empty `dead_letter_files`. Files without a manifest beside them are
+    left out: they came from somewhere else.
+    """
+    stages = []
+    for folder in sorted({path.rsplit("/", 1)[0] if "/" in path else "." for path in files}):
+        manifest = _manifest(folder)
+        if not manifest or not isinstance(manifest.get("config"), dict):
+            continue
+        config = manifest["config"]
+        pipeline = config.get("pipeline", "?")
+        step = f"ingest {config.get('source')}" if pipeline == "ingest" else pipeline
+        dead = [fileio.join(folder, shard["file"]) for shard in (manifest.get("files") or {}).get("dead_letter", [])
+                if shard.get("rows")]
+        stages.append({"step": step, "pipeline": pipeline, "folder": folder, "counts": manifest.get("counts", {}),
+                       "timing": manifest.get("timing"), "dead_letter_files": dead})
+    order = {"ingest": 0, "synthesize": 1}
+    return sorted(stages, key=lambda s: (order.get(s["pipeline"], 2), s["step"], s["folder"]))
+
+
 def _manifest(folder: str) -> dict | None:
     path = fileio.join(folder.rstrip("/"), MANIFEST)
     try:

@@ -1,0 +1,202 @@
+"""What `report.html` shows beyond the manifest, computed in the pipeline as one small dict.
+
+    ReportData(pairs, quarantine, dead_letters) applied to the scored groups ->
+      agreement      the scorer vs the checker's labels, by slice (transforms/agreement.py)
+      hardest        per error type, the pairs with the smallest score margin, with the checker's detail
+      margins        a sample of the pairs' score margins (bottom-k by pair id: deterministic)
+      by_source      examples, candidates, pairs and quarantined examples per source
+      dead_letters   per (step, reason): the count and one sample (the first by file and row)
+
+Every part is a combine, so it scales with the data like the rest of the
+stage and gives the same dict on every runner.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+from typing import Any
+
+import apache_beam as beam
+
+from toolrm_beam.transforms import agreement
+from toolrm_beam.transforms.report_views import dead_letter_view, pair_view
+
+EXAMPLES_PER_ERROR_TYPE = 3
+MARGIN_SAMPLE = 5000
+
+
+class _Agreement(beam.CombineFn):
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, accumulator, group):
+        example, candidates = group
+        return agreement.merge([accumulator, agreement.group_agreement(example, candidates)])
+
+    def merge_accumulators(self, accumulators):
+        return agreement.merge(accumulators)
+
+    def extract_output(self, accumulator):
+        return agreement.summarize(accumulator)
+
+
+class _SourceCounts(beam.CombineFn):
+    """Per source: examples and candidates scored, correct and incorrect candidates."""
+
+    def create_accumulator(self):
+        return collections.defaultdict(collections.Counter)
+
+    def add_input(self, accumulator, group):
+        example, candidates = group
+        counts = accumulator[example.get("source") or "unknown"]
+        counts["examples"] += 1
+        counts["candidates"] += len(candidates)
+        counts["correct"] += sum(c.get("correct") is True for c in candidates)
+        counts["incorrect"] += sum(c.get("correct") is False for c in candidates)
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        merged = collections.defaultdict(collections.Counter)
+        for accumulator in accumulators:
+            for source, counts in accumulator.items():
+                merged[source].update(counts)
+        return merged
+
+    def extract_output(self, accumulator):
+        return {source: dict(counts) for source, counts in sorted(accumulator.items())}
+
+
+def _rank(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
+
+
+class _MarginSample(beam.CombineFn):
+    """Score margins of at most `size` pairs, those with the smallest hash of the pair id, and the total."""
+
+    def __init__(self, size: int = MARGIN_SAMPLE):
+        self._size = size
+
+    def create_accumulator(self):
+        return [0, []]
+
+    def add_input(self, accumulator, pair):
+        accumulator[0] += 1
+        accumulator[1].append((_rank(pair["uuid"]), pair["score_margin"]))
+        if len(accumulator[1]) > 2 * self._size:
+            accumulator[1] = sorted(accumulator[1])[:self._size]
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        total, items = 0, []
+        for count, part in accumulators:
+            total += count
+            items.extend(part)
+        return [total, sorted(items)[:self._size]]
+
+    def extract_output(self, accumulator):
+        total, items = accumulator
+        return {"pairs": total, "sample": sorted(m for _, m in sorted(items)[:self._size])}
+
+
+class _DeadLetterSample(beam.CombineFn):
+    """Per (step, reason): how many, and the first by (file, row, stage, detail)."""
+
+    def create_accumulator(self):
+        return [0, None]
+
+    def add_input(self, accumulator, view):
+        accumulator[0] += 1
+        if accumulator[1] is None or _dead_letter_order(view) < _dead_letter_order(accumulator[1]):
+            accumulator[1] = view
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        total, first = 0, None
+        for count, view in accumulators:
+            total += count
+            if view is not None and (first is None or _dead_letter_order(view) < _dead_letter_order(first)):
+                first = view
+        return [total, first]
+
+    def extract_output(self, accumulator):
+        return {"count": accumulator[0], "sample": accumulator[1]}
+
+
+def _dead_letter_order(view: dict[str, Any]) -> tuple:
+    return (view["source_file"] or "", view["row_number"] or 0, view["stage"] or "", view["detail"] or "")
+
+
+def _hardness(pair: dict[str, Any]) -> tuple:
+    # Top keeps the largest keys: the smallest margin is the hardest pair; the id breaks ties.
+    return (-pair["score_margin"], pair["uuid"])
+
+
+def _rejected_details(group, wanted):
+    _, candidates = group
+    for candidate in candidates:
+        if candidate["candidate_id"] in wanted:
+            yield candidate["candidate_id"], candidate.get("detail")
+
+
+def _assemble(_, agreement_slices, hardest, details, margins, by_source, pairs_by_source, quarantined_by_source,
+              dead_letters):
+    sources = {source: dict(counts) for source, counts in by_source.items()}
+    for name, counts in (("pairs", pairs_by_source), ("quarantined_examples", quarantined_by_source)):
+        for source, count in counts.items():
+            sources.setdefault(source, {})[name] = count
+    hardest_views = {
+        error_type: [pair_view(pair, details.get(pair["rejected_candidate_id"])) for pair in pairs]
+        for error_type, pairs in sorted(hardest.items())}
+    return {"agreement": agreement_slices, "hardest": hardest_views, "margins": margins,
+            "by_source": dict(sorted(sources.items())),
+            "dead_letters": [{"step": step, "reason": reason, **value}
+                             for (step, reason), value in sorted(dead_letters.items())]}
+
+
+class ReportData(beam.PTransform):
+    """Scored `(example, candidates)` groups (+ pairs, quarantine, dead letters) -> one dict for the report.
+
+    `dead_letters` is a list of (step, PCollection of dead-letter records):
+    the stage's own and, where the stage knows them, those of the stages
+    before it.
+    """
+
+    def __init__(self, pairs, quarantine, dead_letters: list[tuple[str, Any]],
+                 examples_per_error_type: int = EXAMPLES_PER_ERROR_TYPE):
+        super().__init__()
+        self._pairs = pairs
+        self._quarantine = quarantine
+        self._dead_letters = dead_letters
+        self._per_type = examples_per_error_type
+
+    def expand(self, groups):
+        def by_field(pcoll, field, label):
+            return (pcoll | f"{label}Key" >> beam.Map(lambda r: str(r.get(field) or "unknown"))
+                    | f"{label}Count" >> beam.combiners.Count.PerElement() | f"{label}Dict" >> beam.combiners.ToDict())
+
+        hardest = (self._pairs | "ByErrorType" >> beam.Map(lambda p: (p.get("error_type") or "unknown", p))
+                   | "Hardest" >> beam.combiners.Top.PerKey(self._per_type, key=_hardness)
+                   | "HardestDict" >> beam.combiners.ToDict())
+        wanted = hardest | "RejectedIds" >> beam.Map(
+            lambda by_type: {p["rejected_candidate_id"] for pairs in by_type.values() for p in pairs})
+        details = (groups | "RejectedDetails" >> beam.FlatMap(_rejected_details,
+                                                              beam.pvalue.AsSingleton(wanted, default_value=set()))
+                   | "DetailsDict" >> beam.combiners.ToDict())
+        views = [pcoll | f"DeadLetterView{position}" >> beam.Map(
+                     lambda d, step=step: ((step, d.get("reason")), dead_letter_view(d, step)))
+                 for position, (step, pcoll) in enumerate(self._dead_letters)]
+        dead = ((tuple(views) | "AllDeadLetters" >> beam.Flatten()) if views
+                else groups.pipeline | "NoDeadLetters" >> beam.Create([]))
+        parts = {
+            "agreement_slices": groups | "Agreement" >> beam.CombineGlobally(_Agreement()),
+            "hardest": hardest,
+            "details": details,
+            "margins": self._pairs | "Margins" >> beam.CombineGlobally(_MarginSample()),
+            "by_source": groups | "BySource" >> beam.CombineGlobally(_SourceCounts()),
+            "pairs_by_source": by_field(self._pairs, "dataset_name", "PairsBySource"),
+            "quarantined_by_source": by_field(self._quarantine, "source", "QuarantinedBySource"),
+            "dead_letters": (dead | "DeadLetterSamples" >> beam.CombinePerKey(_DeadLetterSample())
+                             | "DeadLetterDict" >> beam.combiners.ToDict()),
+        }
+        sides = {name: beam.pvalue.AsSingleton(pcoll, default_value={}) for name, pcoll in parts.items()}
+        return groups.pipeline | "Once" >> beam.Create([None]) | "Assemble" >> beam.Map(_assemble, **sides)
