@@ -19,6 +19,7 @@ from typing import Any
 import apache_beam as beam
 
 from toolrm_beam.transforms import agreement
+from toolrm_beam.transforms.accounting import count_by
 from toolrm_beam.transforms.report_views import dead_letter_view, pair_view
 
 EXAMPLES_PER_ERROR_TYPE = 3
@@ -170,10 +171,6 @@ class ReportData(beam.PTransform):
         self._per_type = examples_per_error_type
 
     def expand(self, groups):
-        def by_field(pcoll, field, label):
-            return (pcoll | f"{label}Key" >> beam.Map(lambda r: str(r.get(field) or "unknown"))
-                    | f"{label}Count" >> beam.combiners.Count.PerElement() | f"{label}Dict" >> beam.combiners.ToDict())
-
         hardest = (self._pairs | "ByErrorType" >> beam.Map(lambda p: (p.get("error_type") or "unknown", p))
                    | "Hardest" >> beam.combiners.Top.PerKey(self._per_type, key=_hardness)
                    | "HardestDict" >> beam.combiners.ToDict())
@@ -193,8 +190,8 @@ class ReportData(beam.PTransform):
             "details": details,
             "margins": self._pairs | "Margins" >> beam.CombineGlobally(_MarginSample()),
             "by_source": groups | "BySource" >> beam.CombineGlobally(_SourceCounts()),
-            "pairs_by_source": by_field(self._pairs, "dataset_name", "PairsBySource"),
-            "quarantined_by_source": by_field(self._quarantine, "source", "QuarantinedBySource"),
+            "pairs_by_source": count_by(self._pairs, "dataset_name", "PairsBySource"),
+            "quarantined_by_source": count_by(self._quarantine, "source", "QuarantinedBySource"),
             "dead_letters": (dead | "DeadLetterSamples" >> beam.CombinePerKey(_DeadLetterSample())
                              | "DeadLetterDict" >> beam.combiners.ToDict()),
         }
