@@ -15,20 +15,21 @@ import apache_beam as beam
 from toolrm_beam.beam_pipelines.common import (MANIFEST, candidate_row, default_num_shards, example_row, make_pipeline,
                                    read_manifest, remove_stale_shards, versions)
 from toolrm_beam.runners.presets import RUNNERS
-from toolrm_beam.schemas.adapters import ADAPTERS, get_adapter
+from toolrm_beam.schemas.adapters import ADAPTERS
 from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
 from toolrm_beam.transforms import fileio
 from toolrm_beam.transforms.accounting import CountRowStatuses, WriteManifest, count_by, row_counts
 from toolrm_beam.transforms.adapt import AdaptRows
 from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA
 from toolrm_beam.transforms.dedup import DedupExamples, RekeyCandidates
+from toolrm_beam.transforms.input_files import check_corpus_inputs
 from toolrm_beam.transforms.read_rows import ReadRows
 from toolrm_beam.transforms.write_shards import WriteShards
 
 
 
 def build(pipeline: beam.Pipeline, *, source: str, files: list[str], output: str, num_shards: int,
-          config: dict[str, Any]) -> None:
+          config: dict[str, Any], input_counts: dict[str, int] | None = None) -> None:
     """Add the ingest stages to `pipeline` (separate from `run` so tests can use TestPipeline)."""
     read = pipeline | "Files" >> beam.Create(files) | "Read" >> ReadRows()
     adapted = read["rows"] | "AdaptRows" >> AdaptRows(source)
@@ -59,11 +60,12 @@ def build(pipeline: beam.Pipeline, *, source: str, files: list[str], output: str
             "reasons": count_by(dead_letters, "reason", "Reasons"),
             "origins": count_by(candidates, "origin", "Origins"),
         },
-        counts_fn=ingest_counts)
+        counts_fn=lambda summaries: ingest_counts(summaries, input_counts))
 
 
-def ingest_counts(summaries: dict[str, dict[str, int]]) -> dict[str, Any]:
+def ingest_counts(summaries: dict[str, dict[str, int]], input_counts: dict[str, int] | None = None) -> dict[str, Any]:
     return {
+        **(input_counts or {}),
         **row_counts(summaries["rows"]),
         "examples_out": sum(summaries["splits"].values()),
         "examples_by_split": dict(sorted(summaries["splits"].items())),
@@ -87,16 +89,15 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> dict[str, Any]:
     """Run the ingest pipeline and return its manifest. Input errors raise before anything runs."""
     args, beam_args = parse_args(argv)
-    adapter = get_adapter(args.source)
-    files = [f for f in fileio.match_inputs(args.input) if adapter.is_data_file(f)]
-    if not files:
-        raise fileio.InputError(f"no {args.source} data files among {args.input} (only side files matched)")
+    checked = check_corpus_inputs(args.source, args.input)  # file-level problems: named before anything runs
+    files = checked.files
     num_shards = args.num_shards or default_num_shards(files)
     config = {"pipeline": "ingest", "source": args.source, "inputs": files, "num_shards": num_shards,
-              "runner": args.runner}
+              "runner": args.runner, **checked.summary()}
     fileio.makedirs(args.output)
     with make_pipeline(args.runner, beam_args, test_pipeline) as pipeline:
-        build(pipeline, source=args.source, files=files, output=args.output, num_shards=num_shards, config=config)
+        build(pipeline, source=args.source, files=files, output=args.output, num_shards=num_shards, config=config,
+              input_counts=checked.counts)
     manifest = read_manifest(args.output)
     remove_stale_shards(args.output, manifest)
     return manifest

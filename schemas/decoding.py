@@ -1,17 +1,27 @@
 """Decode a candidate's output into a list of `{"name", "arguments"}` calls.
 
 Accepted forms, as models and corpora write them:
-- JSON `[{name, arguments|parameters}]` (arguments a dict or a JSON string),
-  or one such object;
-- OpenAI `tool_calls` items, or a whole assistant message;
-- objects keyed by function name, `{fn: {args}}` and BFCL's `[{fn: {args}}]`;
-- Python call syntax as prompt-based models answer (`[f(a=1), g.h(b="x")]`),
-  read from the syntax tree and never evaluated;
-- Hermes/Qwen `<tool_call>{...}</tool_call>` blocks;
+- JSON `[{name, arguments|parameters}]` (arguments a dict or a JSON string);
+- OpenAI `tool_calls` items, or a whole assistant message (its `tool_calls` list);
+- BFCL's `[{fn: {args}}]`;
+- Python call syntax as prompt-based models answer (`[f(a=1), g.h(b="x")]`;
+  a bare `f(a=1)` too, which BFCL's decoder also wraps in a list), read
+  from the syntax tree and never evaluated;
+- Hermes/Qwen `<tool_call>{...}</tool_call>` blocks (one call per block);
 - any of the text forms inside one code fence.
 
+Decoding modes. `strict` (the default) follows docs/tool-call-correctness.md:
+output that decodes but is not a list of calls is a parsing error, so a
+single `{name, arguments}` object, a single OpenAI tool call or an object
+keyed by function name (`{fn: {args}}`) at the top level raises
+`decode:not_a_list`. `lenient` accepts those as a one-call (or one call per
+key) list: an explicit option for labelling LLM samples whose models answer
+that way, and how corpus references (documented shapes, not outputs under
+judgement) are read.
+
 Empty output, `[]` and `null` are no call. Anything else raises `DecodeError`,
-whose `code` is a stable `decode:<reason>`.
+whose `code` is a stable `decode:<reason>`. Text holding an unpaired
+surrogate is `decode:bad_text`: it is not valid Unicode.
 """
 from __future__ import annotations
 
@@ -20,6 +30,12 @@ import json
 import operator
 import re
 from typing import Any
+
+from toolrm_beam.schemas.strict_json import has_unpaired_surrogate
+
+STRICT = "strict"
+LENIENT = "lenient"
+DECODINGS = (STRICT, LENIENT)
 
 MAX_OUTPUT_CHARS = 1_000_000   # longer outputs are rejected before parsing
 MAX_DEPTH = 32                 # nesting of argument values
@@ -47,23 +63,35 @@ class DecodeError(ValueError):
         self.message = message
 
 
-def decode_calls(output: Any) -> list[dict[str, Any]]:
-    """Return the calls in `output` (text or already-decoded objects)."""
+def decode_calls(output: Any, mode: str = STRICT) -> list[dict[str, Any]]:
+    """Return the calls in `output` (text or already-decoded objects), under `mode` (strict or lenient)."""
+    if mode not in DECODINGS:
+        raise ValueError(f"unknown decoding {mode!r}; expected one of {DECODINGS}")
     try:
         if isinstance(output, str):
-            calls = _decode_text(output)
+            calls = _decode_text(output, mode)
         else:
-            calls = _calls_from_object(output)
+            calls = _top_level(output, mode)
         return [_clean_call(call) for call in calls]
     except (RecursionError, MemoryError):
         raise DecodeError("decode:too_deep", "output is nested too deeply to decode") from None
 
 
+def _top_level(value: Any, mode: str) -> list[dict[str, Any]]:
+    """The decoded output as a whole: strict decoding wants a list (or a message holding one)."""
+    if mode == STRICT and isinstance(value, dict) and "tool_calls" not in value and "role" not in value:
+        raise DecodeError("decode:not_a_list",
+                          f"output is a single object, not a list of calls: {_clip(value)}")
+    return _calls_from_object(value)
+
+
 # --- text ------------------------------------------------------------------
 
-def _decode_text(text: str) -> list[dict[str, Any]]:
+def _decode_text(text: str, mode: str) -> list[dict[str, Any]]:
     if len(text) > MAX_OUTPUT_CHARS:
         raise DecodeError("decode:too_large", f"output has {len(text)} characters (limit {MAX_OUTPUT_CHARS})")
+    if has_unpaired_surrogate(text):
+        raise DecodeError("decode:bad_text", "output holds an unpaired surrogate: not valid Unicode")
     text = text.strip()
     inner = _strip_fence(text)
     if not inner:
@@ -73,10 +101,10 @@ def _decode_text(text: str) -> list[dict[str, Any]]:
     except ValueError:  # JSONDecodeError, and ints over Python's digit limit
         pass
     else:
-        return _calls_from_object(value)
+        return _top_level(value, mode)
     if "<tool_call>" in text or "</tool_call>" in text:
         return _decode_tool_call_tags(text)
-    return _decode_python(inner)
+    return _decode_python(inner, mode)
 
 
 def _strip_fence(text: str) -> str:
@@ -108,7 +136,7 @@ def _decode_tool_call_tags(text: str) -> list[dict[str, Any]]:
     return calls
 
 
-def _decode_python(text: str) -> list[dict[str, Any]]:
+def _decode_python(text: str, mode: str) -> list[dict[str, Any]]:
     """Python call syntax, following BFCL's prompting decoder, without eval."""
     body = _parse_expression(text)
     if body is None:
@@ -123,7 +151,7 @@ def _decode_python(text: str) -> list[dict[str, Any]]:
         return [_resolve_call(e) for e in body.elts]
     if isinstance(body, (ast.List, ast.Tuple, ast.Dict, ast.Set, ast.Constant)) and not _has_top_level_call(body):
         # A Python literal such as [{'name': 'f', 'arguments': {...}}].
-        return _calls_from_object(_resolve_value(body))
+        return _top_level(_resolve_value(body), mode)
     raise DecodeError("decode:not_a_call_list", f"Python expression is not a list of calls: {_clip(text)}")
 
 
@@ -283,14 +311,18 @@ def _clean_call(call: dict[str, Any]) -> dict[str, Any]:
     for key, value in call["arguments"].items():
         if not isinstance(key, str):
             raise DecodeError("decode:bad_arguments", f"argument name is not a string: {_clip(key)}")
-        arguments[key] = _clean_value(value, 1)
-    return {"name": call["name"], "arguments": arguments}
+        arguments[_clean_value(key, 1)] = _clean_value(value, 1)
+    return {"name": _clean_value(call["name"], 1), "arguments": arguments}
 
 
 def _clean_value(value: Any, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise DecodeError("decode:too_deep", f"argument values are nested deeper than {MAX_DEPTH}")
-    if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
+    if isinstance(value, str):
+        if has_unpaired_surrogate(value):
+            raise DecodeError("decode:bad_text", "an argument holds an unpaired surrogate: not valid Unicode")
+        return value
+    if isinstance(value, bool) or value is None or isinstance(value, float):
         return value
     if isinstance(value, int):
         if value.bit_length() > MAX_INT_BITS:

@@ -487,6 +487,20 @@ def test_undecodable_output_is_a_parsing_error(output, code):
     assert_fails(check(tools, reference, output), ErrorType.PARSING_ERROR, code)
 
 
+def test_a_single_call_object_is_a_parsing_error_unless_decoding_is_lenient():
+    tools, reference = bfcl("live_simple", "live_simple_10-3-6")
+    [expected] = first_choice(reference)
+    single = json.dumps(expected)
+    assert_fails(check(tools, reference, single), ErrorType.PARSING_ERROR, "decode:not_a_list")
+    assert_fails(check(tools, reference, expected), ErrorType.PARSING_ERROR, "decode:not_a_list")
+    assert check(tools, reference, single, decoding="lenient").correct
+    assert check(tools, reference, f"[{single}]").correct
+    # Where no call is right, a single call object is still a call.
+    tools, _ = bfcl("live_irrelevance", "live_irrelevance_0-0-0")
+    result = check(tools, [], single, reference_kind="no_call")
+    assert_fails(result, ErrorType.INCORRECT_NUMBER_OF_FUNCTION_CALLS, "irrelevance:called_a_tool")
+
+
 # --- malformed inputs -------------------------------------------------------------------
 
 def test_malformed_reference_or_tools_raise_value_error():

@@ -34,8 +34,18 @@ def test_json_parameters_key_is_accepted_as_arguments():
     assert decode_calls('[{"name": "f", "parameters": {"a": "x"}}]') == [call("f", a="x")]
 
 
-def test_json_single_object_is_a_list_of_one():
-    assert decode_calls('{"name": "f", "arguments": {"a": 1}}') == [call("f", a=1)]
+@pytest.mark.parametrize("output", ['{"name": "f", "arguments": {"a": 1}}', {"name": "f", "arguments": {"a": 1}},
+                                    "{'name': 'f', 'arguments': {'a': 1}}", '{"f": {"a": 1}}',
+                                    '{"type": "function", "function": {"name": "f", "arguments": "{\\"a\\": 1}"}}'])
+def test_single_call_object_is_not_a_list_by_default_and_one_call_when_lenient(output):
+    # docs/tool-call-correctness.md: output that decodes but is not a list of calls is a parsing error.
+    assert decode_error(output).code == "decode:not_a_list"
+    assert decode_calls(output, "lenient") == [call("f", a=1)]
+
+
+def test_unknown_decoding_mode_is_refused():
+    with pytest.raises(ValueError, match="unknown decoding"):
+        decode_calls("[]", "loose")
 
 
 def test_json_call_without_arguments_has_empty_arguments():
@@ -81,8 +91,8 @@ def test_openai_empty_arguments_string_is_no_arguments():
 
 # --- 3. keyed by function name ---------------------------------------------
 
-def test_dict_keyed_by_function_name():
-    assert decode_calls('{"math_gcd": {"a": 48, "b": 36}}') == [call("math_gcd", a=48, b=36)]
+def test_dict_keyed_by_function_name_when_lenient():
+    assert decode_calls('{"math_gcd": {"a": 48, "b": 36}}', "lenient") == [call("math_gcd", a=48, b=36)]
 
 
 def test_bfcl_list_of_keyed_dicts():
@@ -243,10 +253,16 @@ def test_truncated_json_is_a_parse_error(text):
     assert decode_error(text).code == "decode:not_json_or_python"
 
 
-@pytest.mark.parametrize("output", ["42", '["a", "b"]', '{"foo": 1}', '"f(a=1)"', "[[f(a=1)]]", "Paris",
-                                    '[{"name": "f", "city": "Paris"}]', "f()(a=1)", [1, 2]])
+@pytest.mark.parametrize("output", ["42", '["a", "b"]', '"f(a=1)"', "[[f(a=1)]]", "Paris",
+                                    '[{"name": "f", "city": "Paris"}]', "f()(a=1)", [1, 2], '[{"foo": 1}]'])
 def test_decodes_but_is_not_a_call_list(output):
     assert decode_error(output).code == "decode:not_a_call_list"
+
+
+@pytest.mark.parametrize("output", ['[{"name": "f", "arguments": {"a": "\\ud83d"}}]', '[f(a="\\ud83d")]',
+                                    '[{"name": "f", "arguments": {"\\udc00": 1}}]', "[f(a=1)] \ud83d"])
+def test_unpaired_surrogates_are_not_text(output):
+    assert decode_error(output).code == "decode:bad_text"
 
 
 def test_arguments_string_that_is_not_json():

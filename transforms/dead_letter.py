@@ -6,6 +6,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from toolrm_beam.schemas.strict_json import has_unpaired_surrogate
+
 DEAD_LETTER_SCHEMA = pa.schema(
     [
         pa.field("source_file", pa.string(), nullable=False),
@@ -29,10 +31,18 @@ def raw_text(row: Any) -> str:
     elif isinstance(row, str):
         text = row
     else:
-        text = json.dumps(row, ensure_ascii=False, sort_keys=True, default=str)
+        try:
+            text = json.dumps(row, ensure_ascii=False, sort_keys=True, default=str)
+        except (ValueError, RecursionError):  # a structure nested too deeply to print
+            text = repr(type(row))
     if len(text) > MAX_RAW_CHARS:
         text = text[:MAX_RAW_CHARS] + f"...[truncated {len(text) - MAX_RAW_CHARS} chars]"
-    return text
+    return writable_text(text)
+
+
+def writable_text(text: str) -> str:
+    """`text` with unpaired surrogates escaped (`\\ud83d`), so a dead letter can always be written."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if has_unpaired_surrogate(text) else text
 
 
 def dead_letter(source_file: str, row_number: int, stage: str, reason: str, detail: str, row: Any) -> dict[str, Any]:
@@ -41,6 +51,6 @@ def dead_letter(source_file: str, row_number: int, stage: str, reason: str, deta
         "row_number": row_number,
         "stage": stage,
         "reason": reason,
-        "detail": detail[:2000],
+        "detail": writable_text(str(detail)[:2000]),
         "raw_row": raw_text(row),
     }

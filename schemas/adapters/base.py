@@ -12,6 +12,11 @@ from typing import Any, BinaryIO, Callable
 
 OpenFn = Callable[[str], BinaryIO]
 
+# Kinds of a Parquet column, by Arrow type (transforms/input_files.py decides which).
+TEXT, NUMBER, BOOLEAN, LIST, OBJECT = "text", "number", "boolean", "list", "object"
+JSON_VALUE = (TEXT, LIST, OBJECT)  # a JSON-typed field: decoded (list/struct) or JSON text
+ID = (TEXT, NUMBER)
+
 
 class AdaptError(ValueError):
     """A row that cannot become a valid record; `reason` is a stable code.
@@ -40,6 +45,10 @@ class SourceAdapter:
     name: str = ""          # the `--source` value and the Example's `source`
     license: str = ""
     upstream: str = ""      # where the corpus comes from, for attribution
+    # Columns a Parquet file of this corpus must have, with the kinds each may
+    # be (transforms/input_files.py: text, number, list, object): a file that
+    # lacks one is refused before the pipeline starts, naming the columns.
+    required_columns: dict[str, tuple[str, ...]] = {}
 
     def is_data_file(self, path: str) -> bool:
         """False for side files (answers, catalogs) that a glob may also match."""
@@ -53,6 +62,10 @@ class SourceAdapter:
     def load_context(self, path: str, open_fn: OpenFn) -> Any:
         """Side data for one data file. Raise FileNotFoundError/ValueError if unusable."""
         return None
+
+    def context_warnings(self, path: str, context: Any, open_fn: OpenFn) -> list[tuple[str, str, int]]:
+        """`(warning, counter, count)` about a data file's side data, e.g. answers no question has."""
+        return []
 
     def adapt(self, row: Any, context: Any, split: str) -> Adapted:
         raise NotImplementedError

@@ -12,7 +12,7 @@ from typing import Any
 
 from toolrm_beam.schemas import records
 from toolrm_beam.schemas.adapters import common
-from toolrm_beam.schemas.adapters.base import Adapted, AdaptError, OpenFn, SourceAdapter
+from toolrm_beam.schemas.adapters.base import ID, JSON_VALUE, LIST, TEXT, Adapted, AdaptError, OpenFn, SourceAdapter
 
 ANSWER_DIR = "possible_answer"
 _PREFIX = re.compile(r"^BFCL_v\d+_")
@@ -34,10 +34,12 @@ class BfclAdapter(SourceAdapter):
     name = "bfcl"
     license = "Apache-2.0"
     upstream = "https://github.com/ShishirPatil/gorilla (berkeley-function-call-leaderboard/bfcl_eval/data/)"
+    required_columns = {"id": ID, "question": (LIST, TEXT), "function": JSON_VALUE}
 
     def is_data_file(self, path: str) -> bool:
-        base = common.basename(path)
-        return common.parent_name(path) != ANSWER_DIR and base.startswith("BFCL_") and base.endswith(".json")
+        # Any name: a user's own file in BFCL's format is read like an upstream one.
+        # Answers are side files because of where they sit, not what they are called.
+        return common.parent_name(path) != ANSWER_DIR and common.is_data_name(path)
 
     def split_of(self, path: str) -> str:
         return _PREFIX.sub("", common.stem(path))
@@ -51,6 +53,9 @@ class BfclAdapter(SourceAdapter):
                        for k, v in common.index_by_id(common.read_json_records(answers_path, open_fn),
                                                       answers_path).items()}
         return {"category": category, "answers": answers}
+
+    def context_warnings(self, path: str, context: Any, open_fn: OpenFn) -> list[tuple[str, str, int]]:
+        return common.unmatched_answers(path, context["answers"], open_fn, ANSWER_DIR)
 
     def adapt(self, row: Any, context: dict[str, Any] | None, split: str) -> Adapted:
         row = common.require_mapping(row)
