@@ -20,11 +20,12 @@ import pyarrow as pa
 from toolrm_beam.beam_pipelines.common import MANIFEST, make_pipeline, read_manifest, remove_stale_shards, versions
 from toolrm_beam.runners.presets import RUNNERS
 from toolrm_beam.schemas.pairs import PAIR_ARROW_SCHEMA
-from toolrm_beam.schemas.records import CANDIDATE_JSON_FIELDS, from_row
+from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, CANDIDATE_JSON_FIELDS, from_row
 from toolrm_beam.transforms import fileio
 from toolrm_beam.transforms.accounting import SumCounts, WriteManifest, count_by
 from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA, dead_letter
-from toolrm_beam.transforms.examples_io import ReadExamples
+from toolrm_beam.transforms.examples_io import ReadExamples, example_shard_check
+from toolrm_beam.transforms.input_files import check_inputs, record_columns
 from toolrm_beam.transforms.read_rows import ReadRows
 from toolrm_beam.transforms.report import render_report
 from toolrm_beam.transforms.report_data import ReportData
@@ -100,6 +101,7 @@ def score_counts(summaries: dict[str, Any]) -> dict[str, Any]:
         "quarantine_by_reason": dict(sorted(quarantined.items())),
         "candidates_quarantined": summaries["quarantined_candidates"].get("candidates", 0),
         "dead_letter_by_reason": dict(sorted(dead.items())),
+        "dead_letter_by_stage": dict(sorted(summaries.get("dead_stages", {}).items())),
     }
 
 
@@ -145,8 +147,8 @@ def build(pipeline: beam.Pipeline, *, example_files: list[str], candidate_files:
     grouped = examples["examples"] | "Group" >> GroupCandidates(candidates["candidates"])
     scored = grouped["groups"] | "Score" >> ScoreGroups(scorer)
     selected = scored["scored"] | "Select" >> SelectPairs(policy, scorer.scorer_name)
-    dead = (examples["dead_letter"], candidates["dead_letter"], grouped["dead_letter"], scored["dead_letter"]) \
-        | "AllDeadLetters" >> beam.Flatten()
+    dead = (examples["dead_letter"], candidates["dead_letter"], grouped["dead_letter"], scored["dead_letter"],
+            selected["dead_letter"]) | "AllDeadLetters" >> beam.Flatten()
 
     def shards(pcoll, name, schema, key, sort_key, count):
         return pcoll | f"Write{name}" >> WriteShards(output, name, schema, count, shard_key=key,
@@ -186,6 +188,7 @@ def build(pipeline: beam.Pipeline, *, example_files: list[str], candidate_files:
             "quarantined": count_by(selected["quarantine"], "reason", "QuarantineReasons"),
             "quarantined_candidates": quarantined_candidates,
             "reasons": count_by(dead, "reason", "DeadReasons"),
+            "dead_stages": count_by(dead, "stage", "DeadStages"),
         },
         counts_fn=score_counts)
     samples = scored["scored"] | "ScoreSample" >> beam.CombineGlobally(ScoreSample())
@@ -236,8 +239,10 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     args, beam_args = parse_args(argv)
     policy = policy_from_args(args)
     scorer = make_scorer(args.scorer, model=args.model, device=args.device, max_length=args.max_length)
-    example_files = match_shards(args.examples, "examples")
-    candidate_files = match_shards(args.candidates, "candidates")
+    example_files = example_shard_check(match_shards(args.examples, "examples")).files
+    candidate_files = check_inputs(match_shards(args.candidates, "candidates"), what="candidate shard",
+                                   empty_parquet_ok=True, columns=record_columns(
+                                       CANDIDATE_ARROW_SCHEMA, ("example_id", "candidate_id", "output", "origin"))).files
     config = {"pipeline": "score", "examples": example_files, "candidates": candidate_files,
               "scorer": scorer.scorer_name, "scorer_kind": args.scorer, "model": args.model,
               "policy": {k: getattr(policy, k) for k in policy.__dataclass_fields__},

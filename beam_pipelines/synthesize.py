@@ -24,7 +24,7 @@ from toolrm_beam.transforms import fileio, rules
 from toolrm_beam.transforms.accounting import WriteManifest, count_by
 from toolrm_beam.transforms.candidates import CandidateSummary, DedupCandidates, ObfuscatedCopies, RuleCandidates
 from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA
-from toolrm_beam.transforms.examples_io import ReadExamples
+from toolrm_beam.transforms.examples_io import ReadExamples, example_shard_check
 from toolrm_beam.transforms.stage_inputs import match_shards
 from toolrm_beam.transforms.write_shards import WriteShards, WriteStreamingShards
 
@@ -72,6 +72,8 @@ def synthesize_counts(summaries: dict[str, dict], mix: dict[str, float]) -> dict
         "rows_in": examples_in + dead_rows,
         "examples_in": examples_in,
         "rows_dead_letter": dead_rows,
+        # Examples read but lost to a failure while making their candidates.
+        "examples_dead_letter": summaries.get("dead_examples", {}).get("examples", 0),
         "obfuscated_examples": summaries["copies"].get("examples", 0),
         # Before collapsing repeats (the same output from two generators); the
         # shard infos in `files` give the rows actually written.
@@ -83,6 +85,7 @@ def synthesize_counts(summaries: dict[str, dict], mix: dict[str, float]) -> dict
         "negatives_schema_valid_share": round(schema_valid.get("True", 0) / n_negatives, 4) if n_negatives else None,
         "error_mix_tv_distance": mix_distance(negatives, mix),
         "dead_letter_by_reason": dict(sorted(summaries["reasons"].items())),
+        "dead_letter_by_stage": dict(sorted(summaries.get("dead_stages", {}).items())),
     }
 
 
@@ -100,9 +103,10 @@ def build(pipeline: beam.Pipeline, *, files: list[str], output: str, num_shards:
           llm: dict[str, Any] | None, config: dict[str, Any]) -> None:
     read = pipeline | "Files" >> beam.Create(files) | "ReadExamples" >> ReadExamples()
     examples = read["examples"]
-    batches = [examples | "Rules" >> RuleCandidates(
-        seed=seed, mix=mix, max_negatives=max_negatives if "rules" in generators else 0)]
-    dead_letters = [read["dead_letter"]]
+    ruled = examples | "Rules" >> RuleCandidates(
+        seed=seed, mix=mix, max_negatives=max_negatives if "rules" in generators else 0)
+    batches = [ruled["candidates"]]
+    dead_letters = [read["dead_letter"], ruled["dead_letter"]]
     for mode, generator in (("sample", "llm-sample"), ("perturb", "llm-perturb")):
         if generator in generators:
             from toolrm_beam.transforms.llm_stage import LLMCandidates  # heavy dependencies only when asked for
@@ -138,6 +142,8 @@ def build(pipeline: beam.Pipeline, *, files: list[str], output: str, num_shards:
         summaries={
             "examples_in": _count(examples, "ExamplesIn", "examples"),
             "dead_rows": _count(read["dead_letter"], "DeadRows", "rows"),
+            "dead_examples": _count(ruled["dead_letter"], "DeadExamples", "examples"),
+            "dead_stages": count_by(dead, "stage", "DeadStages"),
             "copies": _count(copy_examples, "Copies", "examples"),
             "candidates": candidates | "Summarize" >> beam.CombineGlobally(CandidateSummary()),
             "reasons": count_by(dead, "reason", "Reasons"),
@@ -160,6 +166,9 @@ GENERATOR_OPTIONS: tuple[tuple[str, bool, dict[str, Any]], ...] = (
     ("temperature", False, dict(type=float, default=0.8)),
     ("max_new_tokens", False, dict(type=int, default=256)),
     ("error_types", False, dict(default=None, help="error types to ask for (llm-perturb; default: all)")),
+    ("decoding", False, dict(default="strict", choices=("strict", "lenient"),
+                             help="how the checker decodes LLM answers: strict (default; a single call object "
+                                  "is a parsing error, as the correctness rules say) or lenient (a list of one)")),
     ("request_timeout_s", False, dict(type=float, default=120.0,
                                       help="backend openai: limit for one attempt of one request (default 120)")),
     ("max_retries", False, dict(type=int, default=4,
@@ -213,7 +222,7 @@ def llm_settings(args: argparse.Namespace, generators: list[str]) -> dict[str, A
             "batch_size": get("batch_size"),
             "error_types": [ErrorType.from_label(e).value for e in get("error_types").split(",")]
             if get("error_types") else None,
-            "http": http}
+            "http": http, "decoding": get("decoding")}
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
@@ -252,9 +261,11 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     generators = [g.strip() for g in args.generators.split(",") if g.strip()]
     mix = parse_mix(args.mix)
     llm = llm_settings(args, generators)
-    files = match_shards(args.input, "examples")
+    checked = example_shard_check(match_shards(args.input, "examples"))
+    files = checked.files
     num_shards = args.num_shards or default_num_shards(files)
-    config = {"pipeline": "synthesize", "inputs": files, "generators": generators, "seed": args.seed,
+    config = {"pipeline": "synthesize", "inputs": files, **checked.summary(), "decoding": args.generator_decoding,
+              "generators": generators, "seed": args.seed,
               "mix": mix or rules.DEFAULT_MIX, "max_negatives": args.max_negatives, "obfuscate": args.obfuscate,
               "num_shards": num_shards, "runner": args.runner,
               "llm": {k: v for k, v in (llm or {}).items() if k != "api_key_env"} or None}

@@ -79,8 +79,12 @@ def column_problems(schema: pa.Schema, required: dict[str, tuple[str, ...]]) -> 
     return problems
 
 
-def inspect_file(path: str) -> tuple[str | None, pa.Schema | None]:
-    """`(why the file holds no rows at all, or None; its Arrow schema if it is Parquet)`."""
+def inspect_file(path: str, *, empty_parquet_ok: bool = False) -> tuple[str | None, pa.Schema | None]:
+    """`(why the file holds no rows at all, or None; its Arrow schema if it is Parquet)`.
+
+    `empty_parquet_ok`: a Parquet file with a schema and no rows is fine (the
+    pipeline's own shards: every shard index is written, empty ones too).
+    """
     try:
         with fileio.open_read(path) as handle:
             head = handle.read(4)
@@ -95,7 +99,7 @@ def inspect_file(path: str) -> tuple[str | None, pa.Schema | None]:
                 schema, rows = parquet.schema_arrow, parquet.metadata.num_rows
         except Exception as error:  # noqa: BLE001 - pyarrow raises several types for a bad footer
             return f"not a Parquet file ({type(error).__name__}: {str(error)[:200]})", None
-        return ("empty Parquet file (0 rows)" if rows == 0 else None), schema
+        return ("empty Parquet file (0 rows)" if rows == 0 and not empty_parquet_ok else None), schema
     if _only_blank(path):
         return "holds only blank lines", None
     return None, None
@@ -132,13 +136,14 @@ def _is_plain_directory(pattern: str) -> bool:
 
 
 def check_files(files: list[str], skipped: list[dict[str, str]], *,
-                columns: dict[str, tuple[str, ...]] | None = None, what: str = "input") -> InputCheck:
+                columns: dict[str, tuple[str, ...]] | None = None, what: str = "input",
+                empty_parquet_ok: bool = False) -> InputCheck:
     """Split files into usable and skipped; schema misfits raise. InputError if none is usable."""
     usable = []
     skipped = list(skipped)
     misfits = []
     for path in files:
-        problem, schema = inspect_file(path)
+        problem, schema = inspect_file(path, empty_parquet_ok=empty_parquet_ok)
         if problem is not None:
             skipped.append({"file": path, "reason": problem})
             continue
@@ -159,10 +164,15 @@ def check_files(files: list[str], skipped: list[dict[str, str]], *,
 
 
 def check_inputs(patterns: Iterable[str], *, columns: dict[str, tuple[str, ...]] | None = None,
-                 what: str = "input") -> InputCheck:
+                 what: str = "input", empty_parquet_ok: bool = False) -> InputCheck:
     """Expand globs and check every file (see the module docstring)."""
     files, directories = expand(patterns)
-    return check_files(files, directories, columns=columns, what=what)
+    return check_files(files, directories, columns=columns, what=what, empty_parquet_ok=empty_parquet_ok)
+
+
+def record_columns(schema: pa.Schema, names: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The required columns of one of the pipeline's own records, with their kinds, from its Arrow schema."""
+    return {name: (column_kind(schema.field(name).type),) for name in names}
 
 
 def check_corpus_inputs(source: str, patterns: Iterable[str]) -> InputCheck:

@@ -16,7 +16,7 @@ from apache_beam.ml.inference.base import ModelHandler, RunInference
 
 from toolrm_beam.models import LITE_MODEL
 from toolrm_beam.runners.presets import gpu_resource_hints
-from toolrm_beam.transforms.dead_letter import dead_letter
+from toolrm_beam.transforms.dead_letter import dead_letter, exception_detail
 from toolrm_beam.transforms.reward.transformers_rm import ScoreRequest, ScoreResult
 
 BUNDLED_MODEL = LITE_MODEL  # package data: found in a checkout and in an installed wheel alike
@@ -41,7 +41,24 @@ class GroupScoringHandler(ModelHandler):
         return self._inner.load_model()
 
     def run_inference(self, batch: Sequence[tuple[dict, list[dict]]], model: Any,
-                      inference_args: Optional[dict[str, Any]] = None) -> list[tuple[dict, list[dict]]]:
+                      inference_args: Optional[dict[str, Any]] = None) -> list[tuple]:
+        """Scored groups; a batch that fails is scored group by group, and a group that fails
+        alone comes back as `(example, candidates, error)` for ScoreGroups to dead-letter."""
+        try:
+            return self._score(batch, model, inference_args)
+        except Exception:  # noqa: BLE001 - find the group at fault; the others still get their scores
+            if len(batch) == 1:
+                raise
+        out: list[tuple] = []
+        for group in batch:
+            try:
+                out.extend(self._score([group], model, inference_args))
+            except Exception as error:  # noqa: BLE001 - this group's failure is its dead letter
+                out.append((group[0], group[1], f"{type(error).__name__}: {error}"))
+        return out
+
+    def _score(self, batch: Sequence[tuple[dict, list[dict]]], model: Any,
+               inference_args: Optional[dict[str, Any]]) -> list[tuple[dict, list[dict]]]:
         requests = [ScoreRequest(example, candidate) for example, candidates in batch for candidate in candidates]
         results: list[ScoreResult] = list(self._inner.run_inference(requests, model, inference_args))
         if len(results) != len(requests):
@@ -70,19 +87,46 @@ class GroupScoringHandler(ModelHandler):
         return "toolrm_score"
 
 
+def _candidate_dead_letters(example: Any, candidates: Any, detail: str):
+    """One dead letter per candidate of a group the scorer failed on (accounting is per candidate)."""
+    example_id = example.get("example_id") if isinstance(example, dict) else None
+    for candidate in candidates if isinstance(candidates, (list, tuple)) else []:
+        yield dead_letter("score", 0, "score", "score_failed", detail,
+                          {"example_id": example_id,
+                           "candidate_id": candidate.get("candidate_id") if isinstance(candidate, dict) else None})
+
+
+def _is_group(element: Any) -> bool:
+    return isinstance(element, tuple) and len(element) == 2 and isinstance(element[0], dict)
+
+
 class _FailedGroups(beam.DoFn):
-    """RunInference failures (a whole batch of groups) -> one dead letter per candidate."""
+    """RunInference failures (a batch of groups, with Beam's (type, repr, traceback)) -> dead letters."""
 
     def process(self, failure):
         element, error = failure if isinstance(failure, tuple) and len(failure) == 2 else (failure, None)
-        try:
-            example, candidates = element
-        except (TypeError, ValueError):
-            yield dead_letter("score", 0, "score", "score_failed", repr(error)[:2000], repr(element)[:1000])
+        if isinstance(error, tuple) and len(error) == 3:
+            detail = exception_detail(*error)
+        else:
+            detail = f"{type(error).__name__}: {error}"
+        groups = [element] if _is_group(element) else list(element) if isinstance(element, (list, tuple)) else []
+        if not groups or not all(_is_group(g) for g in groups):
+            yield dead_letter("score", 0, "score", "score_failed", detail, repr(element)[:1000])
             return
-        for candidate in candidates:
-            yield dead_letter("score", 0, "score", "score_failed", f"{type(error).__name__}: {error}"[:2000],
-                              {"example_id": example.get("example_id"), "candidate_id": candidate.get("candidate_id")})
+        for example, candidates in groups:
+            yield from _candidate_dead_letters(example, candidates, detail)
+
+
+class _SplitFailedGroups(beam.DoFn):
+    """Groups the handler could not score alone (`(example, candidates, error)`) -> dead letters."""
+
+    def process(self, element):
+        if len(element) == 3:
+            example, candidates, error = element
+            for record in _candidate_dead_letters(example, candidates, error):
+                yield beam.pvalue.TaggedOutput(DEAD_LETTER, record)
+            return
+        yield element
 
 
 class ScoreGroups(beam.PTransform):
@@ -99,7 +143,9 @@ class ScoreGroups(beam.PTransform):
             .with_resource_hints(**hints)
         failures = (other.failed_inferences, *other.failed_preprocessing, *other.failed_postprocessing)
         failed = failures | "Failures" >> beam.Flatten() | "ToDeadLetter" >> beam.ParDo(_FailedGroups())
-        return {SCORED: main, DEAD_LETTER: failed}
+        split = main | "SplitFailed" >> beam.ParDo(_SplitFailedGroups()).with_outputs(DEAD_LETTER, main=SCORED)
+        dead = (failed, split[DEAD_LETTER]) | "DeadLetters" >> beam.Flatten()
+        return {SCORED: split[SCORED], DEAD_LETTER: dead}
 
 
 def make_scorer(scorer: str, *, model: str | None = None, device: str = "cpu", max_length: int = 4096,

@@ -8,7 +8,7 @@ from typing import Any
 import apache_beam as beam
 
 from toolrm_beam.schemas.pairs import pair_row
-from toolrm_beam.transforms.dead_letter import dead_letter
+from toolrm_beam.transforms.dead_letter import FailedElements, dead_letter
 from toolrm_beam.transforms.selection import SelectionPolicy, select_pairs
 
 GROUPS = "groups"
@@ -78,8 +78,16 @@ class _Select(beam.DoFn):
             yield beam.pvalue.TaggedOutput(FILTERED, _filtered_row(candidate, reason))
 
 
+def _group_candidates(group) -> list[tuple[str, int, Any]]:
+    """A group the selection failed on, one entry per candidate (accounting is per candidate)."""
+    example, candidates = group
+    return [("select", 0, {"example_id": example.get("example_id"), "candidate_id": c.get("candidate_id")})
+            for c in candidates]
+
+
 class SelectPairs(beam.PTransform):
-    """Scored `(example, candidates)` groups -> pairs, filtered candidates and quarantined examples."""
+    """Scored `(example, candidates)` groups -> pairs, filtered candidates, quarantined examples,
+    and a dead letter per candidate of a group the selection failed on."""
 
     def __init__(self, policy: SelectionPolicy, scorer: str):
         super().__init__()
@@ -88,8 +96,9 @@ class SelectPairs(beam.PTransform):
 
     def expand(self, groups):
         out = groups | "Select" >> beam.ParDo(_Select(self._policy, self._scorer)).with_outputs(
-            FILTERED, QUARANTINE, main=PAIRS)
-        return {PAIRS: out[PAIRS], FILTERED: out[FILTERED], QUARANTINE: out[QUARANTINE]}
+            FILTERED, QUARANTINE, main=PAIRS).with_exception_handling(dead_letter_tag="failed")
+        dead = out["failed"] | "FailedGroups" >> FailedElements("select", _group_candidates)
+        return {PAIRS: out[PAIRS], FILTERED: out[FILTERED], QUARANTINE: out[QUARANTINE], DEAD_LETTER: dead}
 
 
 def _sample_rank(candidate_id: str) -> int:
