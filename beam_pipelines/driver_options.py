@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from toolrm_beam.beam_pipelines import score, synthesize
+from toolrm_beam.runners.health import add_health_args
 
 
 def add_driver_args(parser: argparse.ArgumentParser) -> None:
@@ -15,6 +16,7 @@ def add_driver_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     synthesize.add_generator_args(parser, prefixed=True)
     score.add_scoring_args(parser)
+    add_health_args(parser)
 
 
 def check_driver_args(parser: argparse.ArgumentParser, args: argparse.Namespace, beam_args: list[str]) -> None:

@@ -14,7 +14,8 @@ import apache_beam as beam
 
 from toolrm_beam.beam_pipelines.common import (MANIFEST, candidate_row, default_num_shards, example_row, make_pipeline,
                                    read_manifest, remove_stale_shards, versions)
-from toolrm_beam.runners.presets import RUNNERS
+from toolrm_beam.runners.health import add_health_args
+from toolrm_beam.runners.presets import RUNNERS, non_negative_int
 from toolrm_beam.schemas.adapters import ADAPTERS
 from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
 from toolrm_beam.transforms import fileio
@@ -82,7 +83,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
                         help="file or glob (local, gs://, any fsspec URL); repeatable")
     parser.add_argument("--output", required=True, help="output directory (local or URL)")
     parser.add_argument("--runner", default="direct", choices=RUNNERS)
-    parser.add_argument("--num_shards", type=int, default=0, help="output shards (default: from input size)")
+    parser.add_argument("--num_shards", type=non_negative_int, default=0,
+                        help="output shards (default: from input size)")
+    add_health_args(parser)
     return parser.parse_known_args(argv)
 
 

@@ -18,7 +18,8 @@ import apache_beam as beam
 import pyarrow as pa
 
 from toolrm_beam.beam_pipelines.common import MANIFEST, make_pipeline, read_manifest, remove_stale_shards, versions
-from toolrm_beam.runners.presets import RUNNERS
+from toolrm_beam.runners.health import add_health_args
+from toolrm_beam.runners.presets import RUNNERS, positive_int
 from toolrm_beam.schemas.pairs import PAIR_ARROW_SCHEMA
 from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, CANDIDATE_JSON_FIELDS, from_row
 from toolrm_beam.transforms import fileio
@@ -205,9 +206,9 @@ def add_scoring_args(parser: argparse.ArgumentParser) -> None:
                        help="lite: the bundled CPU model (default); transformers/vllm: a checkpoint at --model")
     group.add_argument("--model", help="reward model path or gs:// URL (lite: a lite model directory)")
     group.add_argument("--device", default="cpu")
-    group.add_argument("--max_length", type=int, default=4096, help="most tokens per scored input")
+    group.add_argument("--max_length", type=positive_int, default=4096, help="most tokens per scored input")
     group.add_argument("--min_positive_score", type=float, default=None, help="floor on the chosen side's score")
-    group.add_argument("--max_pairs_per_example", type=int, default=8)
+    group.add_argument("--max_pairs_per_example", type=positive_int, default=8)
     group.add_argument("--balance", action=argparse.BooleanOptionalAction, default=True,
                        help="round-robin pairs across error types, hardest first")
     group.add_argument("--hard_margin", type=float, default=0.5, help="pairs with a score margin <= this are hard")
@@ -230,8 +231,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
                         help="the folder synthesize wrote, or a glob of candidate shards (repeatable)")
     parser.add_argument("--output", required=True)
     parser.add_argument("--runner", default="direct", choices=RUNNERS)
-    parser.add_argument("--num_shards", type=int, default=1)
+    parser.add_argument("--num_shards", type=positive_int, default=1)
     add_scoring_args(parser)
+    add_health_args(parser)
     return parser.parse_known_args(argv)
 
 

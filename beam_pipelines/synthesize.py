@@ -17,7 +17,8 @@ import apache_beam as beam
 
 from toolrm_beam.beam_pipelines.common import (MANIFEST, candidate_row, default_num_shards, example_row, make_pipeline,
                                    read_manifest, remove_stale_shards, versions)
-from toolrm_beam.runners.presets import RUNNERS
+from toolrm_beam.runners.health import add_health_args
+from toolrm_beam.runners.presets import RUNNERS, non_negative_int, positive_int
 from toolrm_beam.schemas.errors import ErrorType
 from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
 from toolrm_beam.transforms import fileio, rules
@@ -161,23 +162,24 @@ GENERATOR_OPTIONS: tuple[tuple[str, bool, dict[str, Any]], ...] = (
     ("endpoint", True, dict(help="base URL of an OpenAI-compatible server (backend openai)")),
     ("api_key_env", True, dict(default="OPENAI_API_KEY", help="environment variable holding the API key")),
     ("device", True, dict(default="cpu", help="cpu or cuda (backend transformers)")),
-    ("batch_size", True, dict(type=int, default=8)),
-    ("samples", False, dict(type=int, default=4, help="samples per example (llm-sample)")),
+    ("batch_size", True, dict(type=positive_int, default=8)),
+    ("samples", False, dict(type=positive_int, default=4, help="samples per example (llm-sample)")),
     ("temperature", False, dict(type=float, default=0.8)),
-    ("max_new_tokens", False, dict(type=int, default=256)),
+    ("max_new_tokens", False, dict(type=positive_int, default=256)),
     ("error_types", False, dict(default=None, help="error types to ask for (llm-perturb; default: all)")),
     ("decoding", False, dict(default="strict", choices=("strict", "lenient"),
                              help="how the checker decodes LLM answers: strict (default; a single call object "
                                   "is a parsing error, as the correctness rules say) or lenient (a list of one)")),
     ("request_timeout_s", False, dict(type=float, default=120.0,
                                       help="backend openai: limit for one attempt of one request (default 120)")),
-    ("max_retries", False, dict(type=int, default=4,
+    ("max_retries", False, dict(type=non_negative_int, default=4,
                                 help="backend openai: retries of a timed-out, 429/5xx or malformed answer "
                                      "before its dead letter (default 4)")),
     ("retry_backoff_s", False, dict(type=float, default=1.0,
                                     help="backend openai: first backoff; doubles per retry, with full jitter, "
                                          "up to 30 s (default 1)")),
-    ("max_concurrency", False, dict(type=int, default=8, help="backend openai: requests in flight per thread")),
+    ("max_concurrency", False, dict(type=positive_int, default=8,
+                                    help="backend openai: requests in flight per thread")),
     ("requests_per_second", False, dict(type=float, default=None, help="backend openai: client-side rate limit")),
 )
 
@@ -236,12 +238,13 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--mix", default=None,
                         help="error-type weights, e.g. parameter_value_error=2,parsing_error=1 "
                              "(default: FC-RewardBench's distribution)")
-    parser.add_argument("--max_negatives", type=int, default=6, help="rule negatives per example")
+    parser.add_argument("--max_negatives", type=non_negative_int, default=6, help="rule negatives per example")
     parser.add_argument("--obfuscate", action=argparse.BooleanOptionalAction, default=False,
                         help="add a renamed copy of each example (ToolRM's obfuscation augmentation)")
     parser.add_argument("--runner", default="direct", choices=RUNNERS)
-    parser.add_argument("--num_shards", type=int, default=0)
+    parser.add_argument("--num_shards", type=non_negative_int, default=0)
     add_generator_args(parser)
+    add_health_args(parser)
     args, beam_args = parser.parse_known_args(argv)
     # Usage mistakes end here, with the usage line, before any file is read.
     generators = [g.strip() for g in args.generators.split(",") if g.strip()]

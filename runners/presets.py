@@ -25,6 +25,7 @@ Other runners ignore accelerator hints; the flags are accepted and unused.
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import logging
 import os
@@ -67,6 +68,26 @@ _GCS_PATH = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$")
 
 class RunnerOptionsError(ValueError):
     """Options the chosen runner cannot work with, found before anything is built or submitted."""
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (a usage error otherwise)."""
+    return _bounded_int(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0 (0 usually means "choose for me")."""
+    return _bounded_int(text, 0)
+
+
+def _bounded_int(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+    return value
 
 
 class GpuOptions(PipelineOptions):

@@ -16,7 +16,7 @@ import sys
 import time
 
 from toolrm_beam.data import SAMPLES  # package data: the bundled sample corpora
-from toolrm_beam.runners.cli import _print_ingest_summary, _print_synthesize_summary
+from toolrm_beam.runners.cli import _print_ingest_summary, _print_synthesize_summary, print_input_warnings
 
 # (adapter, sample folder, glob inside it)
 BUNDLED = (
@@ -32,6 +32,7 @@ def _step(title: str) -> float:
 
 
 def print_score_summary(manifest: dict, output: str, seconds: float) -> None:
+    print_input_warnings("score", manifest)
     counts = manifest["counts"]
     print(f"score+select ({manifest['config']['scorer']}): {counts['candidates_in']} candidates of "
           f"{counts['examples_in']} examples -> {counts['pairs']} pairs in {output}/pairs ({seconds:.1f} s)")
@@ -43,7 +44,15 @@ def print_score_summary(manifest: dict, output: str, seconds: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from toolrm_beam.runners.cli import guarded
+
+    return guarded("run", _run, list(sys.argv[1:] if argv is None else argv))
+
+
+def _run(argv: list[str]) -> int:
     from toolrm_beam.beam_pipelines import driver_options, ingest, score, synthesize
+    from toolrm_beam.runners import health
+    from toolrm_beam.transforms.input_files import check_corpora
 
     parser = argparse.ArgumentParser(prog="toolrm run", description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="out")
@@ -54,19 +63,26 @@ def main(argv: list[str] | None = None) -> int:
     driver_options.check_driver_args(parser, args, beam_args)
     corpora = list(zip(args.source, args.input)) if args.source else \
         [(source, os.path.join(SAMPLES, folder, pattern)) for source, folder, pattern in BUNDLED]
+    # Every input is checked before the first stage starts: a bad path or file is exit 2 here.
+    corpora, skipped = check_corpora(corpora)
+    for warning in skipped:
+        print(f"toolrm run: warning: {warning}", file=sys.stderr)
     started = time.monotonic()
     example_globs = []
+    stages = []
     for source, pattern in corpora:
         step = _step(f"ingest {source}")
         out = os.path.join(args.output, "ingest", source)
         manifest = ingest.run(["--source", source, "--input", pattern, "--output", out, *beam_args])
         _print_ingest_summary(manifest, out, time.monotonic() - step)
+        stages.append(health.stage_health(f"ingest:{source}", manifest))
         example_globs += ["--input", os.path.join(out, "examples-*.parquet")]
     step = _step(f"synthesize ({args.generators})")
     synthesized = os.path.join(args.output, "synthesize")
     manifest = synthesize.run([*example_globs, "--output", synthesized, *driver_options.synthesize_argv(args),
                                *beam_args])
     _print_synthesize_summary(manifest, synthesized, time.monotonic() - step)
+    stages.append(health.stage_health("synthesize", manifest))
     step = _step(f"score with {args.scorer} and select pairs")
     score_args = ["--output", args.output, "--candidates", os.path.join(synthesized, "candidates-*.parquet"),
                   *driver_options.scoring_argv(args)]
@@ -74,9 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         score_args += ["--examples", glob_arg]
     manifest = score.run(score_args + beam_args)
     print_score_summary(manifest, args.output, time.monotonic() - step)
+    stages.append(health.stage_health("score", manifest))
     print(f"\nrun finished in {time.monotonic() - started:.1f} s: pairs in {args.output}/pairs/, "
           f"report {args.output}/report.html, manifest {args.output}/manifest.json")
-    return 0
+    return health.assess("run", stages, args.max_dead_letter_fraction, pairs=manifest["counts"]["pairs"])
 
 
 if __name__ == "__main__":

@@ -34,6 +34,10 @@ _BOM = b"\xef\xbb\xbf"
 
 
 
+class NoUsableInput(InputError):
+    """Every file a set of globs matched is unusable (each is named with its reason)."""
+
+
 @dataclasses.dataclass
 class InputCheck:
     """What a set of input globs holds: usable files, skipped ones with reasons, warnings."""
@@ -157,7 +161,7 @@ def check_files(files: list[str], skipped: list[dict[str, str]], *,
         raise InputError(f"{what} Parquet schema does not fit: " + " | ".join(misfits))
     if not usable:
         reasons = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped) or "no files"
-        raise InputError(f"no usable {what} file: {reasons}")
+        raise NoUsableInput(f"no usable {what} file: {reasons}")
     return InputCheck(files=usable, skipped=skipped,
                       warnings=[f"{s['file']}: {s['reason']}; 0 rows counted" for s in skipped],
                       counts={"files_skipped": len(skipped)})
@@ -199,3 +203,25 @@ def check_corpus_inputs(source: str, patterns: Iterable[str]) -> InputCheck:
     if side_problems:
         raise InputError(f"{adapter.name}: side files unusable: " + " | ".join(side_problems))
     return checked
+
+
+def check_corpora(corpora: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Check every (source, glob) of a multi-corpus job before any stage starts.
+
+    Returns the corpora with a usable file, and a warning for each one skipped
+    because none of its files is usable (the stages that read the others warn
+    about their own skipped files). Raises InputError for a hard problem in
+    any corpus (a schema misfit, a missing side file) and when no corpus has a
+    usable file.
+    """
+    usable, skipped = [], []
+    for source, pattern in corpora:
+        try:
+            check_corpus_inputs(source, [pattern])
+        except NoUsableInput as error:
+            skipped.append(f"{source} {pattern!r}: {error}")
+            continue
+        usable.append((source, pattern))
+    if not usable:
+        raise NoUsableInput("; ".join(skipped))
+    return usable, [f"{reason}; skipped, 0 rows counted" for reason in skipped]

@@ -95,8 +95,10 @@ class SelectPairs(beam.PTransform):
         self._scorer = scorer
 
     def expand(self, groups):
-        out = groups | "Select" >> beam.ParDo(_Select(self._policy, self._scorer)).with_outputs(
-            FILTERED, QUARANTINE, main=PAIRS).with_exception_handling(dead_letter_tag="failed")
+        select = beam.ParDo(_Select(self._policy, self._scorer)).with_output_types(
+            Any, **{FILTERED: Any, QUARANTINE: Any})  # declared, so Beam knows every tag it will see
+        out = groups | "Select" >> select.with_outputs(FILTERED, QUARANTINE, main=PAIRS).with_exception_handling(
+            dead_letter_tag="failed")
         dead = out["failed"] | "FailedGroups" >> FailedElements("select", _group_candidates)
         return {PAIRS: out[PAIRS], FILTERED: out[FILTERED], QUARANTINE: out[QUARANTINE], DEAD_LETTER: dead}
 
