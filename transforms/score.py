@@ -17,6 +17,7 @@ from apache_beam.ml.inference.base import ModelHandler, RunInference
 from toolrm_beam.models import LITE_MODEL
 from toolrm_beam.runners.presets import gpu_resource_hints
 from toolrm_beam.transforms.dead_letter import dead_letter, exception_detail
+from toolrm_beam.transforms.fileio import InputError
 from toolrm_beam.transforms.reward.transformers_rm import ScoreRequest, ScoreResult
 
 BUNDLED_MODEL = LITE_MODEL  # package data: found in a checkout and in an installed wheel alike
@@ -150,13 +151,22 @@ class ScoreGroups(beam.PTransform):
 
 def make_scorer(scorer: str, *, model: str | None = None, device: str = "cpu", max_length: int = 4096,
                 batch_tokens: int | None = None) -> GroupScoringHandler:
-    """`lite` (the bundled CPU model, or a lite model at `model`) or `transformers` (a checkpoint at `model`)."""
+    """`lite` (the bundled CPU model, or a lite model at `model`) or `transformers` (a checkpoint at `model`).
+
+    A local model path that does not exist is an InputError, before anything runs.
+    """
+    if model and "://" not in model and not os.path.exists(model):
+        raise InputError(f"--model {model!r}: no such file or directory (models are local paths or gs:// URLs)")
     if scorer == "lite":
         from toolrm_beam.transforms.reward.lite.handler import LiteRewardHandler
-        return GroupScoringHandler(LiteRewardHandler(model or BUNDLED_MODEL), max_groups_per_batch=256)
+        try:
+            handler = LiteRewardHandler(model or BUNDLED_MODEL)
+        except (FileNotFoundError, ValueError) as error:
+            raise InputError(f"--model {model!r}: not a lite reward model ({error})") from None
+        return GroupScoringHandler(handler, max_groups_per_batch=256)
     if scorer == "transformers":
         if not model:
-            raise ValueError("--model (a local path or gs:// URL of the reward model) is required for --scorer transformers")
+            raise InputError("--model (a local path or gs:// URL of the reward model) is required for --scorer transformers")
         from toolrm_beam.transforms.reward.transformers_rm import TransformersRewardHandler
         kwargs = {"device": device, "max_length": max_length}
         if batch_tokens:
@@ -164,7 +174,7 @@ def make_scorer(scorer: str, *, model: str | None = None, device: str = "cpu", m
         return GroupScoringHandler(TransformersRewardHandler(model, **kwargs), max_groups_per_batch=16)
     if scorer == "vllm":
         if not model:
-            raise ValueError("--model is required for --scorer vllm")
+            raise InputError("--model is required for --scorer vllm")
         from toolrm_beam.transforms.reward.vllm_rm import VLLMRewardHandler
         return GroupScoringHandler(VLLMRewardHandler(model), max_groups_per_batch=64)
-    raise ValueError(f"unknown scorer {scorer!r}; choose lite, transformers or vllm")
+    raise InputError(f"unknown scorer {scorer!r}; choose lite, transformers or vllm")
