@@ -15,7 +15,7 @@ import apache_beam as beam
 from toolrm_beam.beam_pipelines.common import (MANIFEST, candidate_row, default_num_shards, example_row, make_pipeline,
                                    read_manifest, remove_stale_shards, versions)
 from toolrm_beam.runners.health import add_health_args
-from toolrm_beam.runners.presets import RUNNERS, non_negative_int
+from toolrm_beam.runners.presets import RUNNERS, check_beam_args, non_negative_int
 from toolrm_beam.schemas.adapters import ADAPTERS
 from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
 from toolrm_beam.transforms import fileio
@@ -92,6 +92,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> dict[str, Any]:
     """Run the ingest pipeline and return its manifest. Input errors raise before anything runs."""
     args, beam_args = parse_args(argv)
+    check_beam_args(beam_args)  # a misspelt option is a usage error before any file is read
     checked = check_corpus_inputs(args.source, args.input)  # file-level problems: named before anything runs
     files = checked.files
     num_shards = args.num_shards or default_num_shards(files)

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from toolrm_beam.beam_pipelines.common import MANIFEST, make_pipeline, read_manifest, remove_stale_shards, versions
 from toolrm_beam.runners.health import add_health_args
-from toolrm_beam.runners.presets import RUNNERS, positive_int
+from toolrm_beam.runners.presets import RUNNERS, check_beam_args, positive_int
 from toolrm_beam.schemas.pairs import PAIR_ARROW_SCHEMA
 from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, CANDIDATE_JSON_FIELDS, from_row
 from toolrm_beam.transforms import fileio
@@ -239,6 +239,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> dict[str, Any]:
     args, beam_args = parse_args(argv)
+    check_beam_args(beam_args)  # a misspelt option is a usage error before any file is read
     policy = policy_from_args(args)
     scorer = make_scorer(args.scorer, model=args.model, device=args.device, max_length=args.max_length)
     example_files = example_shard_check(match_shards(args.examples, "examples")).files

@@ -18,7 +18,7 @@ import apache_beam as beam
 from toolrm_beam.beam_pipelines.common import (MANIFEST, candidate_row, default_num_shards, example_row, make_pipeline,
                                    read_manifest, remove_stale_shards, versions)
 from toolrm_beam.runners.health import add_health_args
-from toolrm_beam.runners.presets import RUNNERS, non_negative_int, positive_int
+from toolrm_beam.runners.presets import RUNNERS, check_beam_args, non_negative_int, positive_int
 from toolrm_beam.schemas.errors import ErrorType
 from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
 from toolrm_beam.transforms import fileio, rules
@@ -74,7 +74,7 @@ def synthesize_counts(summaries: dict[str, dict], mix: dict[str, float]) -> dict
         "examples_in": examples_in,
         "rows_dead_letter": dead_rows,
         # Examples read but lost to a failure while making their candidates.
-        "examples_dead_letter": summaries.get("dead_examples", {}).get("examples", 0),
+        "examples_dead_letter": summaries.get("dead_stages", {}).get("synthesize", 0),
         "obfuscated_examples": summaries["copies"].get("examples", 0),
         # Before collapsing repeats (the same output from two generators); the
         # shard infos in `files` give the rows actually written.
@@ -143,7 +143,6 @@ def build(pipeline: beam.Pipeline, *, files: list[str], output: str, num_shards:
         summaries={
             "examples_in": _count(examples, "ExamplesIn", "examples"),
             "dead_rows": _count(read["dead_letter"], "DeadRows", "rows"),
-            "dead_examples": _count(ruled["dead_letter"], "DeadExamples", "examples"),
             "dead_stages": count_by(dead, "stage", "DeadStages"),
             "copies": _count(copy_examples, "Copies", "examples"),
             "candidates": candidates | "Summarize" >> beam.CombineGlobally(CandidateSummary()),
@@ -261,6 +260,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> dict[str, Any]:
     args, beam_args = parse_args(argv)
+    check_beam_args(beam_args)  # a misspelt option is a usage error before any file is read
     generators = [g.strip() for g in args.generators.split(",") if g.strip()]
     mix = parse_mix(args.mix)
     llm = llm_settings(args, generators)

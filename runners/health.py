@@ -68,7 +68,7 @@ def stage_health(stage: str, manifest: dict[str, Any]) -> StageHealth:
         return StageHealth(stage, counts["rows_in"], counts["rows_dead_letter"],
                            counts["rows_written"] + counts["rows_duplicate"], reasons, "rows")
     if stage == "synthesize":
-        dead = counts.get("rows_dead_letter", 0) + counts.get("examples_dead_letter", 0)
+        dead = counts.get("rows_dead_letter", 0) + counts.get("dead_letter_by_stage", {}).get("synthesize", 0)
         return StageHealth(stage, counts.get("rows_in", 0), dead, None, reasons, "examples")
     by_stage = counts.get("dead_letter_by_stage", {})
     dead = sum(reasons.values())
@@ -79,11 +79,15 @@ def stage_health(stage: str, manifest: dict[str, Any]) -> StageHealth:
 def problems(stages: list[StageHealth], max_fraction: float, *, pairs: int | None = None) -> list[str]:
     """What makes these stages' result unusable (empty when healthy). `pairs`: the run's pairs, if it makes any."""
     found = []
+    starved = False  # once a stage wrote nothing, the empty stages after it say nothing new
     for health in stages:
         if health.records_in == 0:
-            found.append(f"{health.stage}: no input {health.unit}")
+            if not starved:
+                found.append(f"{health.stage}: no input {health.unit}")
+            starved = True
             continue
         if health.written == 0:
+            starved = True
             found.append(f"{health.stage}: every one of {health.records_in} {health.unit} was dead-lettered; "
                          "nothing was written")
         elif health.share > max_fraction:
@@ -100,8 +104,9 @@ def top_reasons(stages: list[StageHealth], limit: int = 5) -> list[tuple[str, st
     return sorted(every, key=lambda item: (-item[2], item[0], item[1]))[:limit]
 
 
-def report(command: str, found: list[str], stages: list[StageHealth], stream: TextIO = sys.stderr) -> None:
+def report(command: str, found: list[str], stages: list[StageHealth], stream: TextIO | None = None) -> None:
     """The lines that say why a job exits unhealthy: its problems, then the top dead-letter reasons."""
+    stream = stream or sys.stderr
     for problem in found:
         print(f"toolrm {command}: {problem}", file=stream)
     reasons = top_reasons(stages)
@@ -112,7 +117,7 @@ def report(command: str, found: list[str], stages: list[StageHealth], stream: Te
 
 
 def assess(command: str, stages: list[StageHealth], max_fraction: float, *, pairs: int | None = None,
-           stream: TextIO = sys.stderr) -> int:
+           stream: TextIO | None = None) -> int:
     """Report and return the exit status: 0 when healthy, EXIT_UNHEALTHY otherwise."""
     found = problems(stages, max_fraction, pairs=pairs)
     if not found:
