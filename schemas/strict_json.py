@@ -48,11 +48,25 @@ def parse(text: str | bytes) -> Any:
     refused one by one; `loads` is the one-value form. Raises StrictJSONError
     (`malformed_json`) for text that is not JSON at all.
     """
+    return _parse(text)[0]
+
+
+def _parse(text: str | bytes) -> tuple[Any, bool]:
+    """The value, and whether it may hold a flaw (else `problem` need not walk it)."""
     if isinstance(text, bytes):
         text = text.decode("utf-8")
+    flawed = []
 
     def constant(name: str) -> _Flaw:
+        flawed.append(name)
         return _Flaw("non_standard_json_constant", f"{name} is not a JSON value")
+
+    def number(literal: str) -> Any:
+        value = float(literal)
+        if math.isfinite(value):
+            return value
+        flawed.append(literal)
+        return _Flaw("non_finite_number", f"{literal[:40]} is too large for a JSON number")
 
     def unique(pairs: list[tuple[str, Any]]) -> Any:
         value = dict(pairs)
@@ -60,10 +74,13 @@ def parse(text: str | bytes) -> Any:
             return value
         seen: set[str] = set()
         duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        flawed.append(duplicate)
         return _Flaw("duplicate_key", f"key {_clip(duplicate)} appears more than once in one object")
 
     try:
-        return json.loads(text, parse_constant=constant, object_pairs_hook=unique)
+        value = json.loads(text, parse_constant=constant, parse_float=number, object_pairs_hook=unique)
+        # An unpaired surrogate can only come from an escape (UTF-8 text cannot hold one).
+        return value, bool(flawed) or "\\ud" in text or "\\uD" in text or has_unpaired_surrogate(text)
     except json.JSONDecodeError as error:
         raise StrictJSONError("malformed_json", f"{error.msg} at line {error.lineno} column {error.colno}") from None
     except RecursionError:
@@ -74,8 +91,8 @@ def parse(text: str | bytes) -> Any:
 
 def loads(text: str | bytes) -> Any:
     """`json.loads`, refusing NaN/Infinity, duplicate keys and unpaired surrogates (StrictJSONError)."""
-    value = parse(text)
-    found = problem(value)
+    value, suspicious = _parse(text)
+    found = problem(value) if suspicious else None
     if found is not None:
         raise StrictJSONError(*found)
     return value
