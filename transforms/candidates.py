@@ -14,7 +14,7 @@ import apache_beam as beam
 from toolrm_beam.schemas import records
 from toolrm_beam.transforms import rules
 from toolrm_beam.transforms.accounting import SumCounts
-from toolrm_beam.transforms.dead_letter import dead_letter
+from toolrm_beam.transforms.dead_letter import dead_letter, unwritable
 
 EXAMPLES = "examples"
 CANDIDATES = "candidates"
@@ -56,11 +56,20 @@ class _RuleCandidatesForBatch(beam.DoFn):
             # Isolation per example, not per batch (where with_exception_handling would act):
             # one example whose schema breaks a rule must not take 255 others with it.
             try:
-                out.extend(self._candidates(example))
+                made = self._candidates(example)
             except Exception as error:  # noqa: BLE001 - any failure of one example is that example's dead letter
                 yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(
                     "synthesize", 0, "synthesize", "synthesize_failed", f"{type(error).__name__}: {error}",
                     example_locator(example)))
+                continue
+            for candidate in made:
+                problem = unwritable(candidate)
+                if problem is None:
+                    out.append(candidate)
+                else:  # written, it would fail its whole shard: this candidate alone is dead-lettered
+                    yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(
+                        "synthesize", 0, "write", "unpaired_surrogate", f"{candidate['origin']}: {problem}",
+                        {**example_locator(example), "candidate_id": candidate.get("candidate_id")}))
         if out:
             yield out
 
