@@ -5,6 +5,7 @@ import pytest
 
 from toolrm_beam.schemas import strict_json
 from toolrm_beam.schemas.json_schema import ref_problem
+from toolrm_beam.transforms.read_rows import iter_file_rows
 
 
 @pytest.mark.parametrize("text, reason", [
@@ -49,3 +50,14 @@ def test_refs_must_be_local_resolvable_and_acyclic(properties, defs, reason):
     schema = {"type": "object", "properties": properties, **({"$defs": defs} if defs is not None else {})}
     found = ref_problem(schema)
     assert (found.reason if found else None) == reason
+
+
+def test_a_pretty_printed_object_file_is_one_row_and_jsonl_stays_one_row_a_line(tmp_path):
+    (tmp_path / "one.json").write_text('{\n  "id": 1,\n  "query": "x"\n}\n')
+    assert list(iter_file_rows(str(tmp_path / "one.json"))) == [(1, {"id": 1, "query": "x"}, None)]
+    (tmp_path / "flawed.json").write_text('{\n  "id": 1,\n  "id": 2\n}\n')
+    [(number, _, error)] = iter_file_rows(str(tmp_path / "flawed.json"))
+    assert number == 1 and error.startswith("duplicate_key")
+    (tmp_path / "rows.jsonl").write_text('{"a": 1}\n{broken\n{"a": NaN}\n')
+    assert [(n, e and e.split(":")[0]) for n, _, e in iter_file_rows(str(tmp_path / "rows.jsonl"))] == [
+        (1, None), (2, "malformed_json"), (3, "non_standard_json_constant")]

@@ -1,13 +1,17 @@
 """Read raw rows from JSONL/JSON/Parquet files, keeping file and row number.
 
 Row numbers are 1-based: the line number for JSONL (blank lines are not
-rows), the row index for Parquet and JSON arrays. A file that cannot be read
+rows), the row index for Parquet and JSON arrays; a file whose first line is
+`{` alone (one JSON object, pretty-printed) is that one row. Rows are
+parsed strictly (schemas/strict_json.py): NaN, duplicate keys and unpaired
+surrogates make a row a dead letter with the reason. A file that cannot be read
 at all (a truncated Parquet footer, say) becomes one dead-letter record with
 row number 0, so the job goes on and the loss is visible.
 """
 from __future__ import annotations
 
 import codecs
+import itertools
 from typing import Any, Iterator
 
 import apache_beam as beam
@@ -91,15 +95,25 @@ def _iter_json_lines(path: str) -> Iterator[tuple[int, Any, str | None]]:
                 return
             yield from _iter_array(text)
             return
+        lines = iter(handle.readline, b"")
+        head = first + next(lines, b"")
+        if head.strip() == b"{":
+            # One JSON object spread over lines (a pretty-printed record): the file is that one row.
+            whole = head + handle.read()
+            try:
+                text = whole.decode("utf-8-sig")
+                value = strict_json.parse(text)
+            except (UnicodeDecodeError, strict_json.StrictJSONError):
+                value = text = None
+            if value is not None and not isinstance(value, list):
+                found = strict_json.problem(value)
+                yield (1, value, None) if found is None else (1, text[:100_000], f"{found[0]}: {found[1]}")
+                return
+            lines = iter(whole[len(head):].splitlines(keepends=True))
         number = 0
-        pending = first
-        for line in iter(handle.readline, b""):
+        for line in itertools.chain([head] if head else [], lines):
             number += 1
-            yield from _parse_line(number, pending + line)
-            pending = b""
-        if pending:
-            number += 1
-            yield from _parse_line(number, pending)
+            yield from _parse_line(number, line)
 
 
 def _iter_array(text: str) -> Iterator[tuple[int, Any, str | None]]:
