@@ -405,7 +405,7 @@ def test_class2_a_file_without_rows_beside_valid_ones_is_a_warning_with_0_rows(h
     (lambda d: (d / "x.jsonl").write_text("\n\n  \n"), "holds only blank lines"),
     (lambda d: (d / "x.parquet").write_bytes(b""), "empty file (0 bytes)"),
     (lambda d: (d / "x.parquet").write_text("{}"), "not a Parquet file"),
-    (lambda d: (d / "x.jsonl").mkdir(), "is a directory"),
+    (lambda d: (d / "x.jsonl").mkdir(), "is a folder: give a glob of its files"),
 ])
 def test_class2_a_file_without_rows_alone_is_an_error_before_start(tmp_path, make, needle):
     corpus = tmp_path / "corpus"

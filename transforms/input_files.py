@@ -127,8 +127,8 @@ def expand(patterns: Iterable[str]) -> tuple[list[str], list[dict[str, str]]]:
     directories: list[dict[str, str]] = []
     for pattern in patterns:
         if _is_plain_directory(pattern):
-            directories.append({"file": pattern, "reason": f"is a directory, not a file (give a glob such as "
-                                                           f"'{pattern.rstrip('/')}/*.jsonl')"})
+            directories.append({"file": pattern, "reason": f"is a folder: give a glob of its files, e.g. "
+                                                           f"'{pattern.rstrip('/')}/*.json'"})
             continue
         files.extend(fileio.match_inputs([pattern]))
     return sorted(dict.fromkeys(files)), directories
@@ -160,11 +160,18 @@ def check_files(files: list[str], skipped: list[dict[str, str]], *,
     if misfits:
         raise InputError(f"{what} Parquet schema does not fit: " + " | ".join(misfits))
     if not usable:
-        reasons = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped) or "no files"
+        reasons = "; ".join(describe(s) for s in skipped) or "no files"
         raise NoUsableInput(f"no usable {what} file: {reasons}")
     return InputCheck(files=usable, skipped=skipped,
-                      warnings=[f"{s['file']}: {s['reason']}; 0 rows counted" for s in skipped],
+                      warnings=[f"{describe(s)}; 0 rows counted" for s in skipped],
                       counts={"files_skipped": len(skipped)})
+
+
+def describe(skipped: dict[str, str]) -> str:
+    """A skipped input in words: `input 'DIR' is a folder: ...`, `FILE: empty file (0 bytes)`."""
+    if skipped["reason"].startswith("is a folder"):
+        return f"input {skipped['file']!r} {skipped['reason']}"
+    return f"{skipped['file']}: {skipped['reason']}"
 
 
 def check_inputs(patterns: Iterable[str], *, columns: dict[str, tuple[str, ...]] | None = None,
