@@ -9,6 +9,7 @@ batch of candidates, so token-budget batching works across examples.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Optional, Sequence
 
 import apache_beam as beam
