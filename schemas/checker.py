@@ -28,6 +28,8 @@ _PYTHON_TYPES: dict[str, type] = {
 }
 
 _STRING_NOISE = re.compile(r"[ ,./\-_*^]")
+# Decode failures of tool-call markup (`<tool_call>` blocks): an attempted call, not prose.
+_BROKEN_CALL_CODES = ("decode:unclosed_tool_call", "decode:bad_tool_call", "decode:bad_function_call")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +107,11 @@ def _check_no_call(candidate: Any, decoding: str) -> CheckResult:
     try:
         calls = decode_calls(candidate, decoding)
     except DecodeError as error:
+        if error.code in _BROKEN_CALL_CODES:
+            # Tool-call markup that is cut off or malformed still tries to call a tool.
+            return _fail(ErrorType.PARSING_ERROR, "irrelevance:broken_call",
+                         f"no call is right here, and the output starts tool calls that do not decode "
+                         f"({error.code})")
         if error.code != "decode:not_a_list":
             # As BFCL's relevance check: output that does not decode (plain prose)
             # is not a call, so it is the right answer here.
@@ -305,16 +312,17 @@ def _items_match(value: list, acceptable: list, item_type: type) -> bool:
     """One level of item type checking, as BFCL does it.
 
     Items get no int -> float conversion, so `[1, 3]` fails for an array of
-    numbers unless the reference itself lists ints. Surprise kept from BFCL:
-    an acceptable value that is not a list (the omission marker "") passes
-    any items.
+    numbers unless the reference itself lists ints. An item may have the type
+    of any item of the acceptable list, so a reference that mixes them
+    (`[0.1, 10]`) accepts itself; BFCL compares with the first item's type
+    only and fails it. Surprise kept from BFCL: an acceptable value that is
+    not a list (the omission marker "") passes any items.
     """
     for option in acceptable:
         if type(option) is not list:
             return True
-        option_type = _answer_type(option)
-        if all(type(item) is item_type or (option_type is not None and type(item) is option_type)
-               for item in value):
+        option_types = {type(item) for item in option if item != ""}
+        if all(type(item) is item_type or type(item) in option_types for item in value):
             return True
     return False
 

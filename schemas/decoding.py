@@ -7,8 +7,18 @@ Accepted forms, as models and corpora write them:
 - Python call syntax as prompt-based models answer (`[f(a=1), g.h(b="x")]`;
   a bare `f(a=1)` too, which BFCL's decoder also wraps in a list), read
   from the syntax tree and never evaluated;
-- Hermes/Qwen `<tool_call>{...}</tool_call>` blocks (one call per block);
-- any of the text forms inside one code fence.
+- Python call statements separated by `;` (`f(a=1); g(b=2);`, Raven's form),
+  and a list of quoted calls (`["f(a=1)"]`);
+- function-calling dumps keyed by name with JSON-text arguments
+  (`[{"f": "{\"a\": 1}"}]`, BFCL's record of FC models' answers);
+- Hermes/Qwen `<tool_call>{...}</tool_call>` blocks (one call per block; JSON,
+  or a Python dict literal), and Granite's `<function_call> {...}` blocks;
+- GLM-4's function name on its own line followed by its JSON arguments;
+- any of the text forms inside one code fence; markdown-escaped names
+  (`get\\_weather`) are unescaped when the text does not parse as it is.
+
+A call with prose around it (before, or after a closing fence) stays a
+parsing error: the output is not a call list.
 
 Decoding modes. `strict` (the default) follows docs/tool-call-correctness.md:
 output that decodes but is not a list of calls is a parsing error, so a
@@ -43,6 +53,8 @@ MAX_INT_BITS = 4096            # keeps repr() of any decoded int cheap and legal
 _MAX_EXPONENT = 128            # bound for `**` in the arithmetic evaluator
 
 _TOOL_CALL_BLOCK = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
+_FUNCTION_CALL_TAG = "<function_call>"
+_NAME_LINE = re.compile(r"^([A-Za-z_][\w.]*)[ \t]*\r?\n(\{.*\})$", re.DOTALL)
 _FENCE_LANGUAGE = re.compile(r"(?:python|py|json|tool_code)[ \t]*\r?\n", re.IGNORECASE)
 # Keys an item in `{name, arguments}` form may carry besides name and arguments.
 _CALL_KEYS = {"name", "arguments", "parameters", "id", "type"}
@@ -85,6 +97,23 @@ def _top_level(value: Any, mode: str) -> list[dict[str, Any]]:
     return _calls_from_object(value)
 
 
+def decode_call_parts(text: str) -> tuple[str, list[Any], dict[str, Any]]:
+    """One Python call written as text -> (name, positional values, keyword values).
+
+    For references written as calls (BFCL's executable answers, e.g.
+    `calculate_mean([1, 3])`), whose positional arguments the caller maps onto
+    the tool's parameters. Values are read as `decode_calls` reads them.
+    """
+    body = _parse_expression(text.strip()) if isinstance(text, str) else None
+    if not isinstance(body, ast.Call):
+        raise DecodeError("decode:not_a_call", f"not one Python call: {_clip(text)}")
+    call = _clean_call(_resolve_call(body))
+    positional = [_clean_value(_resolve_value(node), 1) for node in body.args if not isinstance(node, ast.Starred)]
+    if len(positional) != len(body.args):
+        raise DecodeError("decode:not_a_call", f"*args in a call: {_clip(text)}")
+    return call["name"], positional, call["arguments"]
+
+
 # --- text ------------------------------------------------------------------
 
 def _decode_text(text: str, mode: str) -> list[dict[str, Any]]:
@@ -93,7 +122,7 @@ def _decode_text(text: str, mode: str) -> list[dict[str, Any]]:
     if has_unpaired_surrogate(text):
         raise DecodeError("decode:bad_text", "output holds an unpaired surrogate: not valid Unicode")
     text = text.strip()
-    inner = _strip_fence(text)
+    inner = strip_fence(text)
     if not inner:
         return []
     try:
@@ -104,10 +133,42 @@ def _decode_text(text: str, mode: str) -> list[dict[str, Any]]:
         return _top_level(value, mode)
     if "<tool_call>" in text or "</tool_call>" in text:
         return _decode_tool_call_tags(text)
-    return _decode_python(inner, mode)
+    if text.startswith(_FUNCTION_CALL_TAG):
+        return _decode_function_call_tags(text)
+    try:
+        return _decode_python(inner, mode)
+    except DecodeError as error:
+        # Readings tried only when the text fails as it is, so none changes what already decodes.
+        for alternative in (_unescaped_markdown, _name_then_json):
+            calls = alternative(inner, mode)
+            if calls is not None:
+                return calls
+        raise error
 
 
-def _strip_fence(text: str) -> str:
+def _unescaped_markdown(text: str, mode: str) -> list[dict[str, Any]] | None:
+    """Markdown renderers escape "_" as "\\_"; a model imitating them writes `get\\_weather(...)`."""
+    if "\\_" not in text:
+        return None
+    try:
+        return _decode_python(text.replace("\\_", "_"), mode)
+    except DecodeError:
+        return None
+
+
+def _name_then_json(text: str, mode: str) -> list[dict[str, Any]] | None:
+    """GLM-4's form: the function name on its own line, then its arguments as a JSON object."""
+    match = _NAME_LINE.match(text)
+    if match is None:
+        return None
+    try:
+        arguments = json.loads(match.group(2))
+    except ValueError:
+        return None
+    return [_make_call(match.group(1), arguments)] if isinstance(arguments, dict) else None
+
+
+def strip_fence(text: str) -> str:
     """Drop surrounding backticks and a fence language tag, as BFCL strips "`\\n "."""
     if not text.startswith("`"):
         return text
@@ -128,17 +189,51 @@ def _decode_tool_call_tags(text: str) -> list[dict[str, Any]]:
         raise DecodeError("decode:bad_tool_call", "</tool_call> without a matching <tool_call> before it")
     calls = []
     for block in blocks:
-        try:
-            value = json.loads(block)
-        except ValueError as error:
-            raise DecodeError("decode:bad_tool_call", f"<tool_call> block is not JSON: {error}") from None
+        calls.extend(_calls_from_object(_block_object(block, "<tool_call>", "decode:bad_tool_call")))
+    return calls
+
+
+def _decode_function_call_tags(text: str) -> list[dict[str, Any]]:
+    """Granite's `<function_call> {json} <function_call> {json}`: one call object after each tag."""
+    blocks = [block for block in text.split(_FUNCTION_CALL_TAG) if block.strip()]
+    if not blocks:
+        raise DecodeError("decode:bad_function_call", "<function_call> without a call after it")
+    calls = []
+    for block in blocks:
+        value = _block_object(block, "<function_call>", "decode:bad_function_call")
+        if not isinstance(value, dict):
+            raise DecodeError("decode:bad_function_call", f"<function_call> block is not an object: {_clip(block)}")
         calls.extend(_calls_from_object(value))
     return calls
+
+
+def _block_object(block: str, tag: str, code: str) -> Any:
+    """A tagged block's JSON value; a Python literal (single quotes, True) is read from its syntax tree."""
+    try:
+        return json.loads(block)
+    except ValueError as error:
+        literal = _parse_expression(block.strip())
+        if isinstance(literal, (ast.Dict, ast.List)) and not _has_source_text(literal):
+            return _resolve_value(literal)
+        raise DecodeError(code, f"{tag} block is not JSON: {error}") from None
+
+
+def _has_source_text(node: ast.expr) -> bool:
+    """Whether `_resolve_value` would keep some part of `node` as source text (names, calls, ...)."""
+    for child in ast.walk(node):
+        if not isinstance(child, (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.Load,
+                                  ast.UnaryOp, ast.USub, ast.UAdd)):
+            return True
+    return False
 
 
 def _decode_python(text: str, mode: str) -> list[dict[str, Any]]:
     """Python call syntax, following BFCL's prompting decoder, without eval."""
     body = _parse_expression(text)
+    if body is None and ";" in text:
+        statements = _call_statements(text)
+        if statements is not None:
+            return [_resolve_call(call) for call in statements]
     if body is None:
         # BFCL wraps the output in [...] when a bracket is missing on either side.
         wrapped = ("" if text.startswith("[") else "[") + text + ("" if text.endswith("]") else "]")
@@ -153,6 +248,28 @@ def _decode_python(text: str, mode: str) -> list[dict[str, Any]]:
         # A Python literal such as [{'name': 'f', 'arguments': {...}}].
         return _top_level(_resolve_value(body), mode)
     raise DecodeError("decode:not_a_call_list", f"Python expression is not a list of calls: {_clip(text)}")
+
+
+def _call_statements(text: str) -> list[ast.Call] | None:
+    """`f(a=1); g(b=2);`: call statements separated by semicolons (a trailing one allowed), else None."""
+    try:
+        module = ast.parse(text, mode="exec")
+    except (SyntaxError, ValueError, OverflowError):
+        return None
+    body = module.body
+    if not body or not all(isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) for s in body):
+        return None
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line.encode("utf-8")))
+    # Only `;` may separate two statements: calls on separate lines are prose-like and stay an error.
+    for before, after in zip(body, body[1:]):
+        start = offsets[before.end_lineno - 1] + before.end_col_offset
+        end = offsets[after.lineno - 1] + after.col_offset
+        if ";" not in text.encode("utf-8")[start:end].decode("utf-8", "replace"):
+            return None
+    return [statement.value for statement in body]
 
 
 def _parse_expression(text: str) -> ast.expr | None:
@@ -243,6 +360,8 @@ def _calls_from_object(value: Any) -> list[dict[str, Any]]:
     if value is None:
         return []
     if isinstance(value, (list, tuple)):
+        if value and all(isinstance(item, str) for item in value):
+            return [call for item in value for call in _quoted_calls(item)]
         calls = []
         for item in value:
             if not isinstance(item, dict):
@@ -273,9 +392,32 @@ def _calls_from_dict(item: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(item.get("name"), str) and set(item) <= _CALL_KEYS:
         arguments = item["arguments"] if "arguments" in item else item.get("parameters")
         return [_make_call(item["name"], arguments)]
-    if item and all(isinstance(k, str) and isinstance(v, dict) for k, v in item.items()):
+    if item and all(isinstance(k, str) and (isinstance(v, dict) or _is_json_object_text(v))
+                    for k, v in item.items()):
+        # `{fn: {args}}`, or `{fn: "<JSON of args>"}` as BFCL records function-calling answers.
         return [_make_call(name, arguments) for name, arguments in item.items()]
     raise DecodeError("decode:not_a_call_list", f"object is not a call: {_clip(item)}")
+
+
+def _is_json_object_text(value: Any) -> bool:
+    if not isinstance(value, str) or not value.lstrip().startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(value), dict)
+    except ValueError:
+        return False
+
+
+def _quoted_calls(item: str) -> list[dict[str, Any]]:
+    """One list item that is calls written as text, `"f(a=1)"` or `"f(a=1), g(b=2)"` (some models quote them)."""
+    body = _parse_expression(item.strip())
+    if body is None:
+        body = _parse_expression("[" + item.strip() + "]")
+    if isinstance(body, ast.Call):
+        return [_resolve_call(body)]
+    if isinstance(body, (ast.List, ast.Tuple)) and body.elts and all(isinstance(e, ast.Call) for e in body.elts):
+        return [_resolve_call(e) for e in body.elts]
+    raise DecodeError("decode:not_a_call_list", f"list item is not a call: {_clip(item)}")
 
 
 def _make_call(name: Any, arguments: Any) -> dict[str, Any]:

@@ -293,6 +293,14 @@ def test_array_items_are_type_checked_one_level_deep():
     assert_ok(check([ARRAY_TOOL], [call("plot", points=[[1, 3]])], [call("plot", points=[1, 3])]))
 
 
+def test_array_items_may_have_any_type_the_reference_list_itself_has():
+    # A reference mixing float and int items (`price=[0.1, 10]`) accepts itself (BFCL fails it).
+    reference = [call("plot", points=[[0.1, 10]])]
+    assert_ok(check([ARRAY_TOOL], reference, [call("plot", points=[0.1, 10])]))
+    assert_fails(check([ARRAY_TOOL], reference, [call("plot", points=[0.1, "10"])]),
+                 ErrorType.PARAMETER_VALUE_TYPE_ERROR, "type_error:nested")
+
+
 def test_omittable_array_skips_the_item_type_check_as_bfcl_does():
     # BFCL's nested check passes vacuously on the "" option, so wrong item
     # types surface as a value error instead of a type error.
@@ -471,6 +479,17 @@ def test_no_call_reference_rejects_any_call(output):
     tools, _ = bfcl("live_irrelevance", "live_irrelevance_0-0-0")
     result = check(tools, [], output, reference_kind="no_call")
     assert_fails(result, ErrorType.INCORRECT_NUMBER_OF_FUNCTION_CALLS, "irrelevance:called_a_tool")
+
+
+@pytest.mark.parametrize("output", [
+    '<tool_call>\n{"name": "requests.get", "arguments": {"url": "https://x"}}\n<tool_call>',  # cut off
+    "<tool_call>requests.get(url='https://x')</tool_call>",
+])
+def test_no_call_reference_rejects_broken_tool_call_markup(output):
+    # Markup that starts a tool call is an attempted call even when it does not decode.
+    tools, _ = bfcl("live_irrelevance", "live_irrelevance_0-0-0")
+    result = check(tools, [], output, reference_kind="no_call")
+    assert_fails(result, ErrorType.PARSING_ERROR, "irrelevance:broken_call")
 
 
 # --- parsing errors ----------------------------------------------------------------------

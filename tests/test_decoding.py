@@ -202,6 +202,52 @@ def test_hermes_block_that_is_not_json_is_an_error():
     assert decode_error("<tool_call>f(a=1)</tool_call>").code == "decode:bad_tool_call"
 
 
+def test_tool_call_block_written_as_a_python_dict():
+    text = "<tool_call>\n{\"arguments\": {'a': 1, 'b': True}, \"name\": 'f'}\n</tool_call>"
+    assert decode_calls(text) == [call("f", a=1, b=True)]
+
+
+def test_granite_function_call_blocks():
+    text = '<function_call> {"name": "f", "arguments": {"a": 1}} <function_call> {"name": "g", "arguments": {}}'
+    assert decode_calls(text) == [call("f", a=1), call("g")]
+    assert decode_error("<function_call> f(a=1)").code == "decode:bad_function_call"
+
+
+# --- BFCL's dumps of real answers ------------------------------------------------
+
+def test_function_calling_dump_keyed_by_name_with_json_text_arguments():
+    output = [{"calc": '{"n": 10, "k": 3}'}, {"calc": '{"n": 15, "k": 5}'}]
+    assert decode_calls(output) == [call("calc", n=10, k=3), call("calc", n=15, k=5)]
+    assert decode_calls(json.dumps(output)) == [call("calc", n=10, k=3), call("calc", n=15, k=5)]
+
+
+def test_semicolon_separated_call_statements():
+    assert decode_calls("f(a=1); g.h(b='x');") == [call("f", a=1), call("g.h", b="x")]
+    assert decode_calls("f(a=1);") == [call("f", a=1)]
+
+
+def test_quoted_calls_in_a_list():
+    assert decode_calls(['f(a=1)', 'g(b=2), h(c=3)']) == [call("f", a=1), call("g", b=2), call("h", c=3)]
+    assert decode_calls("['f(a=1)']") == [call("f", a=1)]
+
+
+def test_markdown_escaped_underscores_in_names():
+    assert decode_calls("[get\\_weather(city\\_name='Paris')]") == [call("get_weather", city_name="Paris")]
+
+
+def test_name_line_then_json_arguments():
+    assert decode_calls('book_room\n{"room": "king", "nights": 2}') == [call("book_room", room="king", nights=2)]
+
+
+def test_calls_then_a_blank_line_then_an_explanation():
+    text = "[f(a=1)]\n\nThis call computes the answer for you."
+    assert decode_calls(text) == [call("f", a=1)]
+
+
+def test_an_answer_that_opens_with_a_fenced_block_is_that_block():
+    assert decode_calls("```python\n[f(a=1)]\n```\nThe call above does it.") == [call("f", a=1)]
+
+
 # --- 6. code fences ---------------------------------------------------------
 
 @pytest.mark.parametrize("text", [

@@ -22,8 +22,9 @@ class AdaptError(ValueError):
     """A row that cannot become a valid record; `reason` is a stable code.
 
     Reasons in use: malformed_json, missing_field, bad_field_type,
-    missing_answer, unknown_tool_in_reference, invalid_tool_spec,
-    empty_conversation, unsupported_row.
+    missing_answer, missing_question, unknown_tool_in_reference,
+    invalid_tool_spec, unsupported_source_type, empty_conversation,
+    unsupported_row, unknown_example.
     """
 
     def __init__(self, reason: str, detail: str):
@@ -34,9 +35,16 @@ class AdaptError(ValueError):
 
 @dataclasses.dataclass
 class Adapted:
-    """What one input row became: examples, and candidates for pair corpora."""
+    """What one input row became: examples, and candidates for pair corpora.
+
+    `verdicts` are for sources that carry an upstream judgement of a model's
+    answer (BFCL's score files): one `{category, model, checker_correct,
+    checker_code, upstream_correct, upstream_error_type}` per answer, counted
+    into the ingest manifest's agreement table.
+    """
     examples: list[dict[str, Any]]
     candidates: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    verdicts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 class SourceAdapter:

@@ -71,7 +71,7 @@ class BfclAdapter(SourceAdapter):
         original_tools = common.field(row, "function", (list, dict), json_ok=True)
         if isinstance(original_tools, dict):  # a few early rows hold one spec, unwrapped
             original_tools = [original_tools]
-        messages = common.normalize_messages(_single_turn(question), "question")
+        messages = common.normalize_messages(single_turn(question), "question")
         tools = common.normalize_tools(original_tools)
 
         if _is_irrelevance(category):
@@ -80,13 +80,7 @@ class BfclAdapter(SourceAdapter):
             answers = context.get("answers") or {}
             if upstream_id not in answers:
                 raise AdaptError("missing_answer", f"no ground truth for {upstream_id!r} in {ANSWER_DIR}/")
-            try:
-                reference = records.reference_from_bfcl(answers[upstream_id])
-            except ValueError as error:
-                raise AdaptError("bad_field_type", f"ground truth of {upstream_id!r}: {error}") from None
-            if not reference:
-                raise AdaptError("missing_answer", f"ground truth of {upstream_id!r} is empty")
-            common.check_reference_tools(reference, tools)
+            reference = checked_reference(records.reference_from_bfcl, answers[upstream_id], upstream_id, tools)
             kind = records.REFERENCE_CALL
         example = records.make_example(
             source=self.name, split=split, upstream_id=upstream_id, tools=tools,
@@ -95,7 +89,22 @@ class BfclAdapter(SourceAdapter):
         return Adapted(examples=[example])
 
 
-def _single_turn(question: list[Any]) -> list[Any]:
+def checked_reference(convert, ground_truth: Any, upstream_id: str, tools: list[dict[str, Any]]
+                      ) -> list[dict[str, Any]]:
+    """`convert(ground_truth)` as a canonical reference: non-empty and naming only offered tools."""
+    try:
+        reference = convert(ground_truth)
+    except AdaptError:
+        raise
+    except ValueError as error:
+        raise AdaptError("bad_field_type", f"ground truth of {upstream_id!r}: {error}") from None
+    if not reference:
+        raise AdaptError("missing_answer", f"ground truth of {upstream_id!r} is empty")
+    common.check_reference_tools(reference, tools)
+    return reference
+
+
+def single_turn(question: list[Any]) -> list[Any]:
     """`[[messages of turn 1], ...]` or a flat message list -> the one turn."""
     if not question:
         raise AdaptError("empty_conversation", "question holds no turn")

@@ -431,10 +431,10 @@ def reference_from_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def make_candidate(example: dict[str, Any], output: Any, origin: str, *, correct: bool | None,
-                   error_type: str | None = None, detail: str | None = None) -> dict[str, Any]:
-    """A Candidate record for a corpus pair, keyed for re-keying after dedup."""
+                   error_type: str | None = None, detail: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A Candidate record from a corpus, keyed for re-keying after dedup (`fields`: models, upstream verdict)."""
     return {**records.make_candidate(example["example_id"], output, origin, correct=correct,
-                                     error_type=error_type, detail=detail),
+                                     error_type=error_type, detail=detail, **fields),
             "example_content_hash": example["content_hash"]}
 
 
