@@ -16,10 +16,11 @@ from toolrm_beam.beam_pipelines.common import (MANIFEST, candidate_row, default_
                                    read_manifest, remove_stale_shards, versions)
 from toolrm_beam.runners.health import add_health_args
 from toolrm_beam.runners.presets import RUNNERS, check_beam_args, non_negative_int
-from toolrm_beam.schemas.adapters import ADAPTERS
+from toolrm_beam.schemas.adapters import ADAPTERS, get_adapter
 from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
 from toolrm_beam.transforms import fileio
-from toolrm_beam.transforms.accounting import CountRowStatuses, WriteManifest, count_by, row_counts
+from toolrm_beam.schemas.upstream_agreement import agreement_table, verdict_key
+from toolrm_beam.transforms.accounting import CountRowStatuses, SumCounts, WriteManifest, count_by, row_counts
 from toolrm_beam.transforms.adapt import AdaptRows
 from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA
 from toolrm_beam.transforms.dedup import DedupExamples, RekeyCandidates
@@ -30,10 +31,11 @@ from toolrm_beam.transforms.write_shards import WriteShards
 
 
 def build(pipeline: beam.Pipeline, *, source: str, files: list[str], output: str, num_shards: int,
-          config: dict[str, Any], input_counts: dict[str, int] | None = None) -> None:
+          config: dict[str, Any], input_counts: dict[str, int] | None = None,
+          options: dict[str, Any] | None = None) -> None:
     """Add the ingest stages to `pipeline` (separate from `run` so tests can use TestPipeline)."""
     read = pipeline | "Files" >> beam.Create(files) | "Read" >> ReadRows()
-    adapted = read["rows"] | "AdaptRows" >> AdaptRows(source)
+    adapted = read["rows"] | "AdaptRows" >> AdaptRows(source, options)
     deduped = adapted["examples"] | "Dedup" >> DedupExamples()
     candidates = adapted["candidates"] | "RekeyCandidates" >> RekeyCandidates(deduped["survivors"])
     dead_letters = (
@@ -60,11 +62,22 @@ def build(pipeline: beam.Pipeline, *, source: str, files: list[str], output: str
             "splits": count_by(deduped["examples"], "split", "Splits"),
             "reasons": count_by(dead_letters, "reason", "Reasons"),
             "origins": count_by(candidates, "origin", "Origins"),
+            "verdicts": adapted["verdicts"] | "CountVerdicts" >> beam.CombineGlobally(VerdictCounts()),
         },
         counts_fn=lambda summaries: ingest_counts(summaries, input_counts))
 
 
-def ingest_counts(summaries: dict[str, dict[str, int]], input_counts: dict[str, int] | None = None) -> dict[str, Any]:
+class VerdictCounts(SumCounts):
+    """Upstream verdicts beside the checker's, counted by (category, both labels, both reasons)."""
+
+    def counts(self, verdict):
+        return {verdict_key(verdict): 1}
+
+    def extract_output(self, counter):
+        return sorted(counter.items())
+
+
+def ingest_counts(summaries: dict[str, Any], input_counts: dict[str, int] | None = None) -> dict[str, Any]:
     return {
         **(input_counts or {}),
         **row_counts(summaries["rows"]),
@@ -73,6 +86,8 @@ def ingest_counts(summaries: dict[str, dict[str, int]], input_counts: dict[str, 
         "candidates_out": sum(summaries["origins"].values()),
         "candidates_by_origin": dict(sorted(summaries["origins"].items())),
         "dead_letter_by_reason": dict(sorted(summaries["reasons"].items())),
+        # Sources with an upstream verdict per answer (bfcl_results): the checker against it.
+        "upstream_agreement": agreement_table(summaries["verdicts"] or []),
     }
 
 
@@ -85,6 +100,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--runner", default="direct", choices=RUNNERS)
     parser.add_argument("--num_shards", type=non_negative_int, default=0,
                         help="output shards (default: from input size)")
+    parser.add_argument("--examples", action="append",
+                        help="model_samples: example shards (glob) that rows name by example_id; repeatable")
     add_health_args(parser)
     return parser.parse_known_args(argv)
 
@@ -93,15 +110,20 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     """Run the ingest pipeline and return its manifest. Input errors raise before anything runs."""
     args, beam_args = parse_args(argv)
     check_beam_args(beam_args)  # a misspelt option is a usage error before any file is read
+    options = {"examples": fileio.match_inputs(args.examples)} if args.examples else {}
+    try:
+        get_adapter(args.source).with_options(**options)
+    except ValueError as error:
+        raise fileio.InputError(str(error)) from None
     checked = check_corpus_inputs(args.source, args.input)  # file-level problems: named before anything runs
     files = checked.files
     num_shards = args.num_shards or default_num_shards(files)
     config = {"pipeline": "ingest", "source": args.source, "inputs": files, "num_shards": num_shards,
-              "runner": args.runner, **checked.summary()}
+              "runner": args.runner, **checked.summary(), **({"options": options} if options else {})}
     fileio.makedirs(args.output)
     with make_pipeline(args.runner, beam_args, test_pipeline) as pipeline:
         build(pipeline, source=args.source, files=files, output=args.output, num_shards=num_shards, config=config,
-              input_counts=checked.counts)
+              input_counts=checked.counts, options=options)
     manifest = read_manifest(args.output)
     remove_stale_shards(args.output, manifest)
     return manifest

@@ -379,6 +379,7 @@ def process_run(dataset: str, run_id: str, inputs: dict[str, dict], config: dict
     rows = dict.fromkeys(_ROW_COUNTS, 0)
     stages: list[health.StageHealth] = []
     example_shards: list[str] = []
+    corpus_candidate_shards: list[str] = []
     by_source: dict[str, list[str]] = {}
     for path, entry in inputs.items():
         by_source.setdefault(entry["source"], []).append(path)
@@ -391,6 +392,8 @@ def process_run(dataset: str, run_id: str, inputs: dict[str, dict], config: dict
         stages.append(health.stage_health(f"ingest:{source}", manifest))
         files += _files_of(manifest, "ingest", f"{prefix}/ingest/{source}", run_id, f"ingest:{source}")
         example_shards += [fileio.join(out, s["file"]) for s in manifest["files"].get("examples", [])]
+        # Candidates a corpus brings (pair corpora, model answers) are scored and paired too.
+        corpus_candidate_shards += [fileio.join(out, s["file"]) for s in manifest["files"].get("candidates", [])]
     _checkpoint("ingest")
 
     synthesized = fileio.join(run_dir, "synthesize")
@@ -400,6 +403,7 @@ def process_run(dataset: str, run_id: str, inputs: dict[str, dict], config: dict
     files += _files_of(manifest, "synthesize", f"{prefix}/synthesize", run_id, "synthesize")
     stages.append(health.stage_health("synthesize", manifest))
     candidate_shards = [fileio.join(synthesized, s["file"]) for s in manifest["files"].get("candidates", [])]
+    candidate_shards += corpus_candidate_shards
     _checkpoint("synthesize")
 
     argv = ["--output", run_dir, *driver_options.scoring_argv(args)]

@@ -29,7 +29,9 @@ from toolrm_beam.transforms.examples_io import ReadExamples, example_shard_check
 from toolrm_beam.transforms.stage_inputs import match_shards
 from toolrm_beam.transforms.write_shards import WriteShards, WriteStreamingShards
 
-GENERATORS = ("rules", "llm-sample", "llm-perturb")
+# `reference` alone: the reference and no negatives, for corpora that bring their own
+# answers (bfcl_results, model_samples, pair corpora); every generator list emits the reference.
+GENERATORS = ("rules", "reference", "llm-sample", "llm-perturb")
 
 
 def parse_mix(text: str | None) -> dict[str, float] | None:
@@ -232,7 +234,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
                         help="the folder ingest wrote, or a glob of example shards (repeatable)")
     parser.add_argument("--output", required=True, help="output directory (local or URL)")
     parser.add_argument("--generators", default="rules",
-                        help=f"comma-separated, from {', '.join(GENERATORS)} (default: rules)")
+                        help=f"comma-separated, from {', '.join(GENERATORS)} (default: rules; reference: "
+                             "the reference only, no rule negatives)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mix", default=None,
                         help="error-type weights, e.g. parameter_value_error=2,parsing_error=1 "

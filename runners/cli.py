@@ -51,8 +51,23 @@ def _print_ingest_summary(manifest: dict, output: str, seconds: float) -> None:
         print(f"  candidates out   {counts['candidates_out']:>8}")
     for reason, count in counts["dead_letter_by_reason"].items():
         print(f"    dead letter {reason:28s} {count:>6}")
+    _print_agreement(counts.get("upstream_agreement") or {})
     balanced = counts["rows_in"] == counts["rows_written"] + counts["rows_duplicate"] + counts["rows_dead_letter"]
     print(f"  accounting: rows in = written + duplicate + dead letter: {'ok' if balanced else 'MISMATCH'}")
+
+
+def _print_agreement(table: dict, reasons: int = 3) -> None:
+    """The checker against the upstream verdicts: one line per category, its top disagreement reasons."""
+    if not table:
+        return
+    print("  checker vs upstream verdict (answers, agreement, checker right/upstream wrong, checker wrong/upstream right):")
+    for category, row in table.items():
+        name = "all" if category == "__all__" else category
+        print(f"    {name:26s} {row['answers']:>7} {row['agreement']:>8.3f} "
+              f"{row['checker_correct_upstream_wrong']:>7} {row['checker_wrong_upstream_correct']:>7}")
+        if category != "__all__":
+            for reason, count in sorted(row["disagreements"].items(), key=lambda kv: (-kv[1], kv[0]))[:reasons]:
+                print(f"        {count:>6}  {reason}")
 
 
 def _stage(name: str, module: Any, print_summary: Callable[[dict, str, float], None], argv: list[str]) -> int:

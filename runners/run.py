@@ -68,7 +68,7 @@ def _run(argv: list[str]) -> int:
     for warning in skipped:
         print(f"toolrm run: warning: {warning}", file=sys.stderr)
     started = time.monotonic()
-    example_globs = []
+    example_globs, corpus_candidates = [], []
     stages = []
     for source, pattern in corpora:
         step = _step(f"ingest {source}")
@@ -77,6 +77,8 @@ def _run(argv: list[str]) -> int:
         _print_ingest_summary(manifest, out, time.monotonic() - step)
         stages.append(health.stage_health(f"ingest:{source}", manifest))
         example_globs += ["--input", os.path.join(out, "examples-*.parquet")]
+        # Candidates a corpus brings (pair corpora, model answers) are scored and paired too.
+        corpus_candidates += ["--candidates", os.path.join(out, "candidates-*.parquet")]
     step = _step(f"synthesize ({args.generators})")
     synthesized = os.path.join(args.output, "synthesize")
     manifest = synthesize.run([*example_globs, "--output", synthesized, *driver_options.synthesize_argv(args),
@@ -85,7 +87,7 @@ def _run(argv: list[str]) -> int:
     stages.append(health.stage_health("synthesize", manifest))
     step = _step(f"score with {args.scorer} and select pairs")
     score_args = ["--output", args.output, "--candidates", os.path.join(synthesized, "candidates-*.parquet"),
-                  *driver_options.scoring_argv(args)]
+                  *corpus_candidates, *driver_options.scoring_argv(args)]
     for glob_arg in example_globs[1::2]:
         score_args += ["--examples", glob_arg]
     manifest = score.run(score_args + beam_args)

@@ -236,6 +236,28 @@ def make_candidate(example_id: str, output: Any, origin: str, *, correct: bool |
     }
 
 
+def collapse_candidates(candidates: list[dict[str, Any]]) -> dict[str, Any]:
+    """One candidate for several records of the same output (one `candidate_id`).
+
+    Keeps the reference, else the smallest origin (a stable choice on any
+    runner), with the models of all of them; the upstream verdict is the one
+    they share (null where the models that gave this output were judged
+    differently, e.g. one answer's format failed BFCL's decoder and another's
+    did not), its error type the most common among them.
+    """
+    kept = dict(min(candidates, key=lambda c: (c["origin"] != "reference", c["origin"], str(c.get("correct")))))
+    if len(candidates) == 1:
+        return kept
+    models = sorted({m for c in candidates for m in (c.get("models") or ())})
+    kept["models"] = models or kept.get("models")
+    verdicts = {c.get("upstream_correct") for c in candidates if c.get("upstream_correct") is not None}
+    kept["upstream_correct"] = verdicts.pop() if len(verdicts) == 1 else None
+    errors = sorted(c["upstream_error_type"] for c in candidates if c.get("upstream_error_type"))
+    kept["upstream_error_type"] = max(sorted(set(errors)), key=errors.count) \
+        if errors and kept["upstream_correct"] is False else None
+    return kept
+
+
 def to_row(record: dict[str, Any], json_fields: tuple[str, ...] = EXAMPLE_JSON_FIELDS) -> dict[str, Any]:
     return {k: (canonical_json(v) if k in json_fields else v) for k, v in record.items()}
 

@@ -101,14 +101,14 @@ def assert_sound(example, source, license_):
 
 def test_registry_names_every_format():
     assert set(ADAPTERS) == {"seal_tools", "acebench", "bfcl", "xlam", "openai_chat", "toolrm_train",
-                             "fc_rewardbench", "bfcl_results"}
+                             "fc_rewardbench", "bfcl_results", "model_samples"}
     for name, adapter in ADAPTERS.items():
         assert adapter.name == name and adapter.license and adapter.upstream
     assert get_adapter("Seal-Tools") is ADAPTERS["seal_tools"]
 
 
 def test_unknown_source_lists_valid_names():
-    with pytest.raises(ValueError, match="valid sources: acebench, bfcl, bfcl_results, fc_rewardbench"):
+    with pytest.raises(ValueError, match="valid sources: acebench, bfcl, bfcl_results, fc_rewardbench, model_samples"):
         get_adapter("glaive")
 
 

@@ -16,7 +16,8 @@ from jsonschema import Draft202012Validator
 
 from toolrm_beam.schemas import records
 from toolrm_beam.schemas.adapters import AdaptError, get_adapter
-from toolrm_beam.schemas.adapters.bfcl_results import decode_answer, executable_reference
+from toolrm_beam.schemas.adapters.answers import decode_answer
+from toolrm_beam.schemas.adapters.bfcl_results import executable_reference
 from toolrm_beam.schemas.validation import validate_example
 
 FIXTURE = pathlib.Path(__file__).resolve().parent / "fixtures" / "bfcl_results"
@@ -226,3 +227,70 @@ def test_unknown_result_category_is_an_unusable_context(tmp_path):
     assert ADAPTER.is_data_file(str(path))
     with pytest.raises(ValueError, match="unknown result category"):
         ADAPTER.load_context(str(path), open_fn)
+
+
+# --- the pipeline: ingest collapses prompts and answers; run pairs real answers ---------------
+
+def _parquet_rows(folder, prefix):
+    import pyarrow.parquet as pq
+    return [row for path in sorted(pathlib.Path(folder).glob(f"{prefix}-*.parquet"))
+            for row in pq.read_table(path).to_pylist()]
+
+
+@pytest.fixture(scope="module")
+def run_output(tmp_path_factory):
+    from toolrm_beam.runners import cli
+
+    out = tmp_path_factory.mktemp("bfcl_results_run")
+    assert cli.main(["run", "--source", "bfcl_results", "--input", str(FIXTURE / "**"),
+                     "--generators", "reference", "--output", str(out)]) == 0
+    return out
+
+
+def test_ingest_keeps_one_example_per_prompt_and_one_candidate_per_distinct_answer(run_output, adapted):
+    ingest_dir = run_output / "ingest" / "bfcl_results"
+    manifest = json.loads((ingest_dir / "manifest.json").read_text())
+    counts = manifest["counts"]
+    assert (counts["rows_in"], counts["rows_written"], counts["rows_duplicate"], counts["rows_dead_letter"]) == \
+        (48, 12, 36, 0)
+    candidates = [records.from_row(r, records.CANDIDATE_JSON_FIELDS) for r in _parquet_rows(ingest_dir, "candidates")]
+    by_answer = collections.defaultdict(set)
+    for (model, question_id), result in adapted.items():
+        by_answer[(question_id, records.canonical_json(result.candidates[0]["output"]))].add(model)
+    assert len(candidates) == len(by_answer) == counts["candidates_out"]
+    examples = {r["example_id"]: r["upstream_id"] for r in _parquet_rows(ingest_dir, "examples")}
+    for cand in candidates:
+        models = by_answer[(examples[cand["example_id"]], records.canonical_json(cand["output"]))]
+        assert cand["models"] == sorted(models) and cand["origin"] == f"model:{min(models)}"
+
+
+def test_ingest_manifest_has_the_agreement_table(run_output, adapted):
+    table = json.loads((run_output / "ingest" / "bfcl_results" / "manifest.json").read_text())[
+        "counts"]["upstream_agreement"]
+    verdicts = [v for result in adapted.values() for v in result.verdicts]
+    assert table["__all__"]["answers"] == len(verdicts) == 48
+    for category in {v["category"] for v in verdicts}:
+        mine = [v for v in verdicts if v["category"] == category]
+        row = table[category]
+        assert row["agree"] == sum(v["checker_correct"] == v["upstream_correct"] for v in mine)
+        assert row["checker_correct_upstream_wrong"] == sum(v["checker_correct"] and not v["upstream_correct"]
+                                                            for v in mine)
+        assert sum(row["disagreements"].values()) == row["answers"] - row["agree"]
+    assert table["exec_parallel_multiple"]["disagreements"] == {"ok vs value_error:exec_result_count": 4}
+
+
+def test_run_pairs_real_right_answers_against_real_wrong_ones(run_output):
+    pairs = _parquet_rows(run_output / "pairs", "pairs")
+    assert pairs and all(p["rejected_origin"].startswith("model:") for p in pairs)
+    assert any(p["chosen_origin"].startswith("model:") for p in pairs)
+    assert all(p["model_name"] == p["rejected_origin"].removeprefix("model:") for p in pairs)
+
+
+def test_executable_reference_lets_a_default_stated_in_words_be_omitted(adapted):
+    # get_stock_history's `diffandsplits` says "... Default to false" in its description.
+    tools = adapted[("gpt-4o-2024-05-13", "exec_parallel_multiple_18")].examples[0]["original_tools"]
+    at_default = executable_reference(["get_stock_history(stock_name='AAPL', interval='1d', diffandsplits='false')"],
+                                      tools)
+    assert at_default[0]["arguments"]["diffandsplits"] == ["false", ""]
+    other = executable_reference(["get_stock_history(stock_name='AAPL', interval='1d', diffandsplits='true')"], tools)
+    assert other[0]["arguments"]["diffandsplits"] == ["true"]

@@ -165,9 +165,9 @@ class CandidateSummary(SumCounts):
 
 def _first_by_origin(item):
     _, candidates = item
-    # The same output from several generators is one candidate: keep the
-    # reference, then rule, then LLM origins (a stable choice on any runner).
-    return [min(candidates, key=lambda c: (c["origin"] != "reference", c["origin"], str(c.get("correct"))))]
+    # The same output from several generators is one candidate: the reference,
+    # then the smallest origin (a stable choice on any runner).
+    return [records.collapse_candidates(list(candidates))]
 
 
 class DedupCandidates(beam.PTransform):

@@ -8,6 +8,7 @@ from typing import Any
 import apache_beam as beam
 
 from toolrm_beam.schemas.pairs import pair_row
+from toolrm_beam.schemas.records import collapse_candidates
 from toolrm_beam.transforms.dead_letter import FailedElements, dead_letter
 from toolrm_beam.transforms.selection import SelectionPolicy, select_pairs
 
@@ -32,7 +33,12 @@ class _Group(beam.DoFn):
             return
         if candidates:
             # One order for every runner: the scorer and the selection see the same list.
-            yield examples[0], sorted(candidates, key=lambda c: c["candidate_id"])
+            # Corpus answers and synthesized candidates can be the same output (a model's
+            # answer equal to the rendered reference): one candidate each.
+            by_id: dict[str, list[dict]] = {}
+            for candidate in candidates:
+                by_id.setdefault(candidate["candidate_id"], []).append(candidate)
+            yield examples[0], [collapse_candidates(by_id[key]) for key in sorted(by_id)]
 
 
 class GroupCandidates(beam.PTransform):

@@ -67,6 +67,12 @@ class SourceAdapter:
         base = path.rstrip("/").rsplit("/", 1)[-1]
         return base.split(".", 1)[0]
 
+    def with_options(self, **options: Any) -> "SourceAdapter":
+        """This adapter configured by source-specific ingest options (`--examples` for model_samples)."""
+        if options:
+            raise ValueError(f"source {self.name!r} takes no options, got {sorted(options)}")
+        return self
+
     def load_context(self, path: str, open_fn: OpenFn) -> Any:
         """Side data for one data file. Raise FileNotFoundError/ValueError if unusable."""
         return None

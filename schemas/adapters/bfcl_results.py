@@ -32,13 +32,13 @@ import posixpath
 import re
 from typing import Any
 
-from toolrm_beam.schemas import checker, records
+from toolrm_beam.schemas import records
 from toolrm_beam.schemas.adapters import common
+from toolrm_beam.schemas.adapters.answers import labelled_answer
 from toolrm_beam.schemas.adapters.base import Adapted, AdaptError, OpenFn, SourceAdapter
 from toolrm_beam.schemas.adapters.bfcl import checked_reference, single_turn
-from toolrm_beam.schemas.decoding import DecodeError, decode_call_parts, decode_calls
-from toolrm_beam.schemas.source_text import decode_source_calls
-from toolrm_beam.schemas.source_types import JAVA, JAVASCRIPT, SourceTypeError, json_schema_spec, typed_calls
+from toolrm_beam.schemas.decoding import DecodeError, decode_call_parts
+from toolrm_beam.schemas.source_types import JAVA, JAVASCRIPT, SourceTypeError, json_schema_spec
 
 RESULT_DIR, SCORE_DIR, QUESTION_DIR, ANSWER_DIR = "result", "score", "questions", "possible_answer"
 _RESULT_FILE = re.compile(r"^gorilla_openfunctions_v1_test_(?P<category>\w+?)_result\.json$")
@@ -55,8 +55,6 @@ QUESTION_CATEGORIES = {
 }
 _LANGUAGES = {"java": JAVA, "javascript": JAVASCRIPT}
 NO_CALL_CATEGORIES = ("irrelevance",)
-# How Raven (`out_of_domain(user_query=...)`) and Granite (`no_function`) say that no tool fits: no call.
-DECLINING_CALLS = ("out_of_domain", "no_function")
 EXECUTABLE_PREFIX = "exec_"
 
 
@@ -125,22 +123,14 @@ class BfclResultsAdapter(SourceAdapter):
         if "result" not in row:
             raise AdaptError("missing_field", "field 'result' is missing")
         example = self.example(context, f"{context.category}_{int(number)}")
-        output = decode_answer(row["result"], context.category, example["original_tools"])
-        result = checker.check(example["tools"], example["reference"], output,
-                               reference_kind=example["reference_kind"])
         upstream_correct = upstream_error = None
         if context.wrong is not None:
             failure = context.wrong.get(int(number) + 1)
             upstream_correct = failure is None
             upstream_error = None if failure is None else str(failure.get("error_type") or "unknown")
-        candidate = common.make_candidate(
-            example, output, f"model:{context.model}", correct=result.correct,
-            error_type=result.error_type.value if result.error_type else None, detail=result.detail or None,
-            models=[context.model], upstream_correct=upstream_correct, upstream_error_type=upstream_error)
-        verdicts = [] if upstream_correct is None else [{
-            "category": context.category, "model": context.model, "checker_correct": result.correct,
-            "checker_code": result.code, "upstream_correct": upstream_correct,
-            "upstream_error_type": upstream_error}]
+        candidate, verdicts = labelled_answer(
+            example, row["result"], context.model, language=language_of(context.category),
+            upstream_correct=upstream_correct, upstream_error_type=upstream_error, category=context.category)
         return Adapted(examples=[example], candidates=[candidate], verdicts=verdicts)
 
     def example(self, context: ResultFile, question_id: str) -> dict[str, Any]:
@@ -196,29 +186,20 @@ def _tools(original_tools: list[Any], language: str | None) -> list[dict[str, An
     return common.normalize_tools(specs)
 
 
-def decode_answer(raw: Any, category: str, original_tools: list[Any]) -> Any:
-    """A raw answer -> decoded calls (typed by the spec for Java/JavaScript), or its text if it does not decode."""
-    language = language_of(category)
-    try:
-        if language is not None and isinstance(raw, str):
-            try:
-                calls = decode_source_calls(raw)
-            except DecodeError:
-                calls = decode_calls(raw)
-        else:
-            calls = decode_calls(raw)
-    except DecodeError:
-        return raw if isinstance(raw, str) else records.canonical_json(raw)
-    names = {spec.get("name") for spec in original_tools if isinstance(spec, dict)}
-    if calls and all(call["name"] in DECLINING_CALLS and call["name"] not in names for call in calls):
-        return []
-    if language is not None:
-        try:
-            calls = typed_calls(language, calls, original_tools)
-        except SourceTypeError as error:
-            raise AdaptError(error.reason, error.detail) from None
-    # As stored: JSON's form (a tuple is a list), so a candidate reads back as it was labelled.
-    return json.loads(records.canonical_json(calls))
+_STATED_DEFAULT = re.compile(r"\bdefault(?:s)?(?:\s+(?:is|to|as))?\s*[:=]?\s*['\"]?([\w.+-]+)", re.IGNORECASE)
+
+
+def _stated_default(schema: dict[str, Any]) -> str | None:
+    """The default a description states in words ("Default to false", "Default is False"), lower-cased."""
+    match = _STATED_DEFAULT.search(str(schema.get("description") or ""))
+    return match.group(1).rstrip(".").lower() if match else None
+
+
+def _default_text(acceptable: list[Any]) -> str | None:
+    """The reference's one value as the words a description would use for it."""
+    if len(acceptable) != 1 or isinstance(acceptable[0], (dict, list)):
+        return None
+    return str(acceptable[0]).lower()
 
 
 def executable_reference(ground_truth: Any, original_tools: list[Any]) -> list[dict[str, Any]]:
@@ -245,12 +226,15 @@ def executable_reference(ground_truth: Any, original_tools: list[Any]) -> list[d
         call = records.reference_call(name, arguments)
         required = set(parameters.get("required") or ())
         for param, schema in properties.items():
-            if param in required or not isinstance(schema, dict) or "default" not in schema:
+            if param in required or not isinstance(schema, dict):
                 continue
             # The call runs the same with an optional parameter left at its default or given it.
-            acceptable = call["arguments"].get(param, [schema["default"]])
-            if acceptable == [schema["default"]]:
-                call["arguments"][param] = [schema["default"], ""]
+            if "default" in schema:
+                acceptable = call["arguments"].get(param, [schema["default"]])
+                if acceptable == [schema["default"]]:
+                    call["arguments"][param] = [schema["default"], ""]
+            elif param in call["arguments"] and _stated_default(schema) == _default_text(call["arguments"][param]):
+                call["arguments"][param] = [*call["arguments"][param], ""]
         reference.append(call)
     # JSON's form: tuples (`pointA=(3, 5)`) become lists, as in every stored reference.
     return json.loads(records.canonical_json(reference))
