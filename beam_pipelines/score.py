@@ -30,7 +30,7 @@ from toolrm_beam.transforms.input_files import check_inputs, record_columns
 from toolrm_beam.transforms.read_rows import ReadRows
 from toolrm_beam.transforms.report import render_report
 from toolrm_beam.transforms.report_data import ReportData
-from toolrm_beam.transforms.score import ScoreGroups, make_scorer
+from toolrm_beam.transforms.score import SCORERS, ScoreGroups, make_scorer
 from toolrm_beam.transforms.select_stage import GroupCandidates, ScoreSample, SelectPairs
 from toolrm_beam.transforms.selection import SelectionPolicy
 from toolrm_beam.transforms.stage_inputs import match_shards, upstream_stages
@@ -202,8 +202,9 @@ def build(pipeline: beam.Pipeline, *, example_files: list[str], candidate_files:
 
 def add_scoring_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("scoring and selection")
-    group.add_argument("--scorer", default="lite", choices=("lite", "transformers", "vllm"),
-                       help="lite: the bundled CPU model (default); transformers/vllm: a checkpoint at --model")
+    group.add_argument("--scorer", default="lite", choices=SCORERS,
+                       help="lite: the bundled CPU model (default); transformers/vllm: a checkpoint at --model; "
+                            "heuristic-schema / heuristic-grounded / heuristic: no-model baselines")
     group.add_argument("--model", help="reward model path or gs:// URL (lite: a lite model directory)")
     group.add_argument("--device", default="cpu")
     group.add_argument("--max_length", type=positive_int, default=4096, help="most tokens per scored input")

@@ -1,6 +1,7 @@
 """`toolrm bench`: evaluate a reward model the way the field does.
 
-    toolrm bench rewardbench --pairs FILE [--scorer lite|transformers|vllm] [--model PATH] [--json]
+    toolrm bench rewardbench --pairs FILE [--scorer lite|transformers|vllm|heuristic-schema|heuristic-grounded|heuristic]
+                             [--model PATH] [--json]
     toolrm bench bestofn --input FILE [--scorer ...] [--model PATH] [--json]
 
 rewardbench: FC-RewardBench's protocol on any JSONL/Parquet file with its
@@ -33,7 +34,7 @@ from toolrm_beam.schemas.records import candidate_id
 from toolrm_beam.transforms.fileio import InputError
 from toolrm_beam.transforms.input_files import check_inputs
 from toolrm_beam.transforms.read_rows import iter_file_rows
-from toolrm_beam.transforms.score import make_scorer
+from toolrm_beam.transforms.score import SCORERS, make_scorer
 
 REWARDBENCH_COLUMNS = {"tools": JSON_VALUE, "conversation": JSON_VALUE, "chosen_output": JSON_VALUE,
                        "rejected_output": JSON_VALUE}
@@ -172,7 +173,10 @@ def _main(argv: list[str]) -> int:
     for name, file_flag in (("rewardbench", "--pairs"), ("bestofn", "--input")):
         command = sub.add_parser(name)
         command.add_argument(file_flag, required=True, help="JSONL or Parquet file")
-        command.add_argument("--scorer", default="lite", choices=("lite", "transformers", "vllm"))
+        command.add_argument("--scorer", default="lite", choices=SCORERS,
+                             help="lite (default), transformers, vllm, or a no-model baseline: heuristic-schema "
+                                  "(schema validity), heuristic-grounded (argument values in the user's text), "
+                                  "heuristic (both)")
         command.add_argument("--model", help="model path (default for lite: the bundled model)")
         command.add_argument("--device", default="cpu")
         command.add_argument("--max_length", type=positive_int, default=4096)

@@ -239,13 +239,12 @@ def test_name_line_then_json_arguments():
     assert decode_calls('book_room\n{"room": "king", "nights": 2}') == [call("book_room", room="king", nights=2)]
 
 
-def test_calls_then_a_blank_line_then_an_explanation():
-    text = "[f(a=1)]\n\nThis call computes the answer for you."
-    assert decode_calls(text) == [call("f", a=1)]
-
-
-def test_an_answer_that_opens_with_a_fenced_block_is_that_block():
-    assert decode_calls("```python\n[f(a=1)]\n```\nThe call above does it.") == [call("f", a=1)]
+@pytest.mark.parametrize("text", [
+    "[f(a=1)]\n\nThis call computes the answer for you.",
+    "```python\n[f(a=1)]\n```\nThe call above does it.",
+])
+def test_a_call_followed_by_commentary_stays_a_parse_error(text):
+    assert decode_error(text).code == "decode:not_json_or_python"
 
 
 # --- 6. code fences ---------------------------------------------------------

@@ -23,6 +23,10 @@ from toolrm_beam.transforms.reward.transformers_rm import ScoreRequest, ScoreRes
 
 BUNDLED_MODEL = LITE_MODEL  # package data: found in a checkout and in an installed wheel alike
 
+# No-model baselines (transforms/reward/heuristics.py): schema validity, grounding in the user's text, both.
+HEURISTIC_SCORERS = ("heuristic-schema", "heuristic-grounded", "heuristic")
+SCORERS = ("lite", "transformers", "vllm", *HEURISTIC_SCORERS)
+
 SCORED = "scored"
 DEAD_LETTER = "dead_letter"
 
@@ -152,7 +156,8 @@ class ScoreGroups(beam.PTransform):
 
 def make_scorer(scorer: str, *, model: str | None = None, device: str = "cpu", max_length: int = 4096,
                 batch_tokens: int | None = None) -> GroupScoringHandler:
-    """`lite` (the bundled CPU model, or a lite model at `model`) or `transformers` (a checkpoint at `model`).
+    """`lite` (the bundled CPU model, or a lite model at `model`), `transformers`/`vllm` (a checkpoint at
+    `model`), or a no-model heuristic (`heuristic-schema`, `heuristic-grounded`, `heuristic`).
 
     A local model path that does not exist is an InputError, before anything runs.
     """
@@ -178,4 +183,7 @@ def make_scorer(scorer: str, *, model: str | None = None, device: str = "cpu", m
             raise InputError("--model is required for --scorer vllm")
         from toolrm_beam.transforms.reward.vllm_rm import VLLMRewardHandler
         return GroupScoringHandler(VLLMRewardHandler(model), max_groups_per_batch=64)
-    raise InputError(f"unknown scorer {scorer!r}; choose lite, transformers or vllm")
+    if scorer in HEURISTIC_SCORERS:
+        from toolrm_beam.transforms.reward.heuristics import HeuristicHandler
+        return GroupScoringHandler(HeuristicHandler(scorer), max_groups_per_batch=256)
+    raise InputError(f"unknown scorer {scorer!r}; choose from {', '.join(SCORERS)}")
