@@ -250,6 +250,9 @@ _SAMPLE_FILES = {
     "openai_chat": os.path.join(FIXTURES, "openai_chat.jsonl"),
     "toolrm_train": os.path.join(FIXTURES, "toolrm_train.jsonl"),
     "fc_rewardbench": os.path.join(FIXTURES, "fc_rewardbench.jsonl"),
+    "bfcl_results": os.path.join(FIXTURES, "bfcl_results", "result", "gpt-4o-2024-05-13",
+                                 "gorilla_openfunctions_v1_test_java_result.json"),
+    "model_samples": os.path.join(FIXTURES, "model_samples.jsonl"),
 }
 
 

@@ -34,7 +34,7 @@ from toolrm_beam.schemas import records
 from toolrm_beam.schemas.adapters import common
 from toolrm_beam.schemas.adapters.answers import labelled_answer
 from toolrm_beam.schemas.adapters.base import Adapted, AdaptError, OpenFn, SourceAdapter
-from toolrm_beam.schemas.source_types import SourceTypeError, json_schema_spec
+from toolrm_beam.schemas.source_types import LANGUAGES, SourceTypeError, json_schema_spec
 
 
 class ModelSamplesAdapter(SourceAdapter):
@@ -75,12 +75,13 @@ class ModelSamplesAdapter(SourceAdapter):
         # A null output is an empty answer (no call); Parquet lists come back as arrays.
         output = "" if row["output"] is None else common.field(row, "output", (str, list, dict))
         example_id = common.text(row, "example_id", required=False)
-        example = self._known_example(example_id, context) if example_id else self._example(row, split)
+        language = _language(row)
+        example = self._known_example(example_id, context) if example_id else self._example(row, split, language)
         upstream = row.get("upstream_correct")
         if upstream is not None and not isinstance(upstream, bool):
             raise AdaptError("bad_field_type", f"upstream_correct must be true/false, got {upstream!r}")
         candidate, verdicts = labelled_answer(
-            example, output, model, language=row.get("language") or None,
+            example, output, model, language=language,
             upstream_correct=upstream, upstream_error_type=common.text(row, "upstream_error_type", required=False)
             or None, category=common.text(row, "category", required=False) or None)
         return Adapted(examples=[example], candidates=[candidate], verdicts=verdicts)
@@ -94,7 +95,7 @@ class ModelSamplesAdapter(SourceAdapter):
             raise AdaptError("unknown_example", f"example {example_id!r} is not among the --examples shards")
         return example
 
-    def _example(self, row: Any, split: str) -> dict[str, Any]:
+    def _example(self, row: Any, split: str, language: str | None) -> dict[str, Any]:
         if row.get("messages") is not None:
             messages = common.normalize_messages(common.field(row, "messages", list, json_ok=True), "messages")
         else:
@@ -105,11 +106,10 @@ class ModelSamplesAdapter(SourceAdapter):
         original_tools = common.field(row, "tools", (list, dict), json_ok=True)
         if isinstance(original_tools, dict):
             original_tools = [original_tools]
-        language = row.get("language") or None
         try:
             specs = [json_schema_spec(language, s) if language and isinstance(s, dict) else s for s in original_tools]
-        except (SourceTypeError, ValueError) as error:
-            raise AdaptError(getattr(error, "reason", "bad_field_type"), str(error)) from None
+        except SourceTypeError as error:
+            raise AdaptError(error.reason, error.detail) from None
         tools = common.normalize_tools(specs)
         reference = _reference(row)
         common.check_reference_tools(reference, tools)
@@ -122,6 +122,13 @@ class ModelSamplesAdapter(SourceAdapter):
         return records.make_example(
             source=self.name, split=split, upstream_id=upstream_id, tools=tools, original_tools=original_tools,
             messages=messages, reference=reference, reference_kind=kind, license=self.license)
+
+
+def _language(row: Any) -> str | None:
+    language = common.text(row, "language", required=False) or None
+    if language is not None and language not in LANGUAGES:
+        raise AdaptError("bad_field_type", f"language must be one of {LANGUAGES}, got {language!r}")
+    return language
 
 
 def _reference(row: Any) -> list[dict[str, Any]]:
