@@ -16,10 +16,7 @@ import json
 import os
 import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-from toolrm_beam.runners import bench  # noqa: E402
+from toolrm_beam.runners import bench
 
 
 def _args(scorer: str, model: str | None, **files) -> argparse.Namespace:
