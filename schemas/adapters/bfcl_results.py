@@ -35,7 +35,7 @@ from typing import Any
 from toolrm_beam.schemas import records
 from toolrm_beam.schemas.adapters import common
 from toolrm_beam.schemas.adapters.answers import labelled_answer
-from toolrm_beam.schemas.adapters.base import Adapted, AdaptError, OpenFn, SourceAdapter
+from toolrm_beam.schemas.adapters.base import ID, JSON_VALUE, Adapted, AdaptError, OpenFn, SourceAdapter
 from toolrm_beam.schemas.adapters.bfcl import checked_reference, single_turn
 from toolrm_beam.schemas.decoding import DecodeError, decode_call_parts
 from toolrm_beam.schemas.source_types import JAVA, JAVASCRIPT, SourceTypeError, json_schema_spec
@@ -84,6 +84,7 @@ class BfclResultsAdapter(SourceAdapter):
     license = "Apache-2.0"
     upstream = ("https://github.com/HuanzhiMao/BFCL-Result (answers and BFCL's verdicts); questions and "
                 "answers from https://github.com/ShishirPatil/gorilla (berkeley-function-call-leaderboard)")
+    required_columns = {"id": ID, "result": JSON_VALUE}
 
     def is_data_file(self, path: str) -> bool:
         return result_category(path) is not None and \

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from toolrm_beam.schemas import records
 from toolrm_beam.schemas.adapters import common
 from toolrm_beam.schemas.adapters.answers import labelled_answer
-from toolrm_beam.schemas.adapters.base import Adapted, AdaptError, OpenFn, SourceAdapter
+from toolrm_beam.schemas.adapters.base import JSON_VALUE, TEXT, Adapted, AdaptError, OpenFn, SourceAdapter
 from toolrm_beam.schemas.source_types import LANGUAGES, SourceTypeError, json_schema_spec
 
 
@@ -41,6 +41,7 @@ class ModelSamplesAdapter(SourceAdapter):
     name = "model_samples"
     license = "as given by the user"
     upstream = "the user's own model samples (see the README, `model_samples`)"
+    required_columns = {"model": (TEXT,), "output": JSON_VALUE}
 
     def __init__(self, examples: tuple[str, ...] = ()):
         self._example_files = tuple(examples)
