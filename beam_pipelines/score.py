@@ -90,6 +90,9 @@ def score_counts(summaries: dict[str, Any]) -> dict[str, Any]:
     return {
         "examples_in": summaries["examples_in"].get("examples", 0),
         "candidates_in": candidates_in,
+        # The same output given twice for one example (a corpus answer equal to the rendered reference)
+        # is one candidate: candidates_in = paired + filtered + quarantined + dead letters + merged.
+        "candidates_merged": summaries.get("merged", {}).get("candidates", 0),
         "examples_scored": stages.get("examples_scored", 0),
         "candidates_scored": stages.get("candidates_scored", 0),
         "pairs": sum(pairs.values()),
@@ -180,6 +183,8 @@ def build(pipeline: beam.Pipeline, *, example_files: list[str], candidate_files:
         summaries={
             "examples_in": count_all(examples["examples"], "ExamplesIn", "examples"),
             "candidates_in": count_all(candidates["candidates"], "CandidatesIn", "candidates"),
+            "merged": grouped["merged"] | "SumMerged" >> beam.CombineGlobally(sum).without_defaults()
+            | "MergedCount" >> beam.Map(lambda n: {"candidates": n}),
             "stages": scored["scored"] | "GroupStats" >> beam.Map(_group_stats)
             | "SumStats" >> beam.CombineGlobally(SumCounts()),
             "pair_types": count_by(selected["pairs"], "error_type", "PairTypes"),

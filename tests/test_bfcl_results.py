@@ -294,3 +294,11 @@ def test_executable_reference_lets_a_default_stated_in_words_be_omitted(adapted)
     assert at_default[0]["arguments"]["diffandsplits"] == ["false", ""]
     other = executable_reference(["get_stock_history(stock_name='AAPL', interval='1d', diffandsplits='true')"], tools)
     assert other[0]["arguments"]["diffandsplits"] == ["true"]
+
+
+def test_run_merges_a_model_answer_equal_to_the_reference_and_accounts_for_every_candidate(run_output):
+    counts = json.loads((run_output / "manifest.json").read_text())["counts"]
+    assert counts["candidates_merged"] > 0
+    assert counts["candidates_in"] == (counts["candidates_paired"] + counts["candidates_filtered"]
+                                       + counts["candidates_quarantined"] + sum(counts["dead_letter_by_reason"].values())
+                                       + counts["candidates_merged"])

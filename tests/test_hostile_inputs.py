@@ -382,7 +382,8 @@ def test_class1_each_stage_isolates_a_failing_element(hostile, stage, reason):
         counts = manifest(hostile["out"])["counts"]
         assert counts["candidates_in"] == (counts["candidates_paired"] + counts["candidates_filtered"]
                                            + counts["candidates_quarantined"]
-                                           + sum(counts["dead_letter_by_reason"].values()))
+                                           + sum(counts["dead_letter_by_reason"].values())
+                                           + counts["candidates_merged"])
 
 
 # --- class 2: empty success --------------------------------------------------------------

@@ -287,7 +287,8 @@ def render_report(manifest: dict[str, Any], samples: dict[str, list[float]], sta
 <h1>toolrm: scored and selected tool-call preference data</h1>
 <p>{_num(counts.get('pairs'))} pairs from {_num(counts.get('examples_in'))} examples and
 {_num(counts.get('candidates_in'))} candidates, scored by <b>{_e(scorer)}</b>. Every candidate ends in a pair, in
-<code>filtered/</code> with its reason, in <code>quarantine/</code> with its example, or in the dead letter.</p>
+<code>filtered/</code> with its reason, in <code>quarantine/</code> with its example, or in the dead letter
+(the same output given twice for one example counts once).</p>
 {_warnings(manifest, data)}
 <nav>{nav}</nav>
 {sections}

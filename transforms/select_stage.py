@@ -17,6 +17,7 @@ PAIRS = "pairs"
 FILTERED = "filtered"
 QUARANTINE = "quarantine"
 DEAD_LETTER = "dead_letter"
+MERGED = "merged"
 EXAMPLES = "examples"
 CANDIDATES = "candidates"
 
@@ -38,11 +39,14 @@ class _Group(beam.DoFn):
             by_id: dict[str, list[dict]] = {}
             for candidate in candidates:
                 by_id.setdefault(candidate["candidate_id"], []).append(candidate)
+            if len(by_id) < len(candidates):
+                yield beam.pvalue.TaggedOutput(MERGED, len(candidates) - len(by_id))  # counted, so none is lost
             yield examples[0], [collapse_candidates(by_id[key]) for key in sorted(by_id)]
 
 
 class GroupCandidates(beam.PTransform):
-    """Examples and candidates -> `(example, [candidates])`; orphans dead-lettered."""
+    """Examples and candidates -> `(example, [candidates])`; orphans dead-lettered; `merged` counts the
+    input rows folded into another with the same candidate id (one output, two inputs)."""
 
     def __init__(self, candidates):
         super().__init__()
@@ -53,8 +57,8 @@ class GroupCandidates(beam.PTransform):
             EXAMPLES: examples | "KeyExamples" >> beam.Map(lambda e: (e["example_id"], e)),
             CANDIDATES: self._candidates | "KeyCandidates" >> beam.Map(lambda c: (c["example_id"], c)),
         } | "Join" >> beam.CoGroupByKey()
-        out = joined | "Group" >> beam.ParDo(_Group()).with_outputs(DEAD_LETTER, main=GROUPS)
-        return {GROUPS: out[GROUPS], DEAD_LETTER: out[DEAD_LETTER]}
+        out = joined | "Group" >> beam.ParDo(_Group()).with_outputs(DEAD_LETTER, MERGED, main=GROUPS)
+        return {GROUPS: out[GROUPS], DEAD_LETTER: out[DEAD_LETTER], MERGED: out[MERGED]}
 
 
 def _filtered_row(candidate: dict[str, Any], reason: str) -> dict[str, Any]:
