@@ -189,6 +189,41 @@ def make_groups(examples: Sequence[dict], *, seeds: Sequence[int] = (0,), max_ne
     return groups
 
 
+def generation_groups(prompts: Sequence[Any], *, with_reference: bool = True) -> list[Group]:
+    """Real models' answers per prompt (`transforms.generations.PromptAnswers`) as groups.
+
+    Each prompt's reference (a right answer even where no model found one) and its distinct
+    answers whose label is trusted (see `Answer.trusted`); prompts without both a right and a
+    wrong answer teach nothing pairwise and are left out.
+    """
+    from toolrm_beam.schemas import records
+    from toolrm_beam.transforms.rules import reference_candidate
+
+    groups = []
+    for prompt in prompts:
+        example = prompt.example
+        outputs, correct, types, origins, seen = [], [], [], [], set()
+        if with_reference:
+            reference = reference_candidate(example)
+            outputs.append(reference["output"])
+            correct.append(True)
+            types.append(None)
+            origins.append("reference")
+            seen.add(reference["candidate_id"])
+        for answer in prompt.answers:
+            candidate_id = records.candidate_id(example["example_id"], answer.output)
+            if not answer.trusted or candidate_id in seen:
+                continue
+            seen.add(candidate_id)
+            outputs.append(answer.output)
+            correct.append(answer.correct)
+            types.append(answer.error_type)
+            origins.append("model")
+        if any(correct) and not all(correct):
+            groups.append(Group(example, outputs, correct, types, origins))
+    return groups
+
+
 def featurize_groups(groups: Sequence[Group]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(X, y, group index per row)."""
     cache = F.ContextCache()
@@ -219,6 +254,18 @@ def pair_indices(y: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.asarray(pos, dtype=np.int64), np.asarray(neg, dtype=np.int64)
 
 
+def cap_pairs(pos: np.ndarray, neg: np.ndarray, owners: np.ndarray, cap: int,
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """At most `cap` pairs per group, drawn without replacement (deterministic for the generator)."""
+    groups = owners[pos]
+    keep = []
+    bounds = np.flatnonzero(np.diff(groups)) + 1
+    for rows in np.split(np.arange(len(pos)), bounds):
+        keep.append(rows if len(rows) <= cap else np.sort(rng.choice(rows, cap, replace=False)))
+    keep = np.concatenate(keep)
+    return pos[keep], neg[keep]
+
+
 # --------------------------------------------------------------------------- fitting
 
 @dataclasses.dataclass
@@ -236,6 +283,9 @@ class FitConfig:
     seed: int = 0
     # members averaged into one model (an average of MLPs is one wider MLP: same cost to store and run)
     ensemble: int = 3
+    # at most this many (correct, wrong) pairs per example (0: all); a real prompt answered by 70
+    # models has hundreds of pairs, which cost time but, each example weighing the same, add little
+    max_pairs_per_group: int = 0
 
 
 def fit(x: np.ndarray, y: np.ndarray, owners: np.ndarray, config: FitConfig = FitConfig(),
@@ -250,6 +300,8 @@ def fit(x: np.ndarray, y: np.ndarray, owners: np.ndarray, config: FitConfig = Fi
     pos, neg = pair_indices(y, owners)
     if len(pos) == 0:
         raise ValueError("no (correct, wrong) pairs to train on")
+    if config.max_pairs_per_group:
+        pos, neg = cap_pairs(pos, neg, owners, config.max_pairs_per_group, rng)
     # each example weighs the same, however many pairs it has
     pair_group = owners[pos]
     counts = np.bincount(pair_group)

@@ -285,6 +285,13 @@ def _undivided_features(ex: ExampleInfo, output: Any) -> tuple[list, int]:
     v[I_req_ungrounded] = c[C_req_ungrounded]
     v[I_dup_values_in_call] = c[C_dup_values]
     v[I_value_is_param_name] = c[C_value_is_param_name]
+    v[I_conv_checked] = min(c[C_conv_checked], 6)
+    v[I_conv_violated] = min(c[C_conv_violated], 6)
+    v[I_conv_violated_grounded] = min(c[C_conv_violated_grounded], 6)
+    v[I_list_dup_items] = min(c[C_list_dup_items], 10)
+    v[I_list_backward_frac] = c[C_list_backward] / c[C_list_pairs] if c[C_list_pairs] else 0.0
+    v[I_list_literal_checked] = min(c[C_list_lit_checked], 6)
+    v[I_list_literal_mismatch] = min(c[C_list_lit_checked] - c[C_list_lit_match], 6)
     # alignment of values with their parameters' words in the text
     align_checked = c[C_align_checked]
     v[I_align_checked] = min(align_checked, 6)

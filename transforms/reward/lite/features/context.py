@@ -43,6 +43,9 @@ _WORD_AT = re.compile(r"[a-z0-9][a-z0-9'-]*")
 _CONJ_TRIGGER = re.compile(r",|&|a(?<!\wa)nd\b|o(?<!\wo)r\b|v(?<!\wv)s\b")  # , & and or vs (as words)
 
 
+_NUMBER_LIST = re.compile(r"\[[\d.,\[\]+-]*\d[\d.,\[\]+-]*\]")
+
+
 class ExampleInfo:
     """Everything about one example that does not depend on the candidate."""
 
@@ -191,6 +194,31 @@ class ExampleInfo:
         return "\x00".join(ent_toks for _, ent_toks in self.entities)
 
     @functools.cached_property
+    def user_brackets(self) -> bool:
+        """Did the user write a bracketed list ("[[1, 2], [3, 4]]", "(3, 5)")?"""
+        return "[" in self.user_text or "(" in self.user_text
+
+    @functools.cached_property
+    def compact_user(self) -> str:
+        """The user's text without spaces, round brackets written as square ones."""
+        return self.user_text.replace(" ", "").replace("(", "[").replace(")", "]").lower()
+
+    @functools.cached_property
+    def user_number_lists(self) -> str:
+        """The bracketed lists of numbers the user wrote (`compact_user` form), joined."""
+        return "\x00".join(_NUMBER_LIST.findall(self.compact_user))
+
+    @functools.cached_property
+    def user_percents(self) -> frozenset:
+        """The numbers the user wrote as percentages ("3.5%", "5 percent")."""
+        out = set()
+        for number, (start, end) in self.user_number_spans.items():
+            after = self.user_text[end:end + 9].lstrip().lower()
+            if after.startswith("%") or after.startswith("percent") or after.startswith("per cent"):
+                out.add(number)
+        return frozenset(out)
+
+    @functools.cached_property
     def dates(self) -> set[str]:
         return find_dates(self.context_text)
 
@@ -282,7 +310,11 @@ class ExampleInfo:
     def items_param(self, key: tuple, param: ParamInfo) -> ParamInfo | None:
         ckey = ("items",) + key
         if ckey not in self._cache:
-            self._cache[ckey] = ParamInfo(param.name, param.items) if param.items else None
+            info = ParamInfo(param.name, param.items) if param.items else None
+            if info is not None and not info.conventions:
+                # "inflation rates, ranging from 0 to 1" on the array speaks of its items
+                info.__dict__["conventions"] = param.conventions
+            self._cache[ckey] = info
         return self._cache[ckey]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-FEATURE_VERSION = "lite-features-15"
+FEATURE_VERSION = "lite-features-16"
 
 FEATURE_NAMES: list[str] = [
     # output form
@@ -43,6 +43,10 @@ FEATURE_NAMES: list[str] = [
     "enum_values", "enum_grounded_frac", "enum_contradict", "enum_default",
     "shape_checked", "shape_sim_min", "shape_sim_mean", "class_checked", "class_mismatch",
     "req_ungrounded", "dup_values_in_call", "value_is_param_name",
+    # conventions the parameter descriptions state (options, range, form, date pattern)
+    "conv_checked", "conv_violated", "conv_violated_grounded",
+    # list arguments against the lists the user wrote
+    "list_dup_items", "list_backward_frac", "list_literal_checked", "list_literal_mismatch",
     # alignment of values with their parameters' words in the text
     "align_checked", "align_own_frac", "align_other", "align_near_mean", "order_discordant_frac",
     "ctx_checked", "ctx_own_frac", "ctx_other_only", "value_has_param_word", "quoted_uncovered",
@@ -78,7 +82,8 @@ PER_CALL = (
     "date_ungrounded", "date_format_bad", "num_scaled", "num_default", "num_year", "bool_true_mentioned",
     "bool_true_unmentioned", "bool_false_mentioned", "bool_false_unmentioned", "enum_values", "enum_contradict",
     "enum_default", "shape_checked", "class_checked", "class_mismatch", "req_ungrounded", "dup_values_in_call",
-    "value_is_param_name", "align_checked", "align_other", "n_values", "ctx_checked", "ctx_other_only",
+    "value_is_param_name", "conv_checked", "conv_violated", "conv_violated_grounded", "list_dup_items", "list_literal_checked",
+    "list_literal_mismatch", "align_checked", "align_other", "n_values", "ctx_checked", "ctx_other_only",
     "value_has_param_word",
 )
 PER_CALL_INDEX = tuple(FEATURE_INDEX[name] for name in PER_CALL)

@@ -11,6 +11,7 @@ import re
 from collections import OrderedDict
 from typing import Any
 
+from toolrm_beam.transforms.reward.lite.features.conventions import Conventions, conventions_of
 from toolrm_beam.transforms.reward.lite.features.text import STOPWORDS, content_stems, identifier_words, standardize, stem, \
     value_shape
 from toolrm_beam.transforms.reward.lite.features.value_classes import param_class
@@ -149,6 +150,11 @@ class ParamInfo:
             for m in _EXAMPLE_EG.finditer(self.description):
                 examples.append(m.group(1).strip().rstrip("."))
         return [value_shape(e) for e in examples[:4] if e.strip()]
+
+    @functools.cached_property
+    def conventions(self) -> Conventions:
+        """What the description says values must look like (options, range, form, date pattern)."""
+        return conventions_of(self.description)
 
     def shape_examples(self) -> list[tuple]:
         """Shapes of the example values the description gives ("e.g. 'San Francisco, CA'")."""

@@ -22,7 +22,8 @@ COUNTERS = (
     "type_errors", "numeric_string", "span_next", "span_prev", "head_grounded",
     "string_for_array", "item_type_errors", "enum_violations", "range_violations",
     "null_values", "nested_unexpected", "nested_missing", "req_ungrounded",
-    "dup_values", "value_is_param_name")
+    "dup_values", "value_is_param_name", "conv_checked", "conv_violated", "conv_violated_grounded",
+    "list_dup_items", "list_pairs", "list_backward", "list_lit_checked", "list_lit_match")
 
 
 class ValueStats:

@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from toolrm_beam.transforms.reward.lite.features.context import ExampleInfo
+from toolrm_beam.transforms.reward.lite.features.conventions import check_value
 from toolrm_beam.transforms.reward.lite.features.grounding import siblings, string_facts
 from toolrm_beam.transforms.reward.lite.features.schema import ParamInfo, type_ok
 from toolrm_beam.transforms.reward.lite.features.stats import SNAPSHOT_FIELDS, ValueStats, replay, snapshot
-from toolrm_beam.transforms.reward.lite.features.text import NUMERIC_STRING, shape_similarity, standardize, value_shape
+from toolrm_beam.transforms.reward.lite.features.text import NUMERIC_STRING, format_number, shape_similarity, standardize, value_shape
 from toolrm_beam.transforms.reward.lite.features.value_classes import CLASS_ALLOWED, cached_value_class
 
 SCALARS = (str, int, float, bool, type(None))
@@ -64,6 +65,24 @@ def _observe_value(ex: ExampleInfo, st: ValueStats, value: Any, param: ParamInfo
                    key: tuple, required: bool) -> tuple[bool, int]:
     if depth > 4:
         return True, -1
+    conventions = param.conventions if param is not None else None
+    if not conventions or not isinstance(value, (str, int, float)):
+        return _observe_typed(ex, st, value, param, depth, key, required)
+    # a convention the description states ("ranging from 0 to 1", "stock symbol", "Possible
+    # options: US, FR"); breaking it with the user's own words is real models' commonest value error
+    checked, violated = check_value(conventions, value, ex.user_percents, ex.dates)
+    result = _observe_typed(ex, st, value, param, depth, key, required)
+    if checked:
+        st.conv_checked += 1
+        if violated:
+            st.conv_violated += 1
+            if result[0]:
+                st.conv_violated_grounded += 1
+    return result
+
+
+def _observe_typed(ex: ExampleInfo, st: ValueStats, value: Any, param: ParamInfo | None, depth: int,
+                   key: tuple, required: bool) -> tuple[bool, int]:
     if param is not None:
         types = param.types
         if value is None:
@@ -133,11 +152,15 @@ def _observe_value(ex: ExampleInfo, st: ValueStats, value: Any, param: ParamInfo
     if isinstance(value, (list, tuple)):
         item_param = ex.items_param(key, param) if param is not None and param.items else None
         all_grounded = True
+        offsets = []
         for item in value[:32]:
             if item_param is not None and item is not None and not type_ok(item, item_param.types):
                 st.item_type_errors += 1
-            g, _ = observe(ex, st, item, item_param, depth + 1, key + ("[]",), required)
+            g, offset = observe(ex, st, item, item_param, depth + 1, key + ("[]",), required)
             all_grounded &= g
+            offsets.append(offset)
+        if depth == 0 and len(value) > 1:
+            _list_shape(ex, st, value, offsets)
         return all_grounded, -1
     if isinstance(value, dict):
         sub_infos = None
@@ -155,6 +178,37 @@ def _observe_value(ex: ExampleInfo, st: ValueStats, value: Any, param: ParamInfo
             all_grounded &= g
         return all_grounded, -1
     return True, -1
+
+
+def _list_shape(ex: ExampleInfo, st: ValueStats, value: list | tuple, offsets: list[int]) -> None:
+    """How a list argument relates to the lists the user wrote: repeated items, items in another
+    order than the text's ([lat, long] sent as [long, lat]), a bracketed literal the user wrote
+    but the value flattens or cuts ([[1, 2], [3, 4]] sent as [1, 2, 3, 4])."""
+    strings = [item.strip().lower() for item in value if isinstance(item, str)]
+    if len(strings) > 1:
+        st.list_dup_items += len(strings) - len(set(strings))
+    for a, b in zip(offsets, offsets[1:]):
+        if a >= 0 and b >= 0 and a != b:
+            st.list_pairs += 1
+            st.list_backward += int(b < a)
+    if ex.user_brackets and ex.user_number_lists:
+        literal = numeric_literal(value)
+        # checked where a list the user bracketed holds the value's first number
+        if literal is not None and literal.lstrip("[").split(",")[0].rstrip("]") in ex.user_number_lists:
+            st.list_lit_checked += 1
+            st.list_lit_match += int(literal in ex.compact_user)
+
+
+def numeric_literal(value: Any) -> str | None:
+    """A list of numbers (nested too) as the user would write it, without spaces: `[[1,2],[3,4]]`."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return format_number(value) if value == value and abs(value) < 1e15 else None
+    if isinstance(value, (list, tuple)) and value:
+        parts = [numeric_literal(item) for item in value[:64]]
+        return None if None in parts else "[" + ",".join(parts) + "]"
+    return None
 
 
 def _observe_string(ex: ExampleInfo, st: ValueStats, value: str, param: ParamInfo | None,
