@@ -35,6 +35,27 @@ def _merge(first: dict, second: dict) -> dict | None:
     return {"name": first["name"], "arguments": {**first["arguments"], param: merged}}
 
 
+def _packed(calls: list[dict]) -> list[dict] | None:
+    """Parallel calls of one tool packed into one call: each argument that varies becomes the list
+    of its values (four `order_food` calls as one with `item=["burger", "ice cream", ...]`), as
+    models answer "for each of these" requests."""
+    if len(calls) < 2 or len({call["name"] for call in calls}) != 1:
+        return None
+    keys = list(calls[0]["arguments"])
+    if any(list(call["arguments"]) != keys for call in calls):
+        return None
+    arguments = {}
+    for key in keys:
+        values = [call["arguments"][key] for call in calls]
+        if all(v == values[0] for v in values):
+            arguments[key] = values[0]
+        elif all(isinstance(v, list) for v in values):
+            arguments[key] = [item for v in values for item in v]
+        else:
+            arguments[key] = values
+    return [{"name": calls[0]["name"], "arguments": arguments}]
+
+
 def _split(ctx: ExampleContext, position: int, rng: random.Random) -> list[list[dict]]:
     """One call as two: a list argument shared out, or a second call with another value."""
     calls = ctx.calls
@@ -88,6 +109,11 @@ def call_count_proposals(ctx: ExampleContext, rng: random.Random) -> Iterator[li
     positions = list(range(len(calls)))
     rng.shuffle(positions)
     if len(calls) >= 2:
+        packed = _packed(calls)
+        if packed is not None:
+            yield packed                                                 # all in one call, lists of values
+        if len(calls) > 2:
+            yield calls[:1]                                              # only the first one
         for position in positions[:2]:
             yield calls[:position] + calls[position + 1:]             # one call forgotten
         for i in positions:
@@ -100,8 +126,6 @@ def call_count_proposals(ctx: ExampleContext, rng: random.Random) -> Iterator[li
             else:
                 continue
             break
-        if len(calls) > 2:
-            yield calls[:1]                                              # only the first one
     position = positions[0]
     yield calls[:position + 1] + [calls[position]] + calls[position + 1:]  # a repeated call
     yield from _split(ctx, position, rng)

@@ -23,7 +23,7 @@ def wrong_types(value: Any, schema: Any) -> list[Any]:
     """The same value in other JSON types, the commonest slip first."""
     json_type = spec.main_type(schema)
     if isinstance(value, bool):
-        return ["true" if value else "false", int(value)]
+        return ["true" if value else "false", "'true'" if value else "'false'", int(value)]
     if isinstance(value, (int, float)):
         options: list[Any] = [_number_text(value)]
         if isinstance(value, int) and json_type == "integer":
@@ -44,14 +44,17 @@ def wrong_types(value: Any, schema: Any) -> list[Any]:
         return options
     if isinstance(value, (list, tuple)):
         value = list(value)
-        options = []
+        # the list written out as text (JSON, Python, comma-separated): what models sending
+        # source text do most; then items quoted, then a scalar for the list
+        options = [json.dumps(value, ensure_ascii=False)]
         if value and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
             options.append([_number_text(v) for v in value])  # items quoted
+            options.append(",".join(_number_text(v) for v in value))
         if value and all(isinstance(v, str) for v in value):
+            options.append(repr(value))                       # ['a', 'b']
             options.append(", ".join(value))                 # a list written as text
         if len(value) >= 1 and not isinstance(value[0], (list, dict)):
             options.append(value[0])                           # a scalar for a list
-        options.append(json.dumps(value, ensure_ascii=False))
         return options
     if isinstance(value, dict):
         return [json.dumps(value, ensure_ascii=False), [value]]
@@ -69,12 +72,12 @@ def value_type_proposals(ctx: ExampleContext, rng: random.Random) -> Iterator[li
                 continue  # untyped (`any`): no value has the wrong type
             options = [o for o in wrong_types(value, schema) if not spec.fits(o, schema)]
             if options:
-                slots.append([(position, param, o) for o in options[:2]])
+                slots.append([(position, param, o) for o in options[:3]])
     rng.shuffle(slots)
     # A quoted number or boolean is the common slip; a text value wrapped in a
     # list is rarer, so those come last.
     slots.sort(key=lambda slot: isinstance(calls[slot[0][0]]["arguments"][slot[0][1]], str))
-    for round_ in range(2):
+    for round_ in range(3):
         for slot in slots:
             if round_ < len(slot):
                 position, param, value = slot[round_]

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 from toolrm_beam.schemas.checker import standardize_string
 from toolrm_beam.transforms.rules import spec, variants
 from toolrm_beam.transforms.rules.context import ExampleContext
+from toolrm_beam.transforms.rules.literal import literal_alternatives
 from toolrm_beam.transforms.rules.tokens import identifier_words
 
 MAX_PER_PARAM = 4
@@ -30,6 +31,8 @@ _PAIRED = [("start", "end"), ("origin", "destination"), ("from", "to"), ("source
 _FILLER = {"a", "an", "the", "of", "in", "on", "at", "for", "to", "and", "or", "with", "is", "are",
            "my", "your", "me", "it", "as", "by", "from", "that", "this", "be", "was", "i", "we"}
 _DIGIT = re.compile(r"\d")
+_IDENTIFIER = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
+_CAMEL_OR_DOTTED = re.compile(r"[a-z][A-Z]|[a-z]_[a-z]|[A-Za-z]\.[A-Za-z]")   # userProfile, user_id, TimeUnit.SECONDS
 
 
 def _unique(values: list, original: Any) -> list:
@@ -73,6 +76,8 @@ class ValueAlternatives:
         offered here again.
         """
         schema = schema if isinstance(schema, dict) else {}
+        # first what the user wrote where the tool wanted it converted (see literal.py)
+        literal = literal_alternatives(value, self.conversation) if depth == 0 or not isinstance(value, str) else []
         if isinstance(value, bool):
             options = [not value]
         elif spec.enum_of(schema) is not None and not isinstance(value, (list, dict)):
@@ -89,7 +94,7 @@ class ValueAlternatives:
             options = self._dict(value, schema, depth) if depth <= _MAX_DEPTH else []
         else:
             options = []
-        options = [peer for peer in peers if type(peer) is type(value)] + options
+        options = literal + [peer for peer in peers if type(peer) is type(value)] + options
         return [o for o in _unique(options, value) if spec.fits(o, schema)][:MAX_PER_PARAM * 2]
 
     # --- scalars -----------------------------------------------------------
@@ -113,6 +118,10 @@ class ValueAlternatives:
         if special is not None:
             return special
         options = variants.written_variants(value)
+        if _IDENTIFIER.match(value) and _CAMEL_OR_DOTTED.search(value):
+            # a variable the user named (`userProfile`, `TimeUnit.MINUTES`): models write out
+            # what it might hold, or quote it, instead of passing the name
+            options += [f'"{value}"', variants.inlined_literal(value, self.conversation)]
         entities = [e for e in self._entities(value) if standardize_string(e) not in siblings]
         default = schema.get("default")
         if isinstance(default, str) and default:
@@ -124,6 +133,8 @@ class ValueAlternatives:
         if _DIGIT.search(value):
             options.append(variants.bump_last_digit(value))
         options += entities[2:4]
+        if value.strip() and value.strip()[0] not in "'\"":
+            options.append(f"'{value}'")   # the value written as a string literal, quotes and all
         if " " not in value and value.isalpha() and value.islower() and len(value) > 3:
             if value.endswith("s") and not value.endswith("ss"):
                 options.append(value[:-1])  # "nurses" -> "nurse"
@@ -175,6 +186,13 @@ class ValueAlternatives:
             if len(value) > 1:
                 options.append(value[:-1])
             return options
+        if len(value) > 1 and all(isinstance(v, list) for v in value):
+            options.append([item for row in value for item in row])   # [[1, 2], [3, 4]] -> [1, 2, 3, 4]
+        numbers = [v for v in value if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if numbers and len(numbers) == len(value):
+            rescaled = [literal_alternatives(v, self.conversation)[:1] for v in value]
+            if all(rescaled):
+                options.append([r[0] for r in rescaled])              # [0.01, 0.02] -> [1, 2] as written
         if len(value) > 1:
             options += [value[:-1], value[1:]]
         scalars = [v for v in value if isinstance(v, (str, int, float)) and not isinstance(v, bool)]

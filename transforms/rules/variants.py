@@ -89,9 +89,12 @@ def float_alternatives(value: float, words: set[str], numbers: list) -> list[flo
         options = ([-value] if value else []) + ([rounded] if rounded is not None else []) + [value + 1.0]
         return [float(o) for o in options]
     from_text = sorted((float(n) for n in numbers if float(n) != value), key=lambda n: abs(n - value))
-    options = from_text[:1]
+    options = []
     if words & _RATE_WORDS or 0 < abs(value) < 1:
-        options += [round(value * 100, 6), round(value / 100, 8)]
+        options += [round(value * 100, 6)]   # a fraction sent as the percentage (0.05 -> 5)
+    options += from_text[:1]
+    if words & _RATE_WORDS or 0 < abs(value) < 1:
+        options += [round(value / 100, 8)]
     if rounded is not None:
         options.append(rounded)
     options += [value + 1.0] + from_text[1:3]
@@ -169,3 +172,17 @@ def _replace_year(day: datetime.date, year: int) -> str | None:
         return day.replace(year=year).isoformat()
     except ValueError:  # 29 February
         return None
+
+
+def inlined_literal(name: str, conversation: Conversation) -> str:
+    """What a model writes in place of a variable: an object literal filled from the request."""
+    fields = {}
+    for entity in conversation.entities[:2]:
+        fields.setdefault("name" if not fields else "value", entity)
+    numbers = [n for n in conversation.numbers if not isinstance(n, bool)]
+    if numbers:
+        fields["id"] = numbers[0]
+    if not fields:
+        return "{}"
+    import json
+    return json.dumps(fields, ensure_ascii=False)

@@ -53,6 +53,9 @@ HELDOUT_SPECS: dict[str, list[tuple[str, str]]] = {
 _FORBIDDEN_SOURCES = ("bfcl", "fc_rewardbench")
 _FORBIDDEN_TRAIN = ("bfcl", "fc-reward", "fc_reward")
 EVAL_SEED = 0
+# All real prompts together weigh this many times all rule-made examples (chosen by
+# cross-validation over the train part's prompts, grouped by tool).
+REAL_WEIGHT = 2.0
 # Each source's examples weigh this much in total: ACEBench (JSON Schema tools, enums, defaults,
 # irrelevance and clarification cases) is closer to real function-calling traffic than Seal-Tools.
 SOURCE_WEIGHTS = {"seal_tools": 1.0, "acebench": 2.0}
@@ -190,13 +193,16 @@ def make_groups(examples: Sequence[dict], *, seeds: Sequence[int] = (0,), max_ne
 
 
 def generation_groups(prompts: Sequence[Any], *, with_reference: bool = True) -> list[Group]:
-    """Real models' answers per prompt (`transforms.generations.PromptAnswers`) as groups.
+    """Real models' answers per prompt (`transforms.real_error_sets.PromptAnswers`) as groups.
 
     Each prompt's reference (a right answer even where no model found one) and its distinct
-    answers whose label is trusted (see `Answer.trusted`); prompts without both a right and a
-    wrong answer teach nothing pairwise and are left out.
+    answers whose label is not disputed (the checker and BFCL judged them alike); answers that
+    are not a call list (prose, broken markup) stay in: where a call is needed they are real
+    negatives, where none is they are right. Prompts without both a right and a wrong answer
+    teach nothing pairwise and are left out.
     """
     from toolrm_beam.schemas import records
+    from toolrm_beam.transforms.real_error_sets import disputed
     from toolrm_beam.transforms.rules import reference_candidate
 
     groups = []
@@ -210,14 +216,13 @@ def generation_groups(prompts: Sequence[Any], *, with_reference: bool = True) ->
             types.append(None)
             origins.append("reference")
             seen.add(reference["candidate_id"])
-        for answer in prompt.answers:
-            candidate_id = records.candidate_id(example["example_id"], answer.output)
-            if not answer.trusted or candidate_id in seen:
+        for candidate in prompt.candidates:
+            if disputed(candidate) or candidate["candidate_id"] in seen:
                 continue
-            seen.add(candidate_id)
-            outputs.append(answer.output)
-            correct.append(answer.correct)
-            types.append(answer.error_type)
+            seen.add(candidate["candidate_id"])
+            outputs.append(candidate["output"])
+            correct.append(bool(candidate["correct"]))
+            types.append(candidate["error_type"])
             origins.append("model")
         if any(correct) and not all(correct):
             groups.append(Group(example, outputs, correct, types, origins))
@@ -266,6 +271,30 @@ def cap_pairs(pos: np.ndarray, neg: np.ndarray, owners: np.ndarray, cap: int,
     return pos[keep], neg[keep]
 
 
+# BFCL's non-live AST categories: the held-out domain, never read for training.
+HELDOUT_CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple")
+
+
+def load_generations(root: str, *, log: Any = None) -> list[Any]:
+    """Every prompt of a generations dump (`bfcl_results` layout) with its distinct answers."""
+    from toolrm_beam.transforms.real_error_sets import prompt_answers
+
+    paths = sorted(glob.glob(os.path.join(root, "result", "*", "*_result.json")))
+    if not paths:
+        raise FileNotFoundError(f"no generations: nothing matches {os.path.join(root, 'result', '*', '*_result.json')}")
+    started = time.monotonic()
+
+    def progress(number: int, path: str) -> None:
+        if log is not None and (number % 100 == 0 or number == len(paths)):
+            log(f"  read {number}/{len(paths)} answer files ({time.monotonic() - started:.0f} s)")
+
+    prompts = prompt_answers("bfcl_results", paths, progress=progress)
+    for prompt in prompts:
+        if prompt.example["split"] in HELDOUT_CATEGORIES:
+            raise ValueError(f"{root}: category {prompt.example['split']!r} is held out and is never trained on")
+    return prompts
+
+
 # --------------------------------------------------------------------------- fitting
 
 @dataclasses.dataclass
@@ -285,7 +314,7 @@ class FitConfig:
     ensemble: int = 3
     # at most this many (correct, wrong) pairs per example (0: all); a real prompt answered by 70
     # models has hundreds of pairs, which cost time but, each example weighing the same, add little
-    max_pairs_per_group: int = 0
+    max_pairs_per_group: int = 48
 
 
 def fit(x: np.ndarray, y: np.ndarray, owners: np.ndarray, config: FitConfig = FitConfig(),
@@ -455,6 +484,51 @@ def evaluate_scores(groups: Sequence[Group], scores: Sequence[np.ndarray], *, se
     }
 
 
+def evaluate_real(score: Any, prompts: Sequence[Any], *, seed: int = 1) -> dict[str, Any]:
+    """The real-error benchmark of `benchmarks/make_eval_files.py` on `prompts`, in memory.
+
+    FC-RewardBench pairs (each distinct wrong call list against the prompt's most common right
+    one, `real_error_sets.rewardbench_rows`) and Best-of-N sets (`bestofn_row`), scored by
+    `score(example, outputs)` with `toolrm bench`'s rules: a pair is won only by a strictly
+    higher score; the top pick of a set is its first best-scored candidate.
+    """
+    from toolrm_beam.transforms.real_error_sets import bestofn_row, rewardbench_rows
+
+    wins: dict[str, list[int]] = {}
+    top1 = random_pick = oracle = 0.0
+    sets = candidates = 0
+    for prompt in prompts:
+        rows = rewardbench_rows(prompt)
+        if rows:
+            outputs = [json.loads(rows[0]["chosen_output"])] + [json.loads(r["rejected_output"]) for r in rows]
+            s = score(prompt.example, outputs)
+            for row, rejected in zip(rows, s[1:]):
+                won = int(s[0] > rejected)
+                for key in (row["error_type"], "__all__"):
+                    wins.setdefault(key, []).append(won)
+        row = bestofn_row(prompt, seed)
+        if row is not None:
+            labels = [c["correct"] for c in row["candidates"]]
+            s = score(prompt.example, [c["output"] for c in row["candidates"]])
+            best = max(range(len(s)), key=lambda i: (s[i], -i))
+            top1 += labels[best]
+            random_pick += sum(labels) / len(labels)
+            oracle += any(labels)
+            sets += 1
+            candidates += len(labels)
+    overall = wins.pop("__all__", [])
+    return {
+        "pairs": len(overall),
+        "pairwise_accuracy": sum(overall) / len(overall) if overall else float("nan"),
+        "per_error_type": {k: {"pairs": len(v), "accuracy": sum(v) / len(v)}
+                           for k, v in sorted(wins.items(), key=lambda kv: -len(kv[1]))},
+        "best_of_n": {"prompts": sets, "mean_candidates": candidates / sets if sets else 0,
+                      "top1_accuracy": top1 / sets if sets else float("nan"),
+                      "random_accuracy": random_pick / sets if sets else float("nan"),
+                      "oracle_accuracy": oracle / sets if sets else float("nan")},
+    }
+
+
 def evaluate(model: LiteRewardModel, groups: Sequence[Group]) -> dict[str, Any]:
     scores = [model.score(group.example, group.outputs) for group in groups]
     return evaluate_scores(groups, scores)
@@ -466,8 +540,10 @@ def train_lite(corpora: str, output: str | None = None, *, seed: int = 0, gen_se
                max_negatives: int = 8, fit_config: FitConfig | None = None, evaluate_heldout: bool = True,
                train_specs: Sequence[tuple[str, str]] = TRAIN_SPECS, source_weights: dict | None = None,
                heldout_specs: dict[str, list[tuple[str, str]]] | None = None, irrelevance_share: float = 0.15,
-               prose: int = 2, log: Any = print) -> tuple[LiteRewardModel, dict]:
-    """Build training pairs from the corpora, fit, evaluate on held-out splits, save to `output`."""
+               prose: int = 2, generations: str | None = None, real_weight: float = REAL_WEIGHT,
+               log: Any = print) -> tuple[LiteRewardModel, dict]:
+    """Build training pairs from the corpora (and real generations' train part), fit, evaluate on
+    held-out splits (and the generations' dev part), save to `output`."""
     started = time.monotonic()
     log = log or (lambda *_: None)
     # Held-out content is never trained on, whether or not it is evaluated here.
@@ -486,17 +562,33 @@ def train_lite(corpora: str, output: str | None = None, *, seed: int = 0, gen_se
         examples += irrelevance_examples(examples, seed=seed, share=irrelevance_share)
     groups = make_groups(examples, seeds=[seed * 1000 + s for s in gen_seeds], max_negatives=max_negatives,
                          prose=prose)
+    weights = source_group_weights(groups, source_weights)
+    real_train, real_dev = [], []
+    if generations:
+        from toolrm_beam.schemas.prompt_split import DEV, TRAIN
+        log(f"train-lite: reading generations from {generations}")
+        prompts = load_generations(generations, log=log)
+        real_train = [p for p in prompts if p.part == TRAIN]
+        real_dev = [p for p in prompts if p.part == DEV]
+        real_groups = generation_groups(real_train)
+        if real_groups and real_weight > 0:
+            # all real prompts together weigh `real_weight` times all rule-made examples
+            weights = np.concatenate([weights, np.full(len(real_groups), real_weight * len(groups) / len(real_groups))])
+            groups = groups + real_groups
+        log(f"train-lite: {len(real_groups)} real prompts of {len(real_train)} in the train part "
+            f"({sum(len(g.outputs) for g in real_groups)} answers); {len(real_dev)} dev prompts kept for measuring")
     x, y, owners = featurize_groups(groups)
     pos, _ = pair_indices(y, owners)
     log(f"train-lite: {len(examples)} training examples -> {len(groups)} groups, {len(y)} candidates, "
         f"{len(pos)} pairs ({time.monotonic() - started:.1f} s)")
     config = fit_config or FitConfig(seed=seed)
-    model = fit_ensemble(x, y, owners, config, group_weights=source_group_weights(groups, source_weights), log=log)
+    model = fit_ensemble(x, y, owners, config, group_weights=weights, log=log)
     train_metrics = evaluate_scores(groups, _split_scores(model.score_features(x), owners, len(groups)))
     metrics: dict[str, Any] = {
         "train": {"examples": len(examples), "groups": len(groups), "candidates": int(len(y)),
                   "pairs": int(len(pos)), "pairwise_accuracy": train_metrics["pairwise_accuracy"],
-                  "sources": _count(e["source"] + ":" + e["split"] for e in examples),
+                  "sources": _count([e["source"] + ":" + e["split"] for e in examples]
+                                    + [f"bfcl_results:{p.example['split']}" for p in real_train]),
                   "negatives_by_error_type": _count(t for g in groups for t in g.error_types if t)},
         "heldout": {},
     }
@@ -505,8 +597,15 @@ def train_lite(corpora: str, output: str | None = None, *, seed: int = 0, gen_se
         m = metrics["heldout"][name]
         log(f"  {name}: pairwise {m['pairwise_accuracy']:.4f} over {m['pairs']} pairs; "
             f"best-of-N top1 {m['best_of_n']['top1_accuracy']:.4f} (random {m['best_of_n']['random_accuracy']:.4f})")
+    if real_dev:
+        metrics["real_dev"] = evaluate_real(model.score, real_dev)
+        m = metrics["real_dev"]
+        log(f"  real errors, dev part: pairwise {m['pairwise_accuracy']:.4f} over {m['pairs']} pairs; best-of-N "
+            f"top1 {m['best_of_n']['top1_accuracy']:.4f} (random {m['best_of_n']['random_accuracy']:.4f})")
     model.config.update({
-        "trained_on": [f"{source}:{pattern}" for source, pattern in train_specs],
+        "trained_on": [f"{source}:{pattern}" for source, pattern in train_specs]
+        + ([f"bfcl_results:{os.path.basename(os.path.normpath(generations))} (train part)"] if real_train else []),
+        "real_weight": real_weight if real_train else 0.0,
         "generator_seeds": [seed * 1000 + s for s in gen_seeds], "max_negatives": max_negatives,
         "seed": seed, "source_weights": dict(SOURCE_WEIGHTS if source_weights is None else source_weights),
         "metrics": metrics,
@@ -554,6 +653,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--epochs", type=positive_int, default=FitConfig.epochs)
     parser.add_argument("--max-negatives", type=positive_int, default=8)
     parser.add_argument("--generator-seeds", type=positive_int, default=3, help="rule-generator seeds per example")
+    parser.add_argument("--generations", help="a dump of real model answers (bfcl_results layout): its train "
+                        "part is trained on, its dev part measured")
+    parser.add_argument("--real-weight", type=float, default=REAL_WEIGHT,
+                        help="weight of all real prompts relative to all rule-made examples")
     parser.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     return parser.parse_args(list(argv))
@@ -578,6 +681,7 @@ def _main(argv: Sequence[str]) -> int:
         _, metrics = train_lite(args.corpora, args.output, seed=args.seed,
                                 gen_seeds=tuple(range(args.generator_seeds)), max_negatives=args.max_negatives,
                                 fit_config=config, evaluate_heldout=not args.no_eval,
+                                generations=args.generations, real_weight=args.real_weight,
                                 log=(lambda *a: print(*a, file=sys.stderr)) if args.json else print)
     except (FileNotFoundError, ValueError) as error:
         print(f"toolrm train-lite: {error}", file=sys.stderr)
@@ -585,7 +689,8 @@ def _main(argv: Sequence[str]) -> int:
     if args.json:
         print(json.dumps(metrics, indent=1, sort_keys=True))
     else:
-        for name, m in metrics["heldout"].items():
+        for name, m in list(metrics["heldout"].items()) + ([("real errors, dev part", metrics["real_dev"])]
+                                                           if "real_dev" in metrics else []):
             print(f"{name}:")
             for error_type, v in m["per_error_type"].items():
                 print(f"    {error_type:38s} {v['accuracy']:.4f}  ({v['pairs']} pairs)")
