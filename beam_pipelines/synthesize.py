@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from typing import Any
 
 import apache_beam as beam
@@ -245,6 +247,13 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
                         help="add a renamed copy of each example (ToolRM's obfuscation augmentation)")
     parser.add_argument("--runner", default="direct", choices=RUNNERS)
     parser.add_argument("--num_shards", type=non_negative_int, default=0)
+    parser.add_argument("--realism_generations", default=None, metavar="DIR",
+                        help="real model answers (bfcl_results layout, local or URL): measure how realistic this "
+                             "run's rule negatives are (rules-only vs real-only reward model on real errors), "
+                             "print it and record it in the manifest as `realism`")
+    parser.add_argument("--realism_categories", default=",".join(REALISM_CATEGORIES),
+                        help="question categories of --realism_generations to use (default: the Python-function "
+                             "ones, exec_*; 'all' for every category)")
     add_generator_args(parser)
     add_health_args(parser)
     args, beam_args = parser.parse_known_args(argv)
@@ -258,7 +267,52 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         llm_settings(args, generators)
     except (ValueError, argparse.ArgumentTypeError) as error:
         parser.error(str(error))
+    if args.realism_generations:
+        from toolrm_beam.schemas.adapters.bfcl_results import QUESTION_CATEGORIES
+        unknown = set(realism_categories(args.realism_categories) or []) - set(QUESTION_CATEGORIES.values())
+        if unknown or not realism_categories(args.realism_categories) and args.realism_categories.strip() != "all":
+            parser.error(f"--realism_categories: unknown {sorted(unknown) or 'none given'}; choose from "
+                         f"{', '.join(sorted(QUESTION_CATEGORIES.values()))} or 'all'")
     return args, beam_args
+
+
+# The generations' Python-function categories: the held-out domain's shape, and cheap to read.
+REALISM_CATEGORIES = ("exec_simple", "exec_multiple", "exec_parallel", "exec_parallel_multiple")
+
+
+def realism_categories(text: str) -> list[str] | None:
+    return None if text.strip() == "all" else [c.strip() for c in text.split(",") if c.strip()]
+
+
+def measure_realism(args: argparse.Namespace, mix: dict[str, float] | None) -> dict[str, Any]:
+    """The realism figure of this run's rule settings (seed, mix, negatives per example), with the quick
+    fit: read the generations, train rules-only and real-only on their train part, measure on dev."""
+    from toolrm_beam.transforms import realism
+    from toolrm_beam.transforms.reward.lite.train import load_generations
+
+    log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
+    categories = realism_categories(args.realism_categories)
+    prompts = load_generations(args.realism_generations, categories=categories, log=log)
+    result = realism.measure_realism(prompts, seed=args.seed, mix=mix, max_negatives=args.max_negatives,
+                                     fit=realism.QUICK_FIT, log=log)
+    print(realism.table(result))
+    return {"generations": args.realism_generations, "categories": categories or "all",
+            **{k: result[k] for k in ("ratio", "ratio_best_of_n", "ratio_by_error_type", "eval_part",
+                                      "train_prompts", "negatives_per_arm", "seconds")},
+            "rules_only": {"pairwise_accuracy": result["rules_only"]["pairwise_accuracy"],
+                           "best_of_n_top1": result["rules_only"]["best_of_n"]["top1_accuracy"]},
+            "real_only": {"pairwise_accuracy": result["real_only"]["pairwise_accuracy"],
+                          "best_of_n_top1": result["real_only"]["best_of_n"]["top1_accuracy"]},
+            "pairs": result["real_only"]["pairs"], "fit": "quick (transforms.realism.QUICK_FIT)"}
+
+
+def record_in_manifest(output: str, key: str, value: Any) -> dict[str, Any]:
+    """Add one top-level entry to the written manifest (atomically) and return the manifest."""
+    manifest = read_manifest(output)
+    manifest[key] = value
+    fileio.write_bytes_atomic(fileio.join(output, MANIFEST),
+                              (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    return manifest
 
 
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> dict[str, Any]:
@@ -269,6 +323,8 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     llm = llm_settings(args, generators)
     checked = example_shard_check(match_shards(args.input, "examples"))
     files = checked.files
+    if args.realism_generations:  # a wrong path ends here, before the pipeline runs
+        fileio.match_inputs([fileio.join(args.realism_generations, "result", "*", "*_result.json")])
     num_shards = args.num_shards or default_num_shards(files)
     config = {"pipeline": "synthesize", "inputs": files, **checked.summary(), "decoding": args.generator_decoding,
               "generators": generators, "seed": args.seed,
@@ -282,4 +338,6 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
               config=config)
     manifest = read_manifest(args.output)
     remove_stale_shards(args.output, manifest)
+    if args.realism_generations:
+        manifest = record_in_manifest(args.output, "realism", measure_realism(args, mix))
     return manifest

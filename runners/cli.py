@@ -101,6 +101,10 @@ def _print_synthesize_summary(manifest: dict, output: str, seconds: float) -> No
         print(f"    error  {error_type:44s} {count:>7}")
     for reason, count in counts["dead_letter_by_reason"].items():
         print(f"    dead letter {reason:39s} {count:>7}")
+    realism = manifest.get("realism")
+    if realism:
+        print(f"  realism of the rule negatives (rules-only / real-only reward model on real errors, "
+              f"{realism['pairs']} pairs): {realism['ratio']}; best-of-N {realism['ratio_best_of_n']}")
 
 
 def synthesize(argv: list[str]) -> int:

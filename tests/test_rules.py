@@ -505,3 +505,83 @@ def test_obfuscation_renames_inside_raw_text_but_not_values(by_upstream):
     assert raw["output"].count(new_name) == 2 and "get_current_weather location" in raw["output"]
     assert f'{location}="Boston"' in raw["output"] and f'"{location}":' in raw["output"]
     assert '"name":' in raw["output"] and '"arguments":' in raw["output"]
+
+
+# --------------------------------------------------------------------------- errors real models make
+# Prompts of the real generations (tests/fixtures/real_errors, a slice of the shared BFCL dumps):
+# the rule families propose the wrong values the models there actually sent.
+
+REAL_ERRORS = ROOT / "tests" / "fixtures" / "real_errors"
+
+
+@pytest.fixture(scope="module")
+def real_prompts() -> dict[str, object]:
+    from toolrm_beam.transforms.reward.lite.train import load_generations
+    return {p.example["upstream_id"]: p for p in load_generations(str(REAL_ERRORS))}
+
+
+def _real_wrong_outputs(prompt) -> list:
+    return [c["output"] for c in prompt.candidates if not c["correct"] and isinstance(c["output"], list)]
+
+
+def _proposed_values(example, seeds=range(4), n=16) -> list:
+    out = []
+    for seed in seeds:
+        for c in generate_rule_candidates(example, seed=seed, mix={VALUE: 1}, max_negatives=n):
+            out.append(c["output"])
+    return out
+
+
+@pytest.mark.parametrize("prompt_id, param, literal", [
+    ("exec_simple_70", "interest_rate", 3.5),          # "3.5%" where the description says "ranging from 0 to 1"
+    ("exec_simple_54", "stock_name", "Apple Inc."),    # the company's name where it wants the stock symbol
+    ("exec_simple_76", "country", "France"),           # the country where it lists "US, AT, ..., FR"
+])
+def test_value_error_proposes_the_users_words_where_the_tool_wants_a_conversion(real_prompts, prompt_id, param,
+                                                                                 literal):
+    prompt = real_prompts[prompt_id]
+    example = prompt.example
+    # a real model sent exactly this wrong value
+    assert any(call["arguments"].get(param) == literal for output in _real_wrong_outputs(prompt) for call in output)
+    right = reference_candidate(example)["output"][0]["arguments"][param]
+    changed = [call["arguments"][param] for output in _proposed_values(example) for call in output
+               if call["arguments"].get(param, right) != right]
+    # the rules propose it (the checker equates "Apple Inc" and "Apple Inc."), and first: the likeliest slip
+    assert changed and str(changed[0]).rstrip(".") == str(literal).rstrip("."), changed[:8]
+
+
+def test_literal_alternatives_read_the_request():
+    from toolrm_beam.transforms.rules.literal import literal_alternatives
+    from toolrm_beam.transforms.rules.text import Conversation
+
+    conversation = Conversation([{"role": "user", "content": (
+        "Find the derivative of f(x) = 3x^2 + 2x - 1 at x = 4 for Microsoft Corporation's stock, "
+        "booked from December 11, 2023 at a 4.5% rate. I'm in France.")}])
+    assert literal_alternatives(0.045, conversation) == [4.5]
+    assert literal_alternatives("MSFT", conversation) == ["Microsoft Corporation"]
+    assert literal_alternatives("FR", conversation) == ["France"]
+    assert literal_alternatives("lambda x: 3*x**2 + 2*x - 1", conversation) == \
+        ["3*x**2 + 2*x - 1", "f(x) = 3x^2 + 2x - 1"]
+    assert literal_alternatives("12-11-2023", conversation) == ["11-12-2023", "2023-12-11"]
+    # what the user wrote verbatim was not converted: nothing to propose
+    assert literal_alternatives("France", conversation) == []
+    assert literal_alternatives(4, conversation) == []
+
+
+def test_call_count_error_packs_parallel_calls_into_one_as_real_models_do(real_prompts):
+    prompt = real_prompts["exec_parallel_45"]   # four food orders; most models sent one call with lists
+    example = prompt.example
+    packed = [o for o in _real_wrong_outputs(prompt) if len(o) == 1 and isinstance(o[0]["arguments"].get("item"), list)
+              and len(o[0]["arguments"]["item"]) == 4]
+    assert packed
+    made = [c["output"] for seed in range(3)
+            for c in generate_rule_candidates(example, seed=seed, mix={COUNT: 1}, max_negatives=6)]
+    assert [{"name": "order_food", "arguments": {"item": ["burger", "ice cream", "pizza", "donut"],
+                                                 "price": [5, 2, 8, 1], "quantity": [10, 7, 3, 12]}}] in made
+
+
+def test_value_type_error_writes_a_list_out_as_text(by_upstream, examples):
+    from toolrm_beam.transforms.rules.value_types import wrong_types
+    assert wrong_types([101, 202, 303], {"type": "array"})[0] == "[101, 202, 303]"
+    assert "['suspend', 'log']" in wrong_types(["suspend", "log"], {"type": "array"})
+    assert "'true'" in wrong_types(True, {"type": "boolean"})

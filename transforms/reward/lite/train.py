@@ -192,15 +192,18 @@ def make_groups(examples: Sequence[dict], *, seeds: Sequence[int] = (0,), max_ne
     return groups
 
 
-def generation_groups(prompts: Sequence[Any], *, with_reference: bool = True) -> list[Group]:
+def generation_groups(prompts: Sequence[Any], *, with_reference: bool = True, prose: int = 0) -> list[Group]:
     """Real models' answers per prompt (`transforms.real_error_sets.PromptAnswers`) as groups.
 
     Each prompt's reference (a right answer even where no model found one) and its distinct
     answers whose label is not disputed (the checker and BFCL judged them alike); answers that
     are not a call list (prose, broken markup) stay in: where a call is needed they are real
-    negatives, where none is they are right. Prompts without both a right and a wrong answer
-    teach nothing pairwise and are left out.
+    negatives, where none is they are right. With `prose`, that many of `prose_answers` too,
+    labelled by the checker (real models' prose is mostly refusals; these keep a polite answer
+    from outscoring a right call). Prompts without both a right and a wrong answer teach nothing
+    pairwise and are left out.
     """
+    from toolrm_beam.schemas.checker import check
     from toolrm_beam.schemas import records
     from toolrm_beam.transforms.real_error_sets import disputed
     from toolrm_beam.transforms.rules import reference_candidate
@@ -224,6 +227,16 @@ def generation_groups(prompts: Sequence[Any], *, with_reference: bool = True) ->
             correct.append(bool(candidate["correct"]))
             types.append(candidate["error_type"])
             origins.append("model")
+        for text in prose_answers(example, prose) if prose else ():
+            candidate_id = records.candidate_id(example["example_id"], text)
+            if candidate_id in seen:
+                continue
+            seen.add(candidate_id)
+            result = check(example["tools"], example["reference"], text, reference_kind=example["reference_kind"])
+            outputs.append(text)
+            correct.append(result.correct)
+            types.append(None if result.correct else result.error_type.value)
+            origins.append("prose")
         if any(correct) and not all(correct):
             groups.append(Group(example, outputs, correct, types, origins))
     return groups
@@ -275,13 +288,24 @@ def cap_pairs(pos: np.ndarray, neg: np.ndarray, owners: np.ndarray, cap: int,
 HELDOUT_CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple")
 
 
-def load_generations(root: str, *, log: Any = None) -> list[Any]:
-    """Every prompt of a generations dump (`bfcl_results` layout) with its distinct answers."""
+def load_generations(root: str, *, categories: Sequence[str] | None = None, log: Any = None) -> list[Any]:
+    """Every prompt of a generations dump (`bfcl_results` layout, local or URL) with its distinct answers;
+    with `categories` (question categories: exec_simple, irrelevance, ...), only theirs."""
+    from toolrm_beam.schemas.adapters.bfcl_results import QUESTION_CATEGORIES, result_category
+    from toolrm_beam.transforms import fileio
     from toolrm_beam.transforms.real_error_sets import prompt_answers
 
-    paths = sorted(glob.glob(os.path.join(root, "result", "*", "*_result.json")))
-    if not paths:
-        raise FileNotFoundError(f"no generations: nothing matches {os.path.join(root, 'result', '*', '*_result.json')}")
+    pattern = fileio.join(root, "result", "*", "*_result.json")
+    try:
+        paths = fileio.match_inputs([pattern])
+    except fileio.InputError as error:
+        raise FileNotFoundError(f"no generations under {root}: {error}") from None
+    if categories is not None:
+        unknown = set(categories) - set(QUESTION_CATEGORIES.values())
+        if unknown:
+            raise ValueError(f"unknown generation categories {sorted(unknown)}; known: "
+                             f"{sorted(QUESTION_CATEGORIES.values())}")
+        paths = [p for p in paths if QUESTION_CATEGORIES.get(result_category(p) or "") in categories]
     started = time.monotonic()
 
     def progress(number: int, path: str) -> None:
@@ -570,7 +594,7 @@ def train_lite(corpora: str, output: str | None = None, *, seed: int = 0, gen_se
         prompts = load_generations(generations, log=log)
         real_train = [p for p in prompts if p.part == TRAIN]
         real_dev = [p for p in prompts if p.part == DEV]
-        real_groups = generation_groups(real_train)
+        real_groups = generation_groups(real_train, prose=prose)
         if real_groups and real_weight > 0:
             # all real prompts together weigh `real_weight` times all rule-made examples
             weights = np.concatenate([weights, np.full(len(real_groups), real_weight * len(groups) / len(real_groups))])
