@@ -19,10 +19,13 @@ CORPORA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "cor
 needs_corpora = pytest.mark.skipif(not (CORPORA / "bfcl_live_sample").is_dir(),
                                    reason="shared corpora not available")
 
-# Measured with the bundled model (benchmarks/lite_model_eval.py): BFCL live sample 0.835,
-# Seal-Tools test_out_domain 0.956. The floors leave a margin for small rule-generator changes.
-BFCL_LIVE_PAIRWISE_FLOOR = 0.78
-SEAL_OOD_PAIRWISE_FLOOR = 0.92
+# Rule-made negatives, measured with the bundled model (benchmarks/lite_model_eval.py): BFCL live
+# sample 0.75, Seal-Tools test_out_domain 0.90 (lower than the rules-only model's 0.83 / 0.95: the
+# rule families now make the errors real models make, and the model is trained on real errors too).
+# The floors leave a margin for small rule-generator changes.
+BFCL_LIVE_PAIRWISE_FLOOR = 0.70
+SEAL_OOD_PAIRWISE_FLOOR = 0.86
+REAL_ERRORS = pathlib.Path(__file__).resolve().parent / "fixtures" / "real_errors"
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +90,88 @@ def test_pairwise_accuracy_on_seal_tools_out_of_domain_slice(model):
     groups = lite_train.make_groups(examples[::4], seeds=(0,), max_negatives=6)
     metrics = lite_train.evaluate_scores(groups, [model.score(g.example, g.outputs) for g in groups])
     assert metrics["pairwise_accuracy"] >= SEAL_OOD_PAIRWISE_FLOOR, metrics
+
+
+# --------------------------------------------------------------------------- real errors
+
+@pytest.fixture(scope="module")
+def real_prompts():
+    return lite_train.load_generations(str(REAL_ERRORS))
+
+
+def test_real_errors_of_dev_prompts(model, real_prompts):
+    """Real models' wrong answers on dev prompts (never trained on): the bundled model ranks the most
+    common right answer above them more often than the two-rule heuristic does, and picks better
+    than chance among all the answers."""
+    from toolrm_beam.transforms.reward.heuristics import two_rule_score
+
+    dev = [p for p in real_prompts if p.part == "dev"]
+    assert len(dev) == 16
+    # the bundled model saw the generations' train part only (prompt_split decides the part)
+    assert any(entry.startswith("bfcl_results:") and entry.endswith("(train part)")
+               for entry in model.config["trained_on"])
+    mine = lite_train.evaluate_real(model.score, dev)
+    heuristic = lite_train.evaluate_real(
+        lambda example, outputs: np.array([two_rule_score(example, o) for o in outputs]), dev)
+    assert mine["pairs"] == heuristic["pairs"] > 50
+    assert mine["pairwise_accuracy"] >= REAL_DEV_PAIRWISE_FLOOR, mine
+    assert mine["pairwise_accuracy"] > heuristic["pairwise_accuracy"], (mine, heuristic)
+    best = mine["best_of_n"]
+    assert best["top1_accuracy"] > best["random_accuracy"] + 0.1, best
+
+
+def test_conventions_stated_in_descriptions_are_read():
+    from toolrm_beam.transforms.reward.lite.features.conventions import check_value, conventions_of
+
+    rate = conventions_of("The interest rate of the loan, ranging from 0 to 1.")
+    assert (rate.low, rate.high, rate.fraction) == (0.0, 1.0, True)
+    assert check_value(rate, 0.035, frozenset({3.5})) == (1, 0)
+    assert check_value(rate, 3.5, frozenset({3.5})) == (1, 1)
+    country = conventions_of("The country of the holidays. Possible options: US, AT, DE, ES, FR, GB, IT.")
+    assert country.options == frozenset({"us", "at", "de", "es", "fr", "gb", "it"})
+    assert check_value(country, "FR", frozenset()) == (1, 0) and check_value(country, "France", frozenset()) == (1, 1)
+    interval = conventions_of("The interval. Allows one of following : 5m|15m|30m|1h|1d|1wk|1mo|3mo")
+    assert check_value(interval, "1m", frozenset()) == (1, 1) and check_value(interval, "1mo", frozenset()) == (1, 0)
+    symbol = conventions_of("The stock name of the product, in the format of the stock symbol.")
+    assert check_value(symbol, "AAPL", frozenset()) == (1, 0) and check_value(symbol, "Apple Inc.", frozenset()) == (1, 1)
+    assert conventions_of("This should be in the format of python lambda function.").form == "lambda"
+    date = conventions_of("The check-in date in format of MM-DD-YYYY.")
+    assert check_value(date, "12-11-2023", frozenset(), {"2023-12-11"}) == (1, 0)
+    assert check_value(date, "11-12-2023", frozenset(), {"2023-12-11"}) == (1, 1)   # day and month swapped
+    assert check_value(date, "2023-12-11", frozenset(), {"2023-12-11"}) == (1, 1)
+    assert not conventions_of("The name of the city.")
+
+
+def test_the_users_words_against_a_stated_convention_score_lower(model):
+    tools = [{"name": "mortgage_calculator", "description": "Calculates the monthly mortgage payment.",
+              "parameters": {"type": "object", "required": ["loan_amount", "interest_rate", "loan_period"],
+                             "properties": {
+                                 "loan_amount": {"type": "number", "description": "The amount of the loan."},
+                                 "interest_rate": {"type": "number",
+                                                   "description": "The interest rate of the loan, ranging from 0 to 1."},
+                                 "loan_period": {"type": "integer", "description": "The period of the loan, in years."}}}}]
+    example = {"example_id": "t:1", "tools": tools, "messages": [{"role": "user", "content": (
+        "They're considering a 30-year mortgage of $400,000 with an interest rate of about 4.5%. "
+        "What would the monthly payment be?")}]}
+    right = [call("mortgage_calculator", loan_amount=400000, interest_rate=0.045, loan_period=30)]
+    literal = [call("mortgage_calculator", loan_amount=400000, interest_rate=4.5, loan_period=30)]
+    scores = model.score(example, [right, literal])
+    assert scores[0] > scores[1]
+    features = F.featurize(example, [right, literal])
+    assert list(features[:, F.FEATURE_INDEX["conv_violated_grounded"]]) == [0.0, 1.0]
+
+
+def test_list_arguments_against_the_lists_the_user_wrote():
+    tools = [{"name": "mat_mul", "description": "Multiplies two matrices.", "parameters": {
+        "type": "object", "properties": {"matA": {"type": "array", "description": "The first matrix."},
+                                         "matB": {"type": "array", "description": "The second matrix."}}}}]
+    example = {"example_id": "t:2", "tools": tools, "messages": [{"role": "user", "content": (
+        "Multiply matA [[1, 2], [3, 4]] by matB [[5, 6], [7, 8]]")}]}
+    right = [call("mat_mul", matA=[[1, 2], [3, 4]], matB=[[5, 6], [7, 8]])]
+    flat = [call("mat_mul", matA=[1, 2, 3, 4], matB=[5, 6, 7, 8])]
+    features = F.featurize(example, [right, flat])
+    assert list(features[:, F.FEATURE_INDEX["list_literal_checked"]]) == [2.0, 2.0]
+    assert list(features[:, F.FEATURE_INDEX["list_literal_mismatch"]]) == [0.0, 2.0]
 
 
 def test_scores_what_a_judge_would(model):
@@ -259,6 +344,33 @@ def test_load_refuses_unknown_formats_and_tampering(tmp_path):
 
 
 # --------------------------------------------------------------------------- training
+
+def test_training_with_real_generations_uses_only_their_train_part(tmp_path, real_prompts):
+    if not CORPORA.is_dir():
+        pytest.skip("shared corpora not available")
+    specs = [("acebench", "acebench_en/data_normal_single_turn_single_function.json")]
+    config = lite_train.FitConfig(hidden=8, epochs=6, seed=2, ensemble=1)
+    kwargs = dict(gen_seeds=(0,), max_negatives=4, fit_config=config, evaluate_heldout=False, train_specs=specs,
+                  generations=str(REAL_ERRORS), log=None)
+    model, metrics = lite_train.train_lite(str(CORPORA), str(tmp_path / "a"), seed=2, **kwargs)
+    again, _ = lite_train.train_lite(str(CORPORA), str(tmp_path / "b"), seed=2, **kwargs)
+    assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
+    train_part = [p for p in real_prompts if p.part == "train"]
+    real_sources = {k: v for k, v in metrics["train"]["sources"].items() if k.startswith("bfcl_results:")}
+    assert sum(real_sources.values()) == len(train_part) == 14
+    assert metrics["real_dev"]["pairs"] > 50          # the dev part is measured, never trained on
+    assert model.config["real_categories"] == list(lite_train.REAL_CATEGORIES)
+
+
+def test_generations_of_held_out_categories_are_refused(tmp_path):
+    folder = tmp_path / "dump" / "result" / "some-model"
+    folder.mkdir(parents=True)
+    (folder / "gorilla_openfunctions_v1_test_simple_result.json").write_text('{"id": "simple_0", "result": "[]"}\n')
+    with pytest.raises(ValueError):
+        lite_train.load_generations(str(tmp_path / "dump"))
+    with pytest.raises(FileNotFoundError):
+        lite_train.load_generations(str(tmp_path / "nothing"))
+
 
 @needs_corpora
 def test_tiny_training_run_is_deterministic_and_learns(tmp_path):
