@@ -51,7 +51,48 @@ def table(part: str, results: dict[str, dict]) -> str:
     row("Best-of-N top-1", [f"{results[s]['bestofn']['top1']:.3f}" for s in scorers])
     row("  random pick", [f"{first['bestofn']['random']:.3f}"] * len(scorers))
     row("  oracle", [f"{first['bestofn']['oracle']:.3f}"] * len(scorers))
+    for group in LANGUAGE_GROUPS:
+        numbers = {s: by_language(results[s], group) for s in scorers}
+        if not numbers[scorers[0]]["pairs"]:
+            continue
+        head = numbers[scorers[0]]
+        row(f"{group} prompts: pairwise ({head['pairs']})", [_fmt(numbers[s]["pairwise"]) for s in scorers])
+        row(f"  parameter value error ({head['value_pairs']})", [_fmt(numbers[s]["value"]) for s in scorers])
+        row(f"  Best-of-N top-1 ({head['prompts']})", [_fmt(numbers[s]["top1"]) for s in scorers])
     return "\n".join(lines)
+
+
+# The held-out BFCL categories are Python function calls: the exec_* prompts are their nearest
+# kin here; Java and JavaScript answers are typed source text, judged by other rules.
+LANGUAGE_GROUPS = {"Python-function": ("exec_",), "Java": ("java",), "JavaScript": ("javascript",)}
+
+
+def by_language(result: dict, group: str) -> dict:
+    """Pairwise (overall and on parameter-value errors) and Best-of-N top-1 over one language group's
+    categories, from the per-category numbers `toolrm bench` reports."""
+    def member(category: str) -> bool:
+        return any(category == p or (p.endswith("_") and category.startswith(p)) for p in LANGUAGE_GROUPS[group])
+
+    won = pairs = value_won = value_pairs = top1 = prompts = 0.0
+    for category, numbers in result["rewardbench"].get("by_category", {}).items():
+        if member(category):
+            pairs += numbers["pairs"]
+            won += numbers["accuracy"] * numbers["pairs"]
+            value = numbers["by_error_type"].get("parameter_value_error")
+            if value:
+                value_pairs += value["pairs"]
+                value_won += value["accuracy"] * value["pairs"]
+    for category, numbers in result["bestofn"].get("top1_by_category", {}).items():
+        if member(category):
+            prompts += numbers["prompts"]
+            top1 += numbers["top1"] * numbers["prompts"]
+    return {"pairs": int(pairs), "pairwise": won / pairs if pairs else None, "value_pairs": int(value_pairs),
+            "value": value_won / value_pairs if value_pairs else None, "prompts": int(prompts),
+            "top1": top1 / prompts if prompts else None}
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def main() -> int:

@@ -123,16 +123,31 @@ def rewardbench(args: argparse.Namespace) -> dict[str, Any]:
     scores = Scorer(args)
     results = scores.score([group for _, group in parsed])
     wins: dict[str, list[int]] = collections.defaultdict(list)
+    by_category: dict[str, dict[str, list[int]]] = collections.defaultdict(lambda: collections.defaultdict(list))
     for (row, _), (chosen, rejected) in zip(parsed, results):
         won = int(chosen is not None and rejected is not None and chosen > rejected)
         wins[str(row.get("error_type") or "unknown")].append(won)
         wins["__all__"].append(won)
+        if row.get("test_category"):
+            by_category[str(row["test_category"])]["__all__"].append(won)
+            by_category[str(row["test_category"])][str(row.get("error_type") or "unknown")].append(won)
     overall = wins.pop("__all__", [])
-    return {"benchmark": "rewardbench", "scorer": scores.name, "pairs": len(overall),
-            "accuracy": round(sum(overall) / len(overall), 4) if overall else None,
-            "by_error_type": {k: {"accuracy": round(sum(v) / len(v), 4), "pairs": len(v)}
-                              for k, v in sorted(wins.items())},
-            "rows_skipped": sum(skipped.values()), "skipped_by_reason": skipped}
+    result = {"benchmark": "rewardbench", "scorer": scores.name, "pairs": len(overall),
+              "accuracy": _share(overall), "by_error_type": _shares(wins),
+              "rows_skipped": sum(skipped.values()), "skipped_by_reason": skipped}
+    if by_category:  # FC-RewardBench-shaped files name each row's test category
+        result["by_category"] = {category: {"pairs": len(counts["__all__"]), "accuracy": _share(counts.pop("__all__")),
+                                            "by_error_type": _shares(counts)}
+                                 for category, counts in sorted(by_category.items())}
+    return result
+
+
+def _share(won: list[int]) -> float | None:
+    return round(sum(won) / len(won), 4) if won else None
+
+
+def _shares(wins: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
+    return {k: {"accuracy": _share(v), "pairs": len(v)} for k, v in sorted(wins.items())}
 
 
 def bestofn(args: argparse.Namespace) -> dict[str, Any]:
@@ -143,12 +158,15 @@ def bestofn(args: argparse.Namespace) -> dict[str, Any]:
     results = scores.score(groups)
     top1 = random_pick = oracle = 0.0
     counted = 0
-    for group_labels, group_scores in zip(labels, results):
+    top1_by_category: dict[str, list[int]] = collections.defaultdict(list)
+    for (row, _), group_labels, group_scores in zip(parsed, labels, results):
         if not group_labels:
             continue
         counted += 1
         best = max(range(len(group_scores)), key=lambda i: (group_scores[i] is not None, group_scores[i] or 0.0, -i))
         top1 += group_labels[best]
+        if row.get("test_category"):
+            top1_by_category[str(row["test_category"])].append(int(group_labels[best]))
         random_pick += sum(group_labels) / len(group_labels)
         oracle += any(group_labels)
     return {"benchmark": "bestofn", "scorer": scores.name, "prompts": counted,
@@ -156,6 +174,8 @@ def bestofn(args: argparse.Namespace) -> dict[str, Any]:
             "top1": round(top1 / counted, 4) if counted else None,
             "random": round(random_pick / counted, 4) if counted else None,
             "oracle": round(oracle / counted, 4) if counted else None,
+            **({"top1_by_category": {k: {"prompts": len(v), "top1": _share(v)} for k, v in sorted(top1_by_category.items())}}
+               if top1_by_category else {}),
             "rows_skipped": sum(skipped.values()), "skipped_by_reason": skipped}
 
 
@@ -194,6 +214,10 @@ def _main(argv: list[str]) -> int:
         if key == "by_error_type":
             for error_type, numbers in value.items():
                 print(f"  {error_type:40s} {numbers['accuracy']:.4f}  ({numbers['pairs']} pairs)")
+        elif key in ("by_category", "top1_by_category"):
+            for category, numbers in value.items():
+                size = f"{numbers['pairs']} pairs" if "pairs" in numbers else f"{numbers['prompts']} prompts"
+                print(f"  {category:40s} {numbers.get('accuracy', numbers.get('top1')):.4f}  ({size})")
         elif key not in ("benchmark", "scorer", "skipped_by_reason"):
             print(f"  {key:40s} {value}")
     return 0

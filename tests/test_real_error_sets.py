@@ -5,6 +5,7 @@ import json
 import pathlib
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
@@ -109,6 +110,27 @@ def test_make_eval_files_splits_by_prompt(tmp_path):
         parts[part] = {r["test_id"] for r in pairs + sets}
     assert not parts["train"] & parts["dev"]
     assert set(json.loads((tmp_path / "real_errors_summary.json").read_text())) == {"train", "dev"}
+
+    # the real-error table, per scorer, with each category's numbers and the language groups'
+    bench = subprocess.run([sys.executable, str(REPO / "benchmarks" / "real_error_bench.py"), "--eval", str(tmp_path),
+                            "--parts", "dev", "--scorers", "lite,heuristic", "--json"],
+                           check=True, capture_output=True, text=True)
+    dev = json.loads(bench.stdout)["dev"]
+    pairs = [json.loads(line) for line in (tmp_path / "rewardbench_real_dev.jsonl").read_text().splitlines()]
+    for scorer in ("lite", "heuristic"):
+        by_category = dev[scorer]["rewardbench"]["by_category"]
+        assert {c: n["pairs"] for c, n in by_category.items()} == dict(Counter(r["test_category"] for r in pairs))
+        assert sum(n["prompts"] for n in dev[scorer]["bestofn"]["top1_by_category"].values()) == \
+            dev[scorer]["bestofn"]["prompts"]
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import real_error_bench
+
+    in_group = {"Python-function": lambda c: c.startswith("exec_"), "Java": lambda c: c == "java",
+                "JavaScript": lambda c: c == "javascript"}
+    sizes = {group: real_error_bench.by_language(dev["lite"], group)["pairs"] for group in in_group}
+    assert sizes == {group: sum(member(r["test_category"]) for r in pairs) for group, member in in_group.items()}
+    assert sum(sizes.values()) > 0
+    assert all(f"{group} prompts: pairwise" in real_error_bench.table("dev", dev) for group, n in sizes.items() if n)
 
 
 # --- heuristics ---------------------------------------------------------------------------

@@ -61,6 +61,9 @@ REAL_WEIGHT = 2.0
 # what a Python function call needs; training on them lowered the cross-validated accuracy on the
 # Python-function prompts from 0.83 to 0.79 (0.80 even at a fifth of the weight).
 REAL_CATEGORIES = ("exec_simple", "exec_multiple", "exec_parallel", "exec_parallel_multiple", "irrelevance")
+# Per prompt, relative to the other real prompts: real irrelevance prompts (prose right, every call
+# wrong) at full weight taught the model to prefer a polite refusal to a fitting call.
+REAL_CATEGORY_WEIGHTS = {"irrelevance": 0.25}
 # Each source's examples weigh this much in total: ACEBench (JSON Schema tools, enums, defaults,
 # irrelevance and clarification cases) is closer to real function-calling traffic than Seal-Tools.
 SOURCE_WEIGHTS = {"seal_tools": 1.0, "acebench": 2.0}
@@ -570,7 +573,8 @@ def train_lite(corpora: str, output: str | None = None, *, seed: int = 0, gen_se
                train_specs: Sequence[tuple[str, str]] = TRAIN_SPECS, source_weights: dict | None = None,
                heldout_specs: dict[str, list[tuple[str, str]]] | None = None, irrelevance_share: float = 0.15,
                prose: int = 2, generations: str | None = None, real_weight: float = REAL_WEIGHT,
-               real_categories: Sequence[str] = REAL_CATEGORIES, log: Any = print) -> tuple[LiteRewardModel, dict]:
+               real_categories: Sequence[str] = REAL_CATEGORIES, category_weights: dict[str, float] | None = None,
+               log: Any = print) -> tuple[LiteRewardModel, dict]:
     """Build training pairs from the corpora (and real generations' train part), fit, evaluate on
     held-out splits (and the generations' dev part), save to `output`."""
     started = time.monotonic()
@@ -601,8 +605,11 @@ def train_lite(corpora: str, output: str | None = None, *, seed: int = 0, gen_se
         real_dev = [p for p in prompts if p.part == DEV]
         real_groups = generation_groups(real_train, prose=prose)
         if real_groups and real_weight > 0:
-            # all real prompts together weigh `real_weight` times all rule-made examples
-            weights = np.concatenate([weights, np.full(len(real_groups), real_weight * len(groups) / len(real_groups))])
+            # all real prompts together weigh `real_weight` times all rule-made examples; within them a
+            # category weighs `category_weights` (default 1) per prompt
+            share = np.array([(REAL_CATEGORY_WEIGHTS if category_weights is None else category_weights)
+                              .get(g.example["split"], 1.0) for g in real_groups])
+            weights = np.concatenate([weights, real_weight * len(groups) * share / share.sum()])
             groups = groups + real_groups
         log(f"train-lite: {len(real_groups)} real prompts of {len(real_train)} in the train part of "
             f"{', '.join(real_categories)} "
@@ -637,6 +644,7 @@ def train_lite(corpora: str, output: str | None = None, *, seed: int = 0, gen_se
         + ([f"bfcl_results:{os.path.basename(os.path.normpath(generations))} (train part)"] if real_train else []),
         "real_weight": real_weight if real_train else 0.0,
         "real_categories": list(real_categories) if real_train else [],
+        "real_category_weights": dict(REAL_CATEGORY_WEIGHTS if category_weights is None else category_weights) if real_train else {},
         "generator_seeds": [seed * 1000 + s for s in gen_seeds], "max_negatives": max_negatives,
         "seed": seed, "source_weights": dict(SOURCE_WEIGHTS if source_weights is None else source_weights),
         "metrics": metrics,
