@@ -41,7 +41,8 @@ def run(tmp_path_factory):
     name = "BFCL_v3_live_simple.json"
     rows, answers = _jsonl(os.path.join(BFCL, name))[:16], _jsonl(os.path.join(BFCL, "possible_answer", name))[:16]
     rows = copy.deepcopy(rows)
-    rows[0]["question"][0][-1]["content"] += " " + HOSTILE_REQUEST
+    for row in rows:  # every example's request, so the hardest pairs shown always carry it
+        row["question"][0][-1]["content"] += " " + HOSTILE_REQUEST
     rows[1]["function"][0]["description"] = HOSTILE_DESCRIPTION
     answers[0]["ground_truth"][0]["get_user_info"]["special"] = [HOSTILE_VALUE]
     rows[0]["question"][0][-1]["content"] += f" Special request: {HOSTILE_VALUE}"
@@ -141,7 +142,7 @@ def test_report_renders_in_chromium_with_every_image_and_no_console_error(page):
 def test_hostile_corpus_text_shows_as_text_and_runs_nothing(page):
     seen = page["value"]
     assert seen["title"] == "toolrm report" and seen["active"] == 0
-    assert HOSTILE_REQUEST in seen["text"]  # the hardest pairs include the hostile example's request
+    assert HOSTILE_REQUEST in seen["text"]  # the hardest pairs show their requests, all hostile
     assert "<script>alert('dead')</script>" in seen["text"]  # the dead letter's raw row
     assert "malformed_json" in seen["text"]
 
@@ -186,7 +187,11 @@ def test_agreement_partial_sums_merge_in_any_order_and_flag_a_scorer_that_disagr
     random.Random(7).shuffle(shuffled)
     halves = agreement.merge([agreement.merge(shuffled[::2]), agreement.merge(shuffled[1::2])])
     assert agreement.summarize(halves) == whole
-    assert not whole["all"]["low"]
+    low = whole["all"]["pairwise_accuracy"] < agreement.LOW_AGREEMENT or whole["all"]["roc_auc"] < agreement.LOW_AGREEMENT
+    assert whole["all"]["low"] == low
+    # A scorer that agrees with the checker is not called out.
+    agreeing = [(e, [{**c, "score": float(c["correct"])} for c in cs]) for e, cs in groups]
+    assert not agreement.summarize(agreement.merge(agreement.group_agreement(e, c) for e, c in agreeing))["all"]["low"]
     # The same data scored backwards: the report must call the scorer out.
     flipped = [(e, [{**c, "score": -c["score"]} for c in cs]) for e, cs in groups]
     backwards = agreement.summarize(agreement.merge(agreement.group_agreement(e, c) for e, c in flipped))
