@@ -19,7 +19,9 @@ On the shared corpora (Seal-Tools, ACEBench, BFCL live sample), each repeat time
     over `toolrm score` on the same shards (one process).
 Ratios are loop time / Beam time (above 1: Beam is faster). Each number is the
 median over the repeats; `*_runs` lists every repeat and `load_avg` the 1-minute
-load average before each, because the machines these run on are shared.
+load average before each, because the machines these run on are shared; the
+`*_cpu_s` numbers (user + system CPU, worker processes included) and
+`cpu_ratio_1proc` move much less with load than wall time does.
 `peak_rss_mib` is the peak resident memory of the one-process run (its whole
 process tree, sampled from /proc). `--memory_examples N[,M...]` also runs
 `toolrm run` on copies of the corpora scaled to about N examples (each copy's
@@ -42,7 +44,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's helpers
-from process_memory import run_sampled  # noqa: E402
+from process_memory import children_cpu_s, run_sampled  # noqa: E402
 from toolrm_beam.models import LITE_MODEL  # noqa: E402
 from toolrm_beam.schemas import records  # noqa: E402
 from toolrm_beam.schemas.pairs import PAIR_ARROW_SCHEMA, pair_row  # noqa: E402
@@ -268,12 +270,15 @@ def main(argv: list[str] | None = None) -> int:
         for repeat in range(args.repeat):
             runs["load_avg"].append(_load())
             out = os.path.join(tmp, f"r{repeat}")
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             counts = plain_run(corpora, os.path.join(out, "loop"))
             runs["loop_s"].append(time.perf_counter() - started)
+            runs["loop_cpu_s"].append(time.process_time() - cpu)
             for workers in (1, 2):
+                cpu = children_cpu_s()
                 seconds, peak = beam_run(corpora, os.path.join(out, f"beam{workers}"), workers)
                 runs[f"beam_{workers}proc_s"].append(seconds)
+                runs[f"beam_{workers}proc_cpu_s"].append(children_cpu_s() - cpu)
                 runs[f"peak_rss_{workers}proc_mib"].append(peak)
             beam1 = os.path.join(out, "beam1")
             example_files = sorted(glob.glob(os.path.join(beam1, "ingest", "*", "examples-*.parquet")))
@@ -327,6 +332,10 @@ def summarize(runs: dict[str, list[float]]) -> dict:
         "score_stage_ratio": round(med["score_loop_s"] / med["score_beam_s"], 3),
         "peak_rss_mib": round(med["peak_rss_1proc_mib"], 1),
         "peak_rss_2proc_mib": round(med["peak_rss_2proc_mib"], 1),
+        # CPU seconds: what the work costs, whatever else the machine runs meanwhile.
+        "loop_cpu_s": med["loop_cpu_s"], "beam_1proc_cpu_s": med["beam_1proc_cpu_s"],
+        "beam_2proc_cpu_s": med["beam_2proc_cpu_s"],
+        "cpu_ratio_1proc": round(med["loop_cpu_s"] / med["beam_1proc_cpu_s"], 3),
     }
     # The spread: each repeat's ratios, and every timing.
     results["ratio_1proc_runs"] = [round(a / b, 3) for a, b in zip(runs["loop_s"], runs["beam_1proc_s"])]

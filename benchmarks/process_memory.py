@@ -7,6 +7,7 @@ starts: summing VmRSS over the tree every 0.1 s gives what the machine holds.
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -31,9 +32,18 @@ def tree_rss_mib(root: int) -> float:
     return total / 1024
 
 
+def children_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished children (and theirs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_sampled(command: list[str], *, cwd: str | None = None, env: dict | None = None,
                 what: str = "command") -> tuple[float, float]:
-    """Run `command`; (wall seconds, peak MiB of its process tree). Raises with its stderr tail if it fails."""
+    """Run `command`; (wall seconds, peak MiB of its process tree). Raises with its stderr tail if it fails.
+
+    `children_cpu_s()` before and after gives the CPU time it used, worker processes included.
+    """
     with tempfile.TemporaryFile() as log:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=log)
