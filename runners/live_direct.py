@@ -31,6 +31,9 @@ from apache_beam.runners.portability.fn_api_runner import fn_runner
 from apache_beam.runners.runner import PipelineResult, PipelineState
 
 
+PROGRESS_TIMEOUT_S = 2.0
+
+
 class _InFlight:
     """Finished bundles' monitoring infos, and where the bundles now running can be asked for theirs."""
 
@@ -58,12 +61,15 @@ class _InFlight:
         # Running bundles first, then finished ones: a bundle that ends in
         # between is missed once (the count dips), never counted twice.
         with self._lock:
-            running = list(self._running.values())
+            running = list(self._running.items())
         live = []
         last_bundle = fn_runner.BundleManager._uid_counter
-        for handlers, first in running:
+        for token, (handlers, first) in running:
             for handler in handlers:
                 for number in range(first, last_bundle + 1):
+                    with self._lock:
+                        if token not in self._running:  # the stage ended: its workers may be gone
+                            break
                     live += [info for info in _bundle_progress(handler, f"bundle_{number}")
                              if is_user_monitoring_info(info)]
         with self._lock:
@@ -76,8 +82,9 @@ def _bundle_progress(handler: Any, instruction_id: str) -> list:
     request = beam_fn_api_pb2.InstructionRequest(
         process_bundle_progress=beam_fn_api_pb2.ProcessBundleProgressRequest(instruction_id=instruction_id))
     try:
-        response = handler.control_conn.push(request).get()
-    except Exception:  # noqa: BLE001 - a worker shutting down: no progress from it this time
+        # A worker that stops between the question and the answer never answers: do not wait for it.
+        response = handler.control_conn.push(request).get(timeout=PROGRESS_TIMEOUT_S)
+    except Exception:  # noqa: BLE001 - a worker shutting down, or no answer in time: no progress from it now
         return []
     if response.error:
         return []
