@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from toolrm_beam.beam_pipelines import score, synthesize
+from toolrm_beam.runners.health import add_health_args
 
 
 def add_driver_args(parser: argparse.ArgumentParser) -> None:
@@ -17,10 +18,12 @@ def add_driver_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true",
                         help="no progress lines while a pipeline runs (the summary is still printed)")
     parser.add_argument("--progress_every_s", type=float, default=5.0, help="seconds between progress lines")
-    parser.add_argument("--generators", default="rules", help="rules, llm-sample, llm-perturb (comma-separated)")
+    parser.add_argument("--generators", default="rules",
+                        help=f"comma-separated, from {', '.join(synthesize.GENERATORS)} (default: rules)")
     parser.add_argument("--seed", type=int, default=0)
     synthesize.add_generator_args(parser, prefixed=True)
     score.add_scoring_args(parser)
+    add_health_args(parser)
 
 
 def check_driver_args(parser: argparse.ArgumentParser, args: argparse.Namespace, beam_args: list[str]) -> None:
@@ -31,6 +34,11 @@ def check_driver_args(parser: argparse.ArgumentParser, args: argparse.Namespace,
         parser.error("give one --input per --source")
     if args.progress_every_s <= 0:
         parser.error("--progress_every_s must be positive")
+    generators = generators_of(args)
+    unknown = sorted(set(generators) - set(synthesize.GENERATORS))
+    if unknown or not generators:
+        parser.error(f"--generators: unknown {unknown or 'none given'}; "
+                     f"choose from {', '.join(synthesize.GENERATORS)}")
     try:
         check_beam_args(beam_args)
         synthesize.llm_settings(args, generators_of(args))

@@ -4,7 +4,8 @@
        |                                                 dead_letter-*, manifest.json (one per source)
        --ExamplesAsStored--> examples as their shards hold them
        --Synthesize--> candidates                        synthesize/: candidates-*, dead_letter-*, manifest.json
-       --CandidatesAsStored--> candidates as their shards hold them
+       --CandidatesAsStored--> candidates as their shards hold them, with those the corpora
+                               bring (ingest/<source>/candidates-*: pair corpora, model answers)
        --ScoreAndSelect (with the examples)-->           pairs/ filtered/ quarantine/ dead_letter/,
                                                          manifest.json, report.html
 
@@ -30,9 +31,11 @@ from toolrm_beam.beam_pipelines import ingest, score, synthesize
 from toolrm_beam.beam_pipelines.common import (candidate_row, default_num_shards, example_row, make_pipeline,
                                                read_manifest, remove_stale_shards)
 from toolrm_beam.beam_pipelines.driver_options import generators_of
+from toolrm_beam.runners import health
 from toolrm_beam.schemas.adapters import get_adapter
 from toolrm_beam.schemas.records import CANDIDATE_JSON_FIELDS, EXAMPLE_JSON_FIELDS, from_row
 from toolrm_beam.transforms import fileio, rules
+from toolrm_beam.transforms.input_files import check_corpus_inputs
 from toolrm_beam.transforms.score import make_scorer
 from toolrm_beam.transforms.write_shards import shard_name
 
@@ -64,9 +67,14 @@ def example_as_stored(example: dict[str, Any]) -> dict[str, Any]:
     return from_row(example_row(example), EXAMPLE_JSON_FIELDS)
 
 
+def candidate_as_stored(candidate: dict[str, Any]) -> dict[str, Any]:
+    """A candidate as a stage that reads the candidate shards gets it."""
+    return from_row(candidate_row(candidate), CANDIDATE_JSON_FIELDS)
+
+
 def candidates_as_stored(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A batch of candidates as a stage that reads the candidate shards gets them."""
-    return [from_row(candidate_row(candidate), CANDIDATE_JSON_FIELDS) for candidate in batch]
+    return [candidate_as_stored(candidate) for candidate in batch]
 
 
 @dataclasses.dataclass
@@ -88,43 +96,50 @@ class RunPlan:
 
 
 def plan_run(args: argparse.Namespace, corpora: list[tuple[str, str]], output: str) -> RunPlan:
-    """Match every corpus's files and settle each stage's settings; input errors raise here.
+    """Check every corpus's files and settle each stage's settings; input errors raise here.
 
     `args` holds the options of `driver_options.add_driver_args`; `corpora`
-    is (source, glob) pairs, a source named more than once reading all its globs together.
+    is (source, glob) pairs, a source named more than once reading all its
+    globs together. Files are checked as `toolrm ingest` checks them
+    (transforms/input_files.py); what the check found is in each ingest manifest.
     """
     patterns: dict[str, list[str]] = {}
     for source, pattern in corpora:
         patterns.setdefault(get_adapter(source).name, []).append(pattern)
-    files, ingest_settings, example_shards = {}, {}, []
+    files, ingest_settings, example_shards, corpus_candidates = {}, {}, [], []
     for source, globs in patterns.items():
-        adapter = get_adapter(source)
-        found = [f for f in fileio.match_inputs(globs) if adapter.is_data_file(f)]
-        if not found:
-            raise fileio.InputError(f"no {source} data files among {globs} (only side files matched)")
+        checked = check_corpus_inputs(source, globs)
+        found = checked.files
         files[source] = found
         num_shards = default_num_shards(found)
         out = fileio.join(output, INGEST, source)
         ingest_settings[source] = {
             "source": source, "files": found, "output": out, "num_shards": num_shards,
+            "input_counts": checked.counts,
             "config": {"pipeline": "ingest", "source": source, "inputs": found, "num_shards": num_shards,
-                       "runner": args.runner}}
+                       "runner": args.runner, **checked.summary()}}
         example_shards += [fileio.join(out, shard_name("examples", i, num_shards)) for i in range(num_shards)]
+        # Candidates a corpus brings (pair corpora, model answers) are scored and paired too.
+        corpus_candidates.append(fileio.join(out, "candidates-*.parquet"))
 
     generators = generators_of(args)
     llm = synthesize.llm_settings(args, generators)
     synthesized = fileio.join(output, SYNTHESIZE)
+    # The shards are made in the same pipeline, so nothing of them is skipped: what the stage
+    # command's file check would record for them.
+    shards_checked = {"skipped_inputs": [], "input_warnings": [], "files_skipped": 0}
     synthesize_settings = {
         "files": example_shards, "output": synthesized, "num_shards": 1, "generators": generators,
         "seed": args.seed, "mix": None, "max_negatives": 6, "obfuscate": False, "llm": llm,
-        "config": {"pipeline": "synthesize", "inputs": example_shards, "generators": generators, "seed": args.seed,
+        "config": {"pipeline": "synthesize", "inputs": example_shards, **shards_checked,
+                   "decoding": args.generator_decoding, "generators": generators, "seed": args.seed,
                    "mix": rules.DEFAULT_MIX, "max_negatives": 6, "obfuscate": False, "num_shards": 1,
                    "runner": args.runner,
                    "llm": {k: v for k, v in (llm or {}).items() if k != "api_key_env"} or None}}
 
     policy = score.policy_from_args(args)
     scorer = make_scorer(args.scorer, model=args.model, device=args.device, max_length=args.max_length)
-    candidate_shards = [fileio.join(synthesized, "candidates-*.parquet")]
+    candidate_shards = [fileio.join(synthesized, "candidates-*.parquet"), *corpus_candidates]
     score_settings = {
         "example_files": example_shards, "candidate_files": candidate_shards, "output": output,
         "scorer": scorer, "policy": policy,
@@ -143,7 +158,10 @@ def build(pipeline: beam.Pipeline, plan: RunPlan) -> None:
     stored = tuple(out["examples"] for out in ingested.values()) | "AllExamples" >> beam.Flatten() \
         | "ExamplesAsStored" >> beam.Map(example_as_stored)
     synthesized = {"examples": stored} | "Synthesize" >> Stage(synthesize.build, **plan.synthesize)
-    candidates = synthesized["candidates"] | "CandidatesAsStored" >> beam.FlatMap(candidates_as_stored)
+    # The candidates synthesize made and those the corpora brought (pair corpora, model answers).
+    candidates = (synthesized["candidates"] | "CandidatesAsStored" >> beam.FlatMap(candidates_as_stored),
+                  *(out["candidates"] | f"CorpusCandidatesAsStored-{source}" >> beam.Map(candidate_as_stored)
+                    for source, out in ingested.items())) | "AllCandidates" >> beam.Flatten()
     # For the report: each earlier stage's manifest and dead letters, from inside the pipeline.
     upstream = [(f"ingest {source}", plan.ingest_output(source), out["manifest"], out["dead_letter"])
                 for source, out in ingested.items()]
@@ -159,6 +177,12 @@ class RunResult:
     synthesize: dict | None
     score: dict | None
     job_file: str | None = None        # a dry run's job description, where `--dataflow_job_file` asked for it
+
+
+def stage_health(result: RunResult) -> list[health.StageHealth]:
+    """Each stage's dead-letter share, read off its manifest, in pipeline order (runners/health.py)."""
+    return [*(health.stage_health(f"ingest:{source}", manifest) for source, manifest in result.ingest.items()),
+            health.stage_health("synthesize", result.synthesize), health.stage_health("score", result.score)]
 
 
 def _is_dry_run(pipeline: beam.Pipeline) -> bool:

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import glob as globlib
 import hashlib
@@ -77,8 +78,10 @@ import pyarrow.parquet as pq
 
 from toolrm_beam.beam_pipelines import driver_options
 from toolrm_beam.beam_pipelines.common import versions
+from toolrm_beam.runners import health
 from toolrm_beam.schemas.adapters import get_adapter
 from toolrm_beam.transforms import fileio
+from toolrm_beam.transforms.input_files import check_corpora, check_corpus_inputs
 from toolrm_beam.transforms.publish import TEMP_MARK, ConcurrentPublishError, ManifestError, publisher_for
 
 FORMAT = "toolrm-dataset"
@@ -136,7 +139,8 @@ def content_config(args: argparse.Namespace) -> dict[str, Any]:
     llm_part = {}
     if any(g.startswith("llm") for g in generators):  # absent otherwise: rule-only fingerprints stay as they were
         llm_part = {"llm": {name: getattr(args, f"generator_{name}") for name in
-                       ("model", "backend", "samples", "temperature", "max_new_tokens", "error_types")}}
+                       ("model", "backend", "samples", "temperature", "max_new_tokens", "error_types",
+                        "decoding")}}
     return {"generators": generators, "seed": args.seed, **llm_part,
             "scorer": args.scorer, "model": args.model, "max_length": args.max_length,
             "min_positive_score": args.min_positive_score, "max_pairs_per_example": args.max_pairs_per_example,
@@ -197,15 +201,23 @@ def side_files(path: str, source: str) -> list[str]:
     return sorted(set(opened) - {path})
 
 
-def scan_inputs(corpora: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
-    """`{path: {source, fingerprint, side_files}}` of every data file the globs match."""
+def scan_inputs(corpora: list[tuple[str, str]], warnings: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """`{path: {source, fingerprint, side_files}}` of every usable data file the globs match.
+
+    Files are checked as `toolrm run` checks them (transforms/input_files.py):
+    a bad one is an InputError before anything runs, or, beside usable ones,
+    left out with a line in `warnings`.
+    """
     found: dict[str, dict[str, Any]] = {}
+    corpora, skipped = check_corpora(corpora)
+    if warnings is not None:
+        warnings.extend(skipped)
     for source, pattern in corpora:
         adapter = get_adapter(source)
-        files = [f for f in fileio.match_inputs([pattern]) if adapter.is_data_file(f)]
-        if not files:
-            raise fileio.InputError(f"no {source} data files among {pattern!r} (only side files matched)")
-        for path in files:
+        checked = check_corpus_inputs(source, [pattern])
+        if warnings is not None:
+            warnings.extend(f"{source}: {warning}" for warning in checked.warnings)
+        for path in checked.files:
             if path in found and found[path]["source"] != adapter.name:
                 raise fileio.InputError(f"{path} is matched as both {found[path]['source']} and {adapter.name}")
             found[path] = {"source": adapter.name, "fingerprint": object_fingerprint(path),
@@ -342,16 +354,21 @@ def process_run(dataset: str, run_id: str, inputs: dict[str, dict], config: dict
 
     files: list[dict] = []
     rows = dict.fromkeys(_ROW_COUNTS, 0)
+    stages: list[health.StageHealth] = []
     for source, manifest in sorted(result.ingest.items()):
         for key in _ROW_COUNTS:
             rows[key] += manifest["counts"][key]
+        stages.append(health.stage_health(f"ingest:{source}", manifest))
         files += _files_of(manifest, "ingest", f"{prefix}/ingest/{source}", run_id, f"ingest:{source}")
     files += _files_of(result.synthesize, "synthesize", f"{prefix}/synthesize", run_id, "synthesize")
+    stages.append(health.stage_health("synthesize", result.synthesize))
     files += _files_of(result.score, "score", prefix, run_id, "score")
+    stages.append(health.stage_health("score", result.score))
 
     record = {"run_id": run_id, "inputs": inputs, "config_fingerprint": config_fingerprint,
               "completed_at": _now(), "files": sorted(files, key=lambda f: f["file"]),
-              "counts": {**rows, **_file_counts(files)}}
+              "counts": {**rows, **_file_counts(files)},
+              "stages": [dataclasses.asdict(stage) for stage in stages]}
     _write_json(marker_path, record)
     _checkpoint("run")
     return record, False
@@ -490,11 +507,13 @@ def run(argv: list[str] | None = None, *, gcs_client: Any = None) -> dict[str, A
     fileio.makedirs(dataset)
     with _refresh_lock(dataset):
         publisher = publisher_for(fileio.join(dataset, MANIFEST), gcs_client=gcs_client)
+        stale_temporaries = publisher.remove_stale_temporaries()
         published = publisher.read()
         previous = published.manifest
         if previous is not None and previous.get("format") != FORMAT:
             raise ManifestError(f"{publisher.path} is not a {FORMAT} manifest")
-        current = scan_inputs(list(zip(args.source, args.input)))
+        input_warnings: list[str] = []
+        current = scan_inputs(list(zip(args.source, args.input)), input_warnings)
         plan = plan_refresh(current, previous, config_fingerprint, args.files_per_run)
         summary: dict[str, Any] = {
             "dataset": dataset, "manifest": publisher.path,
@@ -503,6 +522,7 @@ def run(argv: list[str] | None = None, *, gcs_client: Any = None) -> dict[str, A
             "reprocessed_files": plan["reprocessed"], "unchanged_files": plan["unchanged"],
             "config_changed": plan["config_changed"], "runs_kept": plan["kept_runs"],
             "runs_retired": plan["retired_runs"], "runs_processed": [], "runs_reused": [],
+            "input_warnings": input_warnings, "stale_temporaries_removed": stale_temporaries,
         }
         if not plan["batches"] and not plan["retired_runs"]:
             summary.update(status="unchanged", version=summary["previous_version"],
@@ -516,6 +536,14 @@ def run(argv: list[str] | None = None, *, gcs_client: Any = None) -> dict[str, A
             record, reused = process_run(dataset, run_id, inputs, config, config_fingerprint, args, beam_args)
             summary["runs_reused" if reused else "runs_processed"].append(run_id)
             new_runs.append(record)
+        stages = [health.StageHealth(**stage) for record in new_runs for stage in record.get("stages", [])]
+        pairs = sum(record["counts"].get("pairs", 0) for record in new_runs)
+        problems = health.problems(stages, args.max_dead_letter_fraction, pairs=pairs if new_runs else None)
+        if problems:
+            # The runs stay on disk (inspect them; a rerun reuses them); readers keep the published version.
+            summary.update(status="refused", version=summary["previous_version"], problems=problems,
+                           stages=stages, counts=(previous or {}).get("counts", {}), garbage_collected=[])
+            return summary
         manifest = assemble_manifest(previous, plan["kept_runs"], new_runs, current, config, config_fingerprint)
         publisher.publish(manifest, published, before_replace=lambda: _checkpoint("publish-temp"))
         _checkpoint("published")
@@ -562,8 +590,12 @@ def print_summary(summary: dict[str, Any], seconds: float) -> None:
         print(f"refresh {summary['dataset']}: no input changed since version {summary['version']}; "
               f"nothing to do ({seconds:.1f} s)")
     else:
-        print(f"refresh {summary['dataset']}: published version {summary['version']} "
-              f"(was {summary['previous_version'] or 'none'}) in {seconds:.1f} s")
+        if summary["status"] == "refused":
+            print(f"refresh {summary['dataset']}: processed, not published (version "
+                  f"{summary['previous_version'] or 'none'} stays the published one) in {seconds:.1f} s")
+        else:
+            print(f"refresh {summary['dataset']}: published version {summary['version']} "
+                  f"(was {summary['previous_version'] or 'none'}) in {seconds:.1f} s")
         print(f"  new files        {len(summary['new_files']):>6}  {names(summary['new_files'])}")
         print(f"  changed files    {len(summary['changed_files']):>6}  {names(summary['changed_files'])}")
         print(f"  removed files    {len(summary['removed_files']):>6}  {names(summary['removed_files'])}")
@@ -582,21 +614,33 @@ def print_summary(summary: dict[str, Any], seconds: float) -> None:
         print(f"  rows in {counts['rows_in']} = written {counts['rows_written']} + duplicate "
               f"{counts['rows_duplicate']} + dead letter {counts['rows_dead_letter']}: "
               f"{'ok' if balanced else 'MISMATCH'}")
+    if summary.get("stale_temporaries_removed"):
+        print(f"  removed staged manifests a killed refresh left: {len(summary['stale_temporaries_removed'])}")
     if summary.get("garbage_collected"):
         print(f"  removed unlisted runs: {', '.join(summary['garbage_collected'])}")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from toolrm_beam.runners.cli import guarded
+
+    return guarded("refresh", _main, list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(argv: list[str]) -> int:
     started = time.monotonic()
     try:
         summary = run(argv)
-    except fileio.InputError as error:
-        print(f"toolrm refresh: {error}", file=sys.stderr)
-        return 2
     except (ConcurrentPublishError, RefreshBusyError, ManifestError) as error:
         print(f"toolrm refresh: {error}", file=sys.stderr)
         return 3
+    for warning in summary.get("input_warnings", []):
+        print(f"toolrm refresh: warning: {warning}", file=sys.stderr)
     print_summary(summary, time.monotonic() - started)
+    if summary["status"] == "refused":
+        print(f"toolrm refresh: nothing published; version {summary['version'] or '(none)'} stays the "
+              f"published one", file=sys.stderr)
+        health.report("refresh", summary["problems"], summary["stages"])
+        return health.EXIT_UNHEALTHY
     return 0
 
 

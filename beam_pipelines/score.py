@@ -18,18 +18,20 @@ import apache_beam as beam
 import pyarrow as pa
 
 from toolrm_beam.beam_pipelines.common import MANIFEST, make_pipeline, read_manifest, remove_stale_shards, versions
-from toolrm_beam.runners.presets import RUNNERS
+from toolrm_beam.runners.health import add_health_args
+from toolrm_beam.runners.presets import RUNNERS, check_beam_args, positive_int
 from toolrm_beam.schemas.pairs import PAIR_ARROW_SCHEMA
-from toolrm_beam.schemas.records import CANDIDATE_JSON_FIELDS, from_row
+from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, CANDIDATE_JSON_FIELDS, from_row
 from toolrm_beam.transforms import fileio
 from toolrm_beam.transforms.accounting import CountValues, WriteManifest
 from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA, dead_letter
-from toolrm_beam.transforms.examples_io import ReadExamples
+from toolrm_beam.transforms.examples_io import ReadExamples, example_shard_check
+from toolrm_beam.transforms.input_files import check_inputs, record_columns
 from toolrm_beam.transforms.progress import CountProgress, group_size
 from toolrm_beam.transforms.read_rows import ReadRows
 from toolrm_beam.transforms.report import render_report
 from toolrm_beam.transforms.report_data import ReportData
-from toolrm_beam.transforms.score import ScoreGroups, make_scorer
+from toolrm_beam.transforms.score import SCORERS, ScoreGroups, make_scorer
 from toolrm_beam.transforms.select_stage import GroupCandidates, ScoreSample, SelectPairs
 from toolrm_beam.transforms.selection import SelectionPolicy
 from toolrm_beam.transforms.stage_inputs import match_shards, stage_entry, upstream_stages
@@ -76,6 +78,10 @@ def _quarantined_candidates(quarantined) -> dict[str, int]:
     return {"candidates": quarantined["candidates"]}
 
 
+def _merged_candidates(merged: int) -> dict[str, int]:
+    return {"candidates": merged}
+
+
 def _group_stats(group) -> dict[str, int]:
     _, candidates = group
     return {"examples_scored": 1, "candidates_scored": len(candidates),
@@ -93,6 +99,9 @@ def score_counts(summaries: dict[str, Any]) -> dict[str, Any]:
     return {
         "examples_in": summaries["examples_in"].get("examples", 0),
         "candidates_in": candidates_in,
+        # The same output given twice for one example (a corpus answer equal to the rendered reference)
+        # is one candidate: candidates_in = paired + filtered + quarantined + dead letters + merged.
+        "candidates_merged": summaries.get("merged", {}).get("candidates", 0),
         "examples_scored": stages.get("examples_scored", 0),
         "candidates_scored": stages.get("candidates_scored", 0),
         "pairs": sum(pairs.values()),
@@ -105,6 +114,7 @@ def score_counts(summaries: dict[str, Any]) -> dict[str, Any]:
         "quarantine_by_reason": dict(sorted(quarantined.items())),
         "candidates_quarantined": summaries["quarantined_candidates"].get("candidates", 0),
         "dead_letter_by_reason": dict(sorted(dead.items())),
+        "dead_letter_by_stage": dict(sorted(summaries.get("dead_stages", {}).items())),
     }
 
 
@@ -174,7 +184,8 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, example_files: list[s
     selected = scored["scored"] | "Select" >> SelectPairs(policy, scorer.scorer_name)
     _ = scored["scored"] | "ProgressScored" >> CountProgress("score.candidates", size=group_size)
     _ = selected["pairs"] | "ProgressPairs" >> CountProgress("select.pairs")
-    dead = (*read_dead, grouped["dead_letter"], scored["dead_letter"]) | "AllDeadLetters" >> beam.Flatten()
+    dead = (*read_dead, grouped["dead_letter"], scored["dead_letter"], selected["dead_letter"]) \
+        | "AllDeadLetters" >> beam.Flatten()
 
     def shards(pcoll, name, schema, key, sort_key, count):
         return pcoll | f"Write{name}" >> WriteShards(output, name, schema, count, shard_key=key,
@@ -197,11 +208,12 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, example_files: list[s
               | "DistinctPaired" >> beam.Distinct())
     counted = pipeline | "Counts" >> CountValues({
         "examples_in": (examples, None), "candidates_in": (candidates, None), "paired": (paired, None),
+        "merged": (grouped["merged"], _merged_candidates),
         "stages": (scored["scored"], _group_stats), "pair_types": (selected["pairs"], "error_type"),
         "hard": (selected["pairs"], "hard"), "filtered_reasons": (selected["filtered"], "reason"),
         "quarantined": (selected["quarantine"], "reason"),
         "quarantined_candidates": (selected["quarantine"], _quarantined_candidates),
-        "reasons": (dead, "reason"),
+        "reasons": (dead, "reason"), "dead_stages": (dead, "stage"),
     }, keys={"examples_in": "examples", "candidates_in": "candidates", "paired": "candidates"})
     manifest = written | "Manifest" >> WriteManifest(fileio.join(output, MANIFEST), config, versions(),
                                                      summaries={}, counted=counted, counts_fn=score_counts)
@@ -223,13 +235,14 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, example_files: list[s
 
 def add_scoring_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("scoring and selection")
-    group.add_argument("--scorer", default="lite", choices=("lite", "transformers", "vllm"),
-                       help="lite: the bundled CPU model (default); transformers/vllm: a checkpoint at --model")
+    group.add_argument("--scorer", default="lite", choices=SCORERS,
+                       help="lite: the bundled CPU model (default); transformers/vllm: a checkpoint at --model; "
+                            "heuristic-schema / heuristic-grounded / heuristic: no-model baselines")
     group.add_argument("--model", help="reward model path or gs:// URL (lite: a lite model directory)")
     group.add_argument("--device", default="cpu")
-    group.add_argument("--max_length", type=int, default=4096, help="most tokens per scored input")
+    group.add_argument("--max_length", type=positive_int, default=4096, help="most tokens per scored input")
     group.add_argument("--min_positive_score", type=float, default=None, help="floor on the chosen side's score")
-    group.add_argument("--max_pairs_per_example", type=int, default=8)
+    group.add_argument("--max_pairs_per_example", type=positive_int, default=8)
     group.add_argument("--balance", action=argparse.BooleanOptionalAction, default=True,
                        help="round-robin pairs across error types, hardest first")
     group.add_argument("--hard_margin", type=float, default=0.5, help="pairs with a score margin <= this are hard")
@@ -253,15 +266,19 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--output", required=True)
     parser.add_argument("--runner", default="direct", choices=RUNNERS)
     add_scoring_args(parser)
+    add_health_args(parser)
     return parser.parse_known_args(argv)
 
 
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> dict[str, Any]:
     args, beam_args = parse_args(argv)
+    check_beam_args(beam_args)  # a misspelt option is a usage error before any file is read
     policy = policy_from_args(args)
     scorer = make_scorer(args.scorer, model=args.model, device=args.device, max_length=args.max_length)
-    example_files = match_shards(args.examples, "examples")
-    candidate_files = match_shards(args.candidates, "candidates")
+    example_files = example_shard_check(match_shards(args.examples, "examples")).files
+    candidate_files = check_inputs(match_shards(args.candidates, "candidates"), what="candidate shard",
+                                   empty_parquet_ok=True, columns=record_columns(
+                                       CANDIDATE_ARROW_SCHEMA, ("example_id", "candidate_id", "output", "origin"))).files
     config = {"pipeline": "score", "examples": example_files, "candidates": candidate_files,
               "scorer": scorer.scorer_name, "scorer_kind": args.scorer, "model": args.model,
               "policy": {k: getattr(policy, k) for k in policy.__dataclass_fields__},

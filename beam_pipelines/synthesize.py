@@ -17,19 +17,22 @@ import apache_beam as beam
 
 from toolrm_beam.beam_pipelines.common import (MANIFEST, candidate_row, default_num_shards, example_row, make_pipeline,
                                    read_manifest, remove_stale_shards, versions)
-from toolrm_beam.runners.presets import RUNNERS
+from toolrm_beam.runners.health import add_health_args
+from toolrm_beam.runners.presets import RUNNERS, check_beam_args, non_negative_int, positive_int
 from toolrm_beam.schemas.errors import ErrorType
 from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
 from toolrm_beam.transforms import fileio, rules
 from toolrm_beam.transforms.accounting import CountValues, WriteManifest
 from toolrm_beam.transforms.candidates import CandidateSummary, DedupCandidates, ObfuscatedCopies, RuleCandidates
 from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA
-from toolrm_beam.transforms.examples_io import ReadExamples
+from toolrm_beam.transforms.examples_io import ReadExamples, example_shard_check
 from toolrm_beam.transforms.progress import CountProgress, batch_size
 from toolrm_beam.transforms.stage_inputs import match_shards
 from toolrm_beam.transforms.write_shards import WriteShards, WriteStreamingShards
 
-GENERATORS = ("rules", "llm-sample", "llm-perturb")
+# `reference` alone: the reference and no negatives, for corpora that bring their own
+# answers (bfcl_results, model_samples, pair corpora); every generator list emits the reference.
+GENERATORS = ("rules", "reference", "llm-sample", "llm-perturb")
 
 
 def parse_mix(text: str | None) -> dict[str, float] | None:
@@ -73,6 +76,8 @@ def synthesize_counts(summaries: dict[str, dict], mix: dict[str, float]) -> dict
         "rows_in": examples_in + dead_rows,
         "examples_in": examples_in,
         "rows_dead_letter": dead_rows,
+        # Examples read but lost to a failure while making their candidates.
+        "examples_dead_letter": summaries.get("dead_stages", {}).get("synthesize", 0),
         "obfuscated_examples": summaries["copies"].get("examples", 0),
         # Before collapsing repeats (the same output from two generators); the
         # shard infos in `files` give the rows actually written.
@@ -84,6 +89,7 @@ def synthesize_counts(summaries: dict[str, dict], mix: dict[str, float]) -> dict
         "negatives_schema_valid_share": round(schema_valid.get("True", 0) / n_negatives, 4) if n_negatives else None,
         "error_mix_tv_distance": mix_distance(negatives, mix),
         "dead_letter_by_reason": dict(sorted(summaries["reasons"].items())),
+        "dead_letter_by_stage": dict(sorted(summaries.get("dead_stages", {}).items())),
     }
 
 
@@ -99,16 +105,17 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, files: list[str], out
 
     `toolrm run` passes the examples ingest produced in the same pipeline (in
     the form the shards hold them); `files` then only name those shards in the
-    manifest. Returns the candidates (as batches: lists) and the manifest.
+    manifest. Returns the candidates (as batches: lists), the manifest and the dead letters.
     """
     if examples is None:
         read = pipeline | "Files" >> beam.Create(files) | "ReadExamples" >> ReadExamples()
         examples, read_dead = read["examples"], read["dead_letter"]
     else:
         read_dead = pipeline | "NoReadErrors" >> beam.Create([])
-    batches = [examples | "Rules" >> RuleCandidates(
-        seed=seed, mix=mix, max_negatives=max_negatives if "rules" in generators else 0)]
-    dead_letters = [read_dead]
+    ruled = examples | "Rules" >> RuleCandidates(
+        seed=seed, mix=mix, max_negatives=max_negatives if "rules" in generators else 0)
+    batches = [ruled["candidates"]]
+    dead_letters = [read_dead, ruled["dead_letter"]]
     for mode, generator in (("sample", "llm-sample"), ("perturb", "llm-perturb")):
         if generator in generators:
             from toolrm_beam.transforms.llm_stage import LLMCandidates  # heavy dependencies only when asked for
@@ -145,7 +152,7 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, files: list[str], out
         summaries={"candidates": candidates | "Summarize" >> beam.CombineGlobally(CandidateSummary())},
         counted=pipeline | "Counts" >> CountValues(
             {"examples_in": (examples, None), "dead_rows": (read_dead, None), "copies": (copy_examples, None),
-             "reasons": (dead, "reason")},
+             "reasons": (dead, "reason"), "dead_stages": (dead, "stage")},
             keys={"examples_in": "examples", "dead_rows": "rows", "copies": "examples"}),
         counts_fn=lambda summaries: synthesize_counts(summaries, target))
     return {"candidates": candidates, "manifest": manifest, "dead_letter": dead}
@@ -161,20 +168,24 @@ GENERATOR_OPTIONS: tuple[tuple[str, bool, dict[str, Any]], ...] = (
     ("endpoint", True, dict(help="base URL of an OpenAI-compatible server (backend openai)")),
     ("api_key_env", True, dict(default="OPENAI_API_KEY", help="environment variable holding the API key")),
     ("device", True, dict(default="cpu", help="cpu or cuda (backend transformers)")),
-    ("batch_size", True, dict(type=int, default=8)),
-    ("samples", False, dict(type=int, default=4, help="samples per example (llm-sample)")),
+    ("batch_size", True, dict(type=positive_int, default=8)),
+    ("samples", False, dict(type=positive_int, default=4, help="samples per example (llm-sample)")),
     ("temperature", False, dict(type=float, default=0.8)),
-    ("max_new_tokens", False, dict(type=int, default=256)),
+    ("max_new_tokens", False, dict(type=positive_int, default=256)),
     ("error_types", False, dict(default=None, help="error types to ask for (llm-perturb; default: all)")),
+    ("decoding", False, dict(default="strict", choices=("strict", "lenient"),
+                             help="how the checker decodes LLM answers: strict (default; a single call object "
+                                  "is a parsing error, as the correctness rules say) or lenient (a list of one)")),
     ("request_timeout_s", False, dict(type=float, default=120.0,
                                       help="backend openai: limit for one attempt of one request (default 120)")),
-    ("max_retries", False, dict(type=int, default=4,
+    ("max_retries", False, dict(type=non_negative_int, default=4,
                                 help="backend openai: retries of a timed-out, 429/5xx or malformed answer "
                                      "before its dead letter (default 4)")),
     ("retry_backoff_s", False, dict(type=float, default=1.0,
                                     help="backend openai: first backoff; doubles per retry, with full jitter, "
                                          "up to 30 s (default 1)")),
-    ("max_concurrency", False, dict(type=int, default=8, help="backend openai: requests in flight per thread")),
+    ("max_concurrency", False, dict(type=positive_int, default=8,
+                                    help="backend openai: requests in flight per thread")),
     ("requests_per_second", False, dict(type=float, default=None, help="backend openai: client-side rate limit")),
 )
 
@@ -219,7 +230,7 @@ def llm_settings(args: argparse.Namespace, generators: list[str]) -> dict[str, A
             "batch_size": get("batch_size"),
             "error_types": [ErrorType.from_label(e).value for e in get("error_types").split(",")]
             if get("error_types") else None,
-            "http": http}
+            "http": http, "decoding": get("decoding")}
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
@@ -228,17 +239,19 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
                         help="the folder ingest wrote, or a glob of example shards (repeatable)")
     parser.add_argument("--output", required=True, help="output directory (local or URL)")
     parser.add_argument("--generators", default="rules",
-                        help=f"comma-separated, from {', '.join(GENERATORS)} (default: rules)")
+                        help=f"comma-separated, from {', '.join(GENERATORS)} (default: rules; reference: "
+                             "the reference only, no rule negatives)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mix", default=None,
                         help="error-type weights, e.g. parameter_value_error=2,parsing_error=1 "
                              "(default: FC-RewardBench's distribution)")
-    parser.add_argument("--max_negatives", type=int, default=6, help="rule negatives per example")
+    parser.add_argument("--max_negatives", type=non_negative_int, default=6, help="rule negatives per example")
     parser.add_argument("--obfuscate", action=argparse.BooleanOptionalAction, default=False,
                         help="add a renamed copy of each example (ToolRM's obfuscation augmentation)")
     parser.add_argument("--runner", default="direct", choices=RUNNERS)
-    parser.add_argument("--num_shards", type=int, default=0)
+    parser.add_argument("--num_shards", type=non_negative_int, default=0)
     add_generator_args(parser)
+    add_health_args(parser)
     args, beam_args = parser.parse_known_args(argv)
     # Usage mistakes end here, with the usage line, before any file is read.
     generators = [g.strip() for g in args.generators.split(",") if g.strip()]
@@ -255,12 +268,15 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> dict[str, Any]:
     args, beam_args = parse_args(argv)
+    check_beam_args(beam_args)  # a misspelt option is a usage error before any file is read
     generators = [g.strip() for g in args.generators.split(",") if g.strip()]
     mix = parse_mix(args.mix)
     llm = llm_settings(args, generators)
-    files = match_shards(args.input, "examples")
+    checked = example_shard_check(match_shards(args.input, "examples"))
+    files = checked.files
     num_shards = args.num_shards or default_num_shards(files)
-    config = {"pipeline": "synthesize", "inputs": files, "generators": generators, "seed": args.seed,
+    config = {"pipeline": "synthesize", "inputs": files, **checked.summary(), "decoding": args.generator_decoding,
+              "generators": generators, "seed": args.seed,
               "mix": mix or rules.DEFAULT_MIX, "max_negatives": args.max_negatives, "obfuscate": args.obfuscate,
               "num_shards": num_shards, "runner": args.runner,
               "llm": {k: v for k, v in (llm or {}).items() if k != "api_key_env"} or None}

@@ -1,6 +1,7 @@
 """`toolrm bench`: evaluate a reward model the way the field does.
 
-    toolrm bench rewardbench --pairs FILE [--scorer lite|transformers|vllm] [--model PATH] [--json]
+    toolrm bench rewardbench --pairs FILE [--scorer lite|transformers|vllm|heuristic-schema|heuristic-grounded|heuristic]
+                             [--model PATH] [--json]
     toolrm bench bestofn --input FILE [--scorer ...] [--model PATH] [--json]
 
 rewardbench: FC-RewardBench's protocol on any JSONL/Parquet file with its
@@ -12,7 +13,12 @@ bestofn: rows `{tools, conversation, candidates: [{output, correct}]}`: the
 accuracy of the top-scored pick beside a random pick (its expectation) and the
 oracle (any candidate correct).
 
-Scoring goes through the same handlers as the pipeline's score stage.
+Scoring goes through the same handlers as the pipeline's score stage. Rows
+are read as ingest reads corpus rows: one that is not usable (malformed or
+non-standard JSON, a missing column value, tools that are not a list, a
+null or identical chosen/rejected output) is skipped and counted by reason
+(`rows_skipped`, `skipped_by_reason`); a missing, empty or non-Parquet
+file, or one lacking a column, is one line and exit status 2.
 """
 from __future__ import annotations
 
@@ -20,25 +26,29 @@ import argparse
 import collections
 import json
 import sys
-from typing import Any
+from typing import Any, Callable
 
 from toolrm_beam.schemas.adapters import common
+from toolrm_beam.schemas.adapters.base import JSON_VALUE, AdaptError
 from toolrm_beam.schemas.records import candidate_id
+from toolrm_beam.transforms.fileio import InputError
+from toolrm_beam.transforms.input_files import check_inputs
 from toolrm_beam.transforms.read_rows import iter_file_rows
-from toolrm_beam.transforms.score import make_scorer
+from toolrm_beam.transforms.score import SCORERS, make_scorer
+
+REWARDBENCH_COLUMNS = {"tools": JSON_VALUE, "conversation": JSON_VALUE, "chosen_output": JSON_VALUE,
+                       "rejected_output": JSON_VALUE}
+BESTOFN_COLUMNS = {"tools": JSON_VALUE, "conversation": JSON_VALUE, "candidates": JSON_VALUE}
+_OUTPUT = (list, dict, str)
 
 
-def _example(row: dict[str, Any], number: int) -> dict[str, Any]:
-    tools = common.normalize_tools(_json(row["tools"]))
-    messages = common.normalize_messages(_json(row["conversation"]), "conversation")
+def _example(row: Any, number: int) -> dict[str, Any]:
+    """The prompt of a benchmark row, read as ingest reads a corpus row (AdaptError with its reason)."""
+    row = common.require_mapping(row)
+    tools = common.normalize_tools(common.field(row, "tools", list, json_ok=True))
+    messages = common.normalize_messages(common.field(row, "conversation", list, json_ok=True), "conversation")
     return {"example_id": f"bench:{number:016x}", "tools": tools, "messages": messages, "reference": [],
             "reference_kind": "call", "reference_detail": {}}
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, str) and value.strip()[:1] in "[{":
-        return json.loads(value)
-    return value
 
 
 def _candidate(example_id: str, raw: Any) -> dict[str, Any]:
@@ -47,13 +57,47 @@ def _candidate(example_id: str, raw: Any) -> dict[str, Any]:
             "origin": "bench", "correct": None}
 
 
-def read_rows(path: str) -> list[dict[str, Any]]:
-    rows = []
-    for number, row, error in iter_file_rows(path):
+def _pair_group(row: Any, number: int) -> tuple[dict, list[dict]]:
+    example = _example(row, number)
+    chosen = common.field(row, "chosen_output", _OUTPUT)
+    rejected = common.field(row, "rejected_output", _OUTPUT)
+    candidates = [_candidate(example["example_id"], chosen), _candidate(example["example_id"], rejected)]
+    if candidates[0]["candidate_id"] == candidates[1]["candidate_id"]:
+        raise AdaptError("no_preference", "the rejected output equals the chosen one: the pair states no preference")
+    return example, candidates
+
+
+def _bestofn_group(row: Any, number: int) -> tuple[tuple[dict, list[dict]], list[bool]]:
+    example = _example(row, number)
+    items = common.field(row, "candidates", list, json_ok=True)
+    if not items:
+        raise AdaptError("missing_field", "candidates is empty")
+    candidates, labels = [], []
+    for position, item in enumerate(items):
+        if not isinstance(item, dict) or item.get("output") is None or not isinstance(item.get("correct"), bool):
+            raise AdaptError("bad_field_type", f"candidates[{position}] must be {{output, correct: true|false}}")
+        candidates.append(_candidate(example["example_id"], item["output"]))
+        labels.append(item["correct"])
+    return (example, candidates), labels
+
+
+def read_groups(path: str, columns: dict, parse: Callable[[Any, int], Any]) -> tuple[list[tuple[Any, Any]], dict]:
+    """`[(row, parsed)]` of the rows that parse, and `{reason: count}` of those skipped, as ingest would
+    dead-letter them. Every row of the file is in one or the other."""
+    source = check_inputs([path], columns=columns, what="benchmark").files[0]
+    parsed, skipped = [], collections.Counter()
+    for number, row, error in iter_file_rows(source):
         if error is not None:
-            raise ValueError(f"{path} row {number}: {error}")
-        rows.append(row)
-    return rows
+            skipped[error.split(": ", 1)[0]] += 1
+            continue
+        try:
+            parsed.append((row, parse(row, number)))
+        except AdaptError as failure:
+            skipped[failure.reason] += 1
+    if not parsed:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in skipped.most_common(5))
+        raise InputError(f"{path}: no usable rows ({sum(skipped.values())} skipped: {reasons or 'the file has none'})")
+    return parsed, dict(sorted(skipped.items()))
 
 
 class Scorer:
@@ -64,25 +108,22 @@ class Scorer:
         self.model = self.handler.load_model()
         self.name = self.handler.scorer_name
 
-    def score(self, groups: list[tuple[dict, list[dict]]], batch: int = 256) -> list[list[float]]:
+    def score(self, groups: list[tuple[dict, list[dict]]], batch: int = 256) -> list[list[float | None]]:
+        """Scores per group; a group the model failed on gets None scores (counted as not won)."""
         scores = []
         for start in range(0, len(groups), batch):
-            for _, candidates in self.handler.run_inference(groups[start:start + batch], self.model):
-                scores.append([c["score"] for c in candidates])
+            for scored in self.handler.run_inference(groups[start:start + batch], self.model):
+                candidates = scored[1]
+                scores.append([None] * len(candidates) if len(scored) == 3 else [c["score"] for c in candidates])
         return scores
 
 
 def rewardbench(args: argparse.Namespace) -> dict[str, Any]:
-    rows = read_rows(args.pairs)
-    groups = []
-    for number, row in enumerate(rows):
-        example = _example(row, number)
-        groups.append((example, [_candidate(example["example_id"], row["chosen_output"]),
-                                 _candidate(example["example_id"], row["rejected_output"])]))
+    parsed, skipped = read_groups(args.pairs, REWARDBENCH_COLUMNS, _pair_group)
     scores = Scorer(args)
-    results = scores.score(groups)
+    results = scores.score([group for _, group in parsed])
     wins: dict[str, list[int]] = collections.defaultdict(list)
-    for row, (chosen, rejected) in zip(rows, results):
+    for (row, _), (chosen, rejected) in zip(parsed, results):
         won = int(chosen is not None and rejected is not None and chosen > rejected)
         wins[str(row.get("error_type") or "unknown")].append(won)
         wins["__all__"].append(won)
@@ -90,17 +131,14 @@ def rewardbench(args: argparse.Namespace) -> dict[str, Any]:
     return {"benchmark": "rewardbench", "scorer": scores.name, "pairs": len(overall),
             "accuracy": round(sum(overall) / len(overall), 4) if overall else None,
             "by_error_type": {k: {"accuracy": round(sum(v) / len(v), 4), "pairs": len(v)}
-                              for k, v in sorted(wins.items())}}
+                              for k, v in sorted(wins.items())},
+            "rows_skipped": sum(skipped.values()), "skipped_by_reason": skipped}
 
 
 def bestofn(args: argparse.Namespace) -> dict[str, Any]:
-    rows = read_rows(args.input)
-    groups, labels = [], []
-    for number, row in enumerate(rows):
-        example = _example(row, number)
-        candidates = _json(row["candidates"])
-        groups.append((example, [_candidate(example["example_id"], c["output"]) for c in candidates]))
-        labels.append([bool(c["correct"]) for c in candidates])
+    parsed, skipped = read_groups(args.input, BESTOFN_COLUMNS, _bestofn_group)
+    groups = [group for _, (group, _) in parsed]
+    labels = [group_labels for _, (_, group_labels) in parsed]
     scores = Scorer(args)
     results = scores.score(groups)
     top1 = random_pick = oracle = 0.0
@@ -117,22 +155,37 @@ def bestofn(args: argparse.Namespace) -> dict[str, Any]:
             "candidates_per_prompt": round(sum(map(len, labels)) / counted, 2) if counted else None,
             "top1": round(top1 / counted, 4) if counted else None,
             "random": round(random_pick / counted, 4) if counted else None,
-            "oracle": round(oracle / counted, 4) if counted else None}
+            "oracle": round(oracle / counted, 4) if counted else None,
+            "rows_skipped": sum(skipped.values()), "skipped_by_reason": skipped}
 
 
 def main(argv: list[str] | None = None) -> int:
+    from toolrm_beam.runners.cli import guarded
+
+    return guarded("bench", _main, list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(argv: list[str]) -> int:
+    from toolrm_beam.runners.presets import positive_int
+
     parser = argparse.ArgumentParser(prog="toolrm bench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="benchmark", required=True)
     for name, file_flag in (("rewardbench", "--pairs"), ("bestofn", "--input")):
         command = sub.add_parser(name)
         command.add_argument(file_flag, required=True, help="JSONL or Parquet file")
-        command.add_argument("--scorer", default="lite", choices=("lite", "transformers", "vllm"))
+        command.add_argument("--scorer", default="lite", choices=SCORERS,
+                             help="lite (default), transformers, vllm, or a no-model baseline: heuristic-schema "
+                                  "(schema validity), heuristic-grounded (argument values in the user's text), "
+                                  "heuristic (both)")
         command.add_argument("--model", help="model path (default for lite: the bundled model)")
         command.add_argument("--device", default="cpu")
-        command.add_argument("--max_length", type=int, default=4096)
+        command.add_argument("--max_length", type=positive_int, default=4096)
         command.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     result = rewardbench(args) if args.benchmark == "rewardbench" else bestofn(args)
+    if result["rows_skipped"]:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in result["skipped_by_reason"].items())
+        print(f"toolrm bench: warning: {result['rows_skipped']} row(s) skipped ({reasons})", file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -141,10 +194,6 @@ def main(argv: list[str] | None = None) -> int:
         if key == "by_error_type":
             for error_type, numbers in value.items():
                 print(f"  {error_type:40s} {numbers['accuracy']:.4f}  ({numbers['pairs']} pairs)")
-        elif key not in ("benchmark", "scorer"):
+        elif key not in ("benchmark", "scorer", "skipped_by_reason"):
             print(f"  {key:40s} {value}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from typing import Any, Callable
@@ -19,7 +20,21 @@ commands:
   train-lite  train the bundled CPU reward model on pairs synthesized from corpora
   bench       rewardbench | bestofn: evaluate a scorer
 
-Run `toolrm COMMAND --help` for a command's options."""
+Run `toolrm COMMAND --help` for a command's options.
+
+exit status: 0 done; 1 outputs written but unusable (every row, or more than
+--max_dead_letter_fraction of a stage's input, dead-lettered; the top reasons
+are printed) or an unexpected failure; 2 a bad path, input file or option,
+found before anything ran; 3 refresh: another refresh published first."""
+
+# Set to see the traceback of an unexpected failure instead of its one-line summary.
+TRACEBACK_ENV = "TOOLRM_TRACEBACK"
+
+
+def print_input_warnings(command: str, manifest: dict) -> None:
+    """The input files a job skipped (0 rows) and other warnings its input check found, on stderr."""
+    for warning in manifest.get("config", {}).get("input_warnings", []):
+        print(f"toolrm {command}: warning: {warning}", file=sys.stderr)
 
 
 def took(seconds: float | None) -> str:
@@ -28,6 +43,7 @@ def took(seconds: float | None) -> str:
 
 
 def _print_ingest_summary(manifest: dict, output: str, seconds: float | None) -> None:
+    print_input_warnings("ingest", manifest)
     counts = manifest["counts"]
     print(f"ingest {manifest['config']['source']}: {len(manifest['config']['inputs'])} files -> {output}"
           f"{took(seconds)}")
@@ -40,24 +56,35 @@ def _print_ingest_summary(manifest: dict, output: str, seconds: float | None) ->
         print(f"  candidates out   {counts['candidates_out']:>8}")
     for reason, count in counts["dead_letter_by_reason"].items():
         print(f"    dead letter {reason:28s} {count:>6}")
+    _print_agreement(counts.get("upstream_agreement") or {})
     balanced = counts["rows_in"] == counts["rows_written"] + counts["rows_duplicate"] + counts["rows_dead_letter"]
     print(f"  accounting: rows in = written + duplicate + dead letter: {'ok' if balanced else 'MISMATCH'}")
 
 
+def _print_agreement(table: dict, reasons: int = 3) -> None:
+    """The checker against the upstream verdicts: one line per category, its top disagreement reasons."""
+    if not table:
+        return
+    print("  checker vs upstream verdict (answers, agreement, checker right/upstream wrong, checker wrong/upstream right):")
+    for category, row in table.items():
+        name = "all" if category == "__all__" else category
+        print(f"    {name:26s} {row['answers']:>7} {row['agreement']:>8.3f} "
+              f"{row['checker_correct_upstream_wrong']:>7} {row['checker_wrong_upstream_correct']:>7}")
+        if category != "__all__":
+            for reason, count in sorted(row["disagreements"].items(), key=lambda kv: (-kv[1], kv[0]))[:reasons]:
+                print(f"        {count:>6}  {reason}")
+
+
 def _stage(name: str, module: Any, print_summary: Callable[[dict, str, float], None], argv: list[str]) -> int:
-    """Run one stage's pipeline; a usage or input error is one line on stderr and exit status 2."""
-    from toolrm_beam.runners.presets import RunnerOptionsError
-    from toolrm_beam.transforms.fileio import InputError
+    """Run one stage's pipeline, print its summary, and say (exit 1) when its result is unusable."""
+    from toolrm_beam.runners import health
 
     started = time.monotonic()
-    try:
-        manifest = module.run(argv)
-    except (InputError, RunnerOptionsError, argparse.ArgumentTypeError) as error:
-        print(f"toolrm {name}: {error}", file=sys.stderr)
-        return 2
+    manifest = module.run(argv)
     args, _ = module.parse_args(argv)
     print_summary(manifest, args.output, time.monotonic() - started)
-    return 0
+    label = f"ingest:{manifest['config']['source']}" if name == "ingest" else name
+    return health.assess(name, [health.stage_health(label, manifest)], args.max_dead_letter_fraction)
 
 
 def ingest(argv: list[str]) -> int:
@@ -66,6 +93,7 @@ def ingest(argv: list[str]) -> int:
 
 
 def _print_synthesize_summary(manifest: dict, output: str, seconds: float | None) -> None:
+    print_input_warnings("synthesize", manifest)
     counts = manifest["counts"]
     written = sum(shard["rows"] for shard in manifest["files"].get("candidates", []))
     print(f"synthesize: {counts['examples_in']} examples -> {written} candidates in {output}{took(seconds)}")
@@ -130,7 +158,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"toolrm: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return COMMANDS[command](rest)
+    return guarded(command, COMMANDS[command], rest)
+
+
+def guarded(command: str, function: Callable[[list[str]], int], argv: list[str]) -> int:
+    """Run a command; what goes wrong is one line on stderr, never a traceback.
+
+    A bad path, input file or option (found before anything runs) is exit
+    status 2; an unexpected failure is 1, with the traceback only when
+    TOOLRM_TRACEBACK is set.
+    """
+    from toolrm_beam.runners.presets import RunnerOptionsError
+    from toolrm_beam.transforms.fileio import InputError
+
+    try:
+        return function(argv)
+    except (InputError, RunnerOptionsError, argparse.ArgumentTypeError) as error:
+        print(f"toolrm {command}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"toolrm {command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if os.environ.get(TRACEBACK_ENV):
+            raise
+        logging.getLogger("toolrm").debug("%s failed", command, exc_info=True)
+        message = str(error).strip().splitlines()[0][:500] if str(error).strip() else ""
+        print(f"toolrm {command}: failed: {type(error).__name__}: {message} "
+              f"(set {TRACEBACK_ENV}=1 to see the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ Other runners ignore accelerator hints; the flags are accepted and unused.
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import logging
 import os
@@ -67,6 +68,26 @@ _GCS_PATH = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$")
 
 class RunnerOptionsError(ValueError):
     """Options the chosen runner cannot work with, found before anything is built or submitted."""
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (a usage error otherwise)."""
+    return _bounded_int(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0 (0 usually means "choose for me")."""
+    return _bounded_int(text, 0)
+
+
+def _bounded_int(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+    return value
 
 
 class GpuOptions(PipelineOptions):
@@ -297,6 +318,41 @@ def check_beam_args(beam_args: list[str]) -> None:
                 f"unexpected argument {word!r}: no option takes it. Quote globs so the shell does not "
                 f"expand them (--input 'dir/*.json'); give a repeatable option once per value")
         takes_value = False
+    unknown = _unknown_beam_options(beam_args)
+    if unknown:
+        raise RunnerOptionsError(f"unknown option {unknown[0]!r}: neither this command nor Beam takes it"
+                                 + _suggestion(unknown[0]))
+
+
+def _beam_option_parser():
+    """An argparse parser holding every Beam pipeline option, as Beam builds its own."""
+    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)  # noqa: SLF001 - how Beam itself collects its options
+    return parser
+
+
+def _unknown_beam_options(beam_args: list[str]) -> list[str]:
+    """Flags Beam would drop with only a log line (a misspelt option would silently do nothing)."""
+    try:
+        parser = _beam_option_parser()
+    except (ImportError, AttributeError):  # a Beam without these internals: leave it to Beam
+        return []
+    _, unknown = parser.parse_known_args(beam_args)
+    return [word.split("=", 1)[0] for word in unknown if word.startswith("--")]
+
+
+def _suggestion(option: str) -> str:
+    import difflib
+
+    try:
+        known = [flag for action in _beam_option_parser()._actions for flag in action.option_strings]
+    except (ImportError, AttributeError):
+        return ""
+    close = difflib.get_close_matches(option, known, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def pipeline_options(runner: str, beam_args: list[str]) -> PipelineOptions:

@@ -11,7 +11,12 @@ Each stage still writes its outputs, to `<output>/ingest/<source>/`,
 dead_letter/, manifest.json, report.html), so any stage can be inspected or
 rerun alone with its own command. While it runs, a progress line every few
 seconds (rows per stage, rate, elapsed time, from the pipeline's counters);
-then each stage's summary.
+then each stage's summary. Candidates a corpus brings (pair corpora, model
+answers) are scored and paired beside the synthesized ones. Every input is
+checked before the pipeline is built (exit 2 for a bad path or file); the
+exit status is 1 when a stage's dead-letter share is over
+`--max_dead_letter_fraction`, everything was dead-lettered or no pair was
+written (runners/health.py), after every output is written.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ import sys
 import time
 
 from toolrm_beam.data import SAMPLES  # package data: the bundled sample corpora
-from toolrm_beam.runners.cli import _print_ingest_summary, _print_synthesize_summary, took
+from toolrm_beam.runners.cli import _print_ingest_summary, _print_synthesize_summary, print_input_warnings, took
 
 # (adapter, sample folder, glob inside it)
 BUNDLED = (
@@ -32,6 +37,7 @@ BUNDLED = (
 
 
 def print_score_summary(manifest: dict, output: str, seconds: float | None) -> None:
+    print_input_warnings("score", manifest)
     counts = manifest["counts"]
     print(f"score+select ({manifest['config']['scorer']}): {counts['candidates_in']} candidates of "
           f"{counts['examples_in']} examples -> {counts['pairs']} pairs in {output}/pairs{took(seconds)}")
@@ -67,20 +73,30 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from toolrm_beam.runners.cli import guarded
+
+    return guarded("run", _run, list(sys.argv[1:] if argv is None else argv))
+
+
+def _run(argv: list[str]) -> int:
     from toolrm_beam.beam_pipelines import driver_options, end_to_end
-    from toolrm_beam.runners.presets import RunnerOptionsError
+    from toolrm_beam.runners import health
     from toolrm_beam.transforms.fileio import InputError
+    from toolrm_beam.transforms.input_files import check_corpora
 
     args, beam_args = parse_args(argv)
     corpora = list(zip(args.source, args.input)) if args.source else \
         [(source, os.path.join(SAMPLES, folder, pattern)) for source, folder, pattern in BUNDLED]
+    # Every input is checked before the first stage starts: a bad path or file is exit 2 here.
+    corpora, skipped = check_corpora(corpora)
+    for warning in skipped:
+        print(f"toolrm run: warning: {warning}", file=sys.stderr)
     started = time.monotonic()
     try:  # usage and input errors: one line, before anything runs
         plan = end_to_end.plan_run(args, corpora, args.output)
         pipeline = end_to_end.make_run_pipeline(plan, beam_args)
-    except (InputError, RunnerOptionsError, ValueError) as error:
-        print(f"toolrm run: {error}", file=sys.stderr)
-        return 2
+    except ValueError as error:
+        raise InputError(str(error)) from None
     print(f"== run: {', '.join(plan.corpora)} -> {args.output} on {args.runner} "
           f"(generators {args.generators}, scorer {args.scorer})", flush=True)
     result = end_to_end.run(plan, pipeline, watch=driver_options.progress_watcher(args))
@@ -91,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     print_run_summary(result, plan)
     print(f"\nrun finished in {time.monotonic() - started:.1f} s: pairs in {args.output}/pairs/, "
           f"report {args.output}/report.html, manifest {args.output}/manifest.json")
-    return 0
+    return health.assess("run", end_to_end.stage_health(result), args.max_dead_letter_fraction,
+                         pairs=result.score["counts"]["pairs"])
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import dataclasses
 import re
 from typing import Any, NamedTuple
 
-from toolrm_beam.schemas.decoding import DecodeError, decode_calls
+from toolrm_beam.schemas.decoding import LENIENT, STRICT, DecodeError, decode_calls
 from toolrm_beam.schemas.errors import ErrorType
 from toolrm_beam.schemas.records import REFERENCE_CALL, REFERENCE_KINDS
 
@@ -28,6 +28,8 @@ _PYTHON_TYPES: dict[str, type] = {
 }
 
 _STRING_NOISE = re.compile(r"[ ,./\-_*^]")
+# Decode failures of tool-call markup (`<tool_call>` blocks): an attempted call, not prose.
+_BROKEN_CALL_CODES = ("decode:unclosed_tool_call", "decode:bad_tool_call", "decode:bad_function_call")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,18 +48,20 @@ def _fail(error_type: ErrorType, code: str, detail: str) -> CheckResult:
 
 
 def check(tools: list[dict], reference: list[dict], candidate: Any, *,
-          reference_kind: str = REFERENCE_CALL) -> CheckResult:
+          reference_kind: str = REFERENCE_CALL, decoding: str = STRICT) -> CheckResult:
     """Label `candidate` (text or decoded calls) against the reference.
 
-    Never raises for any candidate; raises ValueError for a malformed
-    reference or tools.
+    `decoding` is `strict` (the rules: a single call object is a parsing
+    error) or `lenient` (see schemas/decoding.py). Never raises for any
+    candidate; raises ValueError for a malformed reference or tools, or an
+    unknown decoding.
     """
     _validate_reference(reference, reference_kind)
     if reference_kind != REFERENCE_CALL or not reference:
-        return _check_no_call(candidate)
+        return _check_no_call(candidate, decoding)
     tools_by_name = _index_tools(tools, reference)
     try:
-        calls = decode_calls(candidate)
+        calls = decode_calls(candidate, decoding)
     except DecodeError as error:
         return _fail(ErrorType.PARSING_ERROR, error.code, error.message)
     if len(calls) != len(reference):
@@ -98,14 +102,25 @@ def _index_tools(tools: Any, reference: list[dict]) -> dict[str, dict]:
     return by_name
 
 
-def _check_no_call(candidate: Any) -> CheckResult:
+def _check_no_call(candidate: Any, decoding: str) -> CheckResult:
     """Irrelevance: right only if the output is no call."""
     try:
-        calls = decode_calls(candidate)
-    except DecodeError:
-        # As BFCL's relevance check: output that does not decode (plain prose)
-        # is not a call, so it is the right answer here.
-        return CheckResult(True, None, "ok", "output does not decode to calls; counts as no call")
+        calls = decode_calls(candidate, decoding)
+    except DecodeError as error:
+        if error.code in _BROKEN_CALL_CODES:
+            # Tool-call markup that is cut off or malformed still tries to call a tool.
+            return _fail(ErrorType.PARSING_ERROR, "irrelevance:broken_call",
+                         f"no call is right here, and the output starts tool calls that do not decode "
+                         f"({error.code})")
+        if error.code != "decode:not_a_list":
+            # As BFCL's relevance check: output that does not decode (plain prose)
+            # is not a call, so it is the right answer here.
+            return CheckResult(True, None, "ok", "output does not decode to calls; counts as no call")
+        # A single call object is malformed as a call list, but it is still a call.
+        try:
+            calls = decode_calls(candidate, LENIENT)
+        except DecodeError:
+            return CheckResult(True, None, "ok", "output does not decode to calls; counts as no call")
     if calls:
         names = ", ".join(call["name"] for call in calls)
         return _fail(ErrorType.INCORRECT_NUMBER_OF_FUNCTION_CALLS, "irrelevance:called_a_tool",
@@ -297,16 +312,17 @@ def _items_match(value: list, acceptable: list, item_type: type) -> bool:
     """One level of item type checking, as BFCL does it.
 
     Items get no int -> float conversion, so `[1, 3]` fails for an array of
-    numbers unless the reference itself lists ints. Surprise kept from BFCL:
-    an acceptable value that is not a list (the omission marker "") passes
-    any items.
+    numbers unless the reference itself lists ints. An item may have the type
+    of any item of the acceptable list, so a reference that mixes them
+    (`[0.1, 10]`) accepts itself; BFCL compares with the first item's type
+    only and fails it. Surprise kept from BFCL: an acceptable value that is
+    not a list (the omission marker "") passes any items.
     """
     for option in acceptable:
         if type(option) is not list:
             return True
-        option_type = _answer_type(option)
-        if all(type(item) is item_type or (option_type is not None and type(item) is option_type)
-               for item in value):
+        option_types = {type(item) for item in option if item != ""}
+        if all(type(item) is item_type or type(item) in option_types for item in value):
             return True
     return False
 

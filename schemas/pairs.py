@@ -106,9 +106,10 @@ def output_text(output: Any) -> str:
 
 
 def generator_of(origin: str) -> str:
-    """`llm-sample:<model>` / `llm-perturb:<model>:<type>` -> model; `rule:*` -> "rules"; corpus origins as given."""
+    """`llm-sample:<model>` / `llm-perturb:<model>:<type>` / `model:<model>` -> model; `rule:*` -> "rules";
+    corpus origins as given."""
     kind, _, rest = origin.partition(":")
-    if kind in ("llm-sample", "llm-perturb"):
+    if kind in ("llm-sample", "llm-perturb", "model"):
         return rest.split(":")[0] if kind == "llm-perturb" else rest
     if kind == "rule":
         return "rules"

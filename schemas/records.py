@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 EXAMPLE_SCHEMA_VERSION = "1.0"
-CANDIDATE_SCHEMA_VERSION = "1.1"
+CANDIDATE_SCHEMA_VERSION = "1.2"
 
 # What the right answer to an example is.
 REFERENCE_CALL = "call"            # one or more calls, given in `reference`
@@ -56,6 +56,9 @@ CANDIDATE_ARROW_SCHEMA = pa.schema(
         pa.field("schema_valid", pa.bool_(), nullable=True),
         pa.field("score", pa.float32(), nullable=True),
         pa.field("scorer", pa.string(), nullable=True),
+        pa.field("models", pa.list_(pa.string()), nullable=True),
+        pa.field("upstream_correct", pa.bool_(), nullable=True),
+        pa.field("upstream_error_type", pa.string(), nullable=True),
     ],
     metadata={"toolrm.record": "candidate", "toolrm.schema_version": CANDIDATE_SCHEMA_VERSION},
 )
@@ -128,7 +131,7 @@ EXAMPLE_JSON_SCHEMA: dict[str, Any] = {
 
 CANDIDATE_JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://toolrm.dev/schemas/candidate-1.1.json",
+    "$id": "https://toolrm.dev/schemas/candidate-1.2.json",
     "title": "Candidate",
     "type": "object",
     "required": ["example_id", "candidate_id", "output", "origin"],
@@ -136,13 +139,18 @@ CANDIDATE_JSON_SCHEMA: dict[str, Any] = {
         "example_id": {"type": "string"},
         "candidate_id": {"type": "string", "pattern": "^[0-9a-f]{16,64}$"},
         "output": {},
-        "origin": {"type": "string", "pattern": "^(reference|rule:.+|llm-sample:.+|llm-perturb:.+|corpus:.+)$"},
+        "origin": {"type": "string", "pattern": "^(reference|rule:.+|llm-sample:.+|llm-perturb:.+|corpus:.+|model:.+)$"},
         "correct": {"type": ["boolean", "null"]},
         "error_type": {"type": ["string", "null"]},
         "detail": {"type": ["string", "null"]},
         "schema_valid": {"type": ["boolean", "null"]},
         "score": {"type": ["number", "null"]},
         "scorer": {"type": ["string", "null"]},
+        # The models whose answers this output is (`model:` origins), sorted; null for other origins.
+        "models": {"type": ["array", "null"], "items": {"type": "string"}},
+        # The upstream benchmark's own verdict on the answer (BFCL's), where the source gives one.
+        "upstream_correct": {"type": ["boolean", "null"]},
+        "upstream_error_type": {"type": ["string", "null"]},
     },
 }
 
@@ -208,7 +216,8 @@ def candidate_id(example_id: str, output: Any) -> str:
 
 def make_candidate(example_id: str, output: Any, origin: str, *, correct: bool | None,
                    error_type: str | None = None, detail: str | None = None,
-                   schema_valid: bool | None = None) -> dict[str, Any]:
+                   schema_valid: bool | None = None, models: list[str] | None = None,
+                   upstream_correct: bool | None = None, upstream_error_type: str | None = None) -> dict[str, Any]:
     """A Candidate record, unscored; `candidate_id` is the content hash of (example, output)."""
     return {
         "example_id": example_id,
@@ -221,7 +230,32 @@ def make_candidate(example_id: str, output: Any, origin: str, *, correct: bool |
         "schema_valid": schema_valid,
         "score": None,
         "scorer": None,
+        "models": models,
+        "upstream_correct": upstream_correct,
+        "upstream_error_type": upstream_error_type,
     }
+
+
+def collapse_candidates(candidates: list[dict[str, Any]]) -> dict[str, Any]:
+    """One candidate for several records of the same output (one `candidate_id`).
+
+    Keeps the reference, else the smallest origin (a stable choice on any
+    runner), with the models of all of them; the upstream verdict is the one
+    they share (null where the models that gave this output were judged
+    differently, e.g. one answer's format failed BFCL's decoder and another's
+    did not), its error type the most common among them.
+    """
+    kept = dict(min(candidates, key=lambda c: (c["origin"] != "reference", c["origin"], str(c.get("correct")))))
+    if len(candidates) == 1:
+        return kept
+    models = sorted({m for c in candidates for m in (c.get("models") or ())})
+    kept["models"] = models or kept.get("models")
+    verdicts = {c.get("upstream_correct") for c in candidates if c.get("upstream_correct") is not None}
+    kept["upstream_correct"] = verdicts.pop() if len(verdicts) == 1 else None
+    errors = sorted(c["upstream_error_type"] for c in candidates if c.get("upstream_error_type"))
+    kept["upstream_error_type"] = max(sorted(set(errors)), key=errors.count) \
+        if errors and kept["upstream_correct"] is False else None
+    return kept
 
 
 def to_row(record: dict[str, Any], json_fields: tuple[str, ...] = EXAMPLE_JSON_FIELDS) -> dict[str, Any]:

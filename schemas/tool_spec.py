@@ -19,6 +19,8 @@ import regress
 from jsonschema import Draft7Validator, Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
+from toolrm_beam.schemas.json_schema import ref_problem, validator
+
 # Dialect type names -> JSON Schema type. `None` means "any type" (no keyword).
 _TYPE_ALIASES: dict[str, str | None] = {
     "string": "string", "str": "string", "text": "string", "char": "string",
@@ -43,7 +45,26 @@ _GENERIC = re.compile(r"^\s*([A-Za-z_.]+)\s*\[(.*)\]\s*$")
 
 
 class ToolSpecError(ValueError):
-    """A tool spec that cannot be normalized to valid JSON Schema."""
+    """A tool spec that cannot be normalized to valid JSON Schema; `reason` is a stable code."""
+
+    def __init__(self, message: str, reason: str = "invalid_tool_spec"):
+        super().__init__(message)
+        self.reason = reason
+
+
+# The names chat APIs accept for a function (OpenAI's rule, with the dots
+# BFCL's dotted names need): anything else no model could be asked to call.
+FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def function_name_error(name: Any) -> str | None:
+    """Why `name` cannot be a function name, or None."""
+    if not isinstance(name, str) or not name.strip():
+        return f"tool name must be a non-empty string, got {name!r}"[:200]
+    if FUNCTION_NAME.fullmatch(name) is None:
+        return (f"function name {name[:80]!r}{'...' if len(name) > 80 else ''} ({len(name)} characters) is not "
+                f"accepted by chat APIs: 1-64 of A-Z a-z 0-9 _ . -")
+    return None
 
 
 # JSON Schema's `pattern` and `format: regex` are ECMA-262 regular expressions,
@@ -60,11 +81,11 @@ def _is_ecma_regex(instance: object) -> bool:
 
 
 # Built once: constructing a metaschema validator per call dominated ingest time.
-_META_2020 = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=_FORMAT_CHECKER)
+_META_2020 = validator(Draft202012Validator.META_SCHEMA, Draft202012Validator, format_checker=_FORMAT_CHECKER)
 # The 2020-12 metaschema resolves `$dynamicRef` at every node and costs ~2.5 ms
 # per tool; draft 7's states the same rules for the keywords tool specs use
 # and costs ~0.5 ms. Schemas using any keyword draft 7 lacks get the full check.
-_META_7 = Draft7Validator(Draft7Validator.META_SCHEMA, format_checker=_FORMAT_CHECKER)
+_META_7 = validator(Draft7Validator.META_SCHEMA, Draft7Validator, format_checker=_FORMAT_CHECKER)
 _NEWER_KEYWORDS = ('"$defs"', '"prefixItems"', '"$dynamicRef"', '"$dynamicAnchor"', '"$anchor"',
                    '"unevaluatedProperties"', '"unevaluatedItems"', '"dependentRequired"',
                    '"dependentSchemas"', '"minContains"', '"maxContains"', '"$vocabulary"',
@@ -165,7 +186,7 @@ def parse_type_annotation(annotation: str) -> tuple[dict[str, Any], bool]:
     raise ToolSpecError(f"unknown parameter type {annotation!r}")
 
 
-def normalize_schema(schema: Any, path: str = "parameters") -> dict[str, Any]:
+def normalize_schema(schema: Any, path: str = "parameters", *, is_property: bool = False) -> dict[str, Any]:
     """Return a JSON Schema copy of a (possibly dialect) schema node."""
     if not isinstance(schema, dict):
         raise ToolSpecError(f"{path}: schema must be an object, got {type(schema).__name__}")
@@ -173,16 +194,20 @@ def normalize_schema(schema: Any, path: str = "parameters") -> dict[str, Any]:
     for key, value in schema.items():
         if key == "type":
             out.update(_normalize_type(value, path))
+        elif key == "properties" and isinstance(value, dict):
+            out[key] = {name: normalize_schema(sub, f"{path}.{name}", is_property=True) for name, sub in value.items()}
         elif key in _SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
             out[key] = {name: normalize_schema(sub, f"{path}.{name}") for name, sub in value.items()}
         elif key in _SCHEMA_KEYWORDS and isinstance(value, dict):
             out[key] = normalize_schema(value, f"{path}.{key}")
         elif key in _SCHEMA_LIST_KEYWORDS and isinstance(value, list):
             out[key] = [normalize_schema(sub, f"{path}.{key}[{i}]") for i, sub in enumerate(value)]
-        elif key == "required" and not isinstance(value, list):
-            # Some corpora mark required per property with a boolean; JSON
-            # Schema only allows the list form at the object level.
+        elif key == "required" and isinstance(value, bool) and is_property:
+            # The one lenient form: OpenAPI-style dialects mark a property
+            # `required: true`; it is lifted into the parent's list below.
             continue
+        elif key == "required":
+            out[key] = required_names(value, path)
         else:
             out[key] = copy.deepcopy(value)
     # Property-level `required: true` (OpenAPI-ish dialects) lifts to the parent.
@@ -193,6 +218,19 @@ def normalize_schema(schema: Any, path: str = "parameters") -> dict[str, Any]:
         if lifted:
             out["required"] = list(dict.fromkeys(list(out.get("required", [])) + lifted))
     return out
+
+
+def required_names(value: Any, path: str) -> list[str]:
+    """`required` as JSON Schema defines it, a list of parameter names; anything else is refused, not dropped."""
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ToolSpecError(f"{path}: `required` must be a list of parameter names, got {_clip(value)}",
+                            "invalid_required")
+    return list(value)
+
+
+def _clip(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _normalize_type(value: Any, path: str) -> dict[str, Any]:
@@ -239,16 +277,14 @@ def properties_schema(properties: dict[str, Any], required: list[str] | None = N
                 raise ToolSpecError(f"{path}.{name}: unknown parameter type {spec['type']!r}")
             spec.pop("type")
             spec = {**fragment, **{k: v for k, v in spec.items()}}
-        sub = normalize_schema(spec, f"{path}.{name}")
+        sub = normalize_schema(spec, f"{path}.{name}", is_property=True)
         sub.pop("required", None) if isinstance(sub.get("required"), bool) else None
         normalized[name] = sub
         if not optional and "default" not in spec:
             inferred_required.append(name)
     out: dict[str, Any] = {"type": "object", "properties": normalized}
     if required is not None:
-        if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
-            raise ToolSpecError(f"{path}: required must be a list of names")
-        out["required"] = list(required)
+        out["required"] = required_names(required, path)
     else:
         out["required"] = inferred_required
     return out
@@ -268,8 +304,9 @@ def normalize_tool(name: Any, description: Any, parameters: Any) -> dict[str, An
     `parameters` must already be an object schema in some dialect; adapters
     for flat property maps call `properties_schema` first.
     """
-    if not isinstance(name, str) or not name.strip():
-        raise ToolSpecError(f"tool name must be a non-empty string, got {name!r}")
+    problem = function_name_error(name)
+    if problem is not None:
+        raise ToolSpecError(problem, "invalid_function_name")
     if parameters is None:
         parameters = {"type": "object", "properties": {}}
     schema = normalize_schema(parameters)
@@ -286,6 +323,9 @@ def normalize_tool(name: Any, description: Any, parameters: Any) -> dict[str, An
     problem = schema_error(schema)
     if problem is not None:
         raise ToolSpecError(f"tool {name!r}: not valid JSON Schema after normalization: {problem}")
+    refs = ref_problem(schema)
+    if refs is not None:
+        raise ToolSpecError(f"tool {name!r}: {refs.detail}", refs.reason)
     return {
         "name": name,
         "description": description if isinstance(description, str) else ("" if description is None else str(description)),

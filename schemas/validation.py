@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
+from toolrm_beam.schemas.json_schema import ref_problem, validator
 from toolrm_beam.schemas.records import EXAMPLE_JSON_SCHEMA
-from toolrm_beam.schemas.tool_spec import schema_error
+from toolrm_beam.schemas.tool_spec import function_name_error, schema_error
 
-_EXAMPLE_VALIDATOR = Draft202012Validator(EXAMPLE_JSON_SCHEMA)
+_EXAMPLE_VALIDATOR = validator(EXAMPLE_JSON_SCHEMA)
 
 
 class ValidationError(ValueError):
@@ -35,9 +34,15 @@ def validate_example(example: dict[str, Any]) -> None:
         raise ValidationError("duplicate_tool_name", f"tools defined more than once: {duplicated}")
     tools = {tool["name"]: tool for tool in example["tools"]}
     for tool in example["tools"]:
+        problem = function_name_error(tool["name"])
+        if problem is not None:
+            raise ValidationError("invalid_function_name", problem)
         problem = schema_error(tool["parameters"])
         if problem is not None:
             raise ValidationError("invalid_tool_spec", f"tool {tool['name']!r}: {problem}")
+        refs = ref_problem(tool["parameters"])
+        if refs is not None:
+            raise ValidationError(refs.reason, f"tool {tool['name']!r}: {refs.detail}")
     for call in example["reference"]:
         tool = tools.get(call["name"])
         if tool is None:

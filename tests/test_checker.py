@@ -293,6 +293,14 @@ def test_array_items_are_type_checked_one_level_deep():
     assert_ok(check([ARRAY_TOOL], [call("plot", points=[[1, 3]])], [call("plot", points=[1, 3])]))
 
 
+def test_array_items_may_have_any_type_the_reference_list_itself_has():
+    # A reference mixing float and int items (`price=[0.1, 10]`) accepts itself (BFCL fails it).
+    reference = [call("plot", points=[[0.1, 10]])]
+    assert_ok(check([ARRAY_TOOL], reference, [call("plot", points=[0.1, 10])]))
+    assert_fails(check([ARRAY_TOOL], reference, [call("plot", points=[0.1, "10"])]),
+                 ErrorType.PARAMETER_VALUE_TYPE_ERROR, "type_error:nested")
+
+
 def test_omittable_array_skips_the_item_type_check_as_bfcl_does():
     # BFCL's nested check passes vacuously on the "" option, so wrong item
     # types surface as a value error instead of a type error.
@@ -473,6 +481,17 @@ def test_no_call_reference_rejects_any_call(output):
     assert_fails(result, ErrorType.INCORRECT_NUMBER_OF_FUNCTION_CALLS, "irrelevance:called_a_tool")
 
 
+@pytest.mark.parametrize("output", [
+    '<tool_call>\n{"name": "requests.get", "arguments": {"url": "https://x"}}\n<tool_call>',  # cut off
+    "<tool_call>requests.get(url='https://x')</tool_call>",
+])
+def test_no_call_reference_rejects_broken_tool_call_markup(output):
+    # Markup that starts a tool call is an attempted call even when it does not decode.
+    tools, _ = bfcl("live_irrelevance", "live_irrelevance_0-0-0")
+    result = check(tools, [], output, reference_kind="no_call")
+    assert_fails(result, ErrorType.PARSING_ERROR, "irrelevance:broken_call")
+
+
 # --- parsing errors ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("output, code", [
@@ -485,6 +504,20 @@ def test_no_call_reference_rejects_any_call(output):
 def test_undecodable_output_is_a_parsing_error(output, code):
     tools, reference = bfcl("live_simple", "live_simple_10-3-6")
     assert_fails(check(tools, reference, output), ErrorType.PARSING_ERROR, code)
+
+
+def test_a_single_call_object_is_a_parsing_error_unless_decoding_is_lenient():
+    tools, reference = bfcl("live_simple", "live_simple_10-3-6")
+    [expected] = first_choice(reference)
+    single = json.dumps(expected)
+    assert_fails(check(tools, reference, single), ErrorType.PARSING_ERROR, "decode:not_a_list")
+    assert_fails(check(tools, reference, expected), ErrorType.PARSING_ERROR, "decode:not_a_list")
+    assert check(tools, reference, single, decoding="lenient").correct
+    assert check(tools, reference, f"[{single}]").correct
+    # Where no call is right, a single call object is still a call.
+    tools, _ = bfcl("live_irrelevance", "live_irrelevance_0-0-0")
+    result = check(tools, [], single, reference_kind="no_call")
+    assert_fails(result, ErrorType.INCORRECT_NUMBER_OF_FUNCTION_CALLS, "irrelevance:called_a_tool")
 
 
 # --- malformed inputs -------------------------------------------------------------------

@@ -34,8 +34,18 @@ def test_json_parameters_key_is_accepted_as_arguments():
     assert decode_calls('[{"name": "f", "parameters": {"a": "x"}}]') == [call("f", a="x")]
 
 
-def test_json_single_object_is_a_list_of_one():
-    assert decode_calls('{"name": "f", "arguments": {"a": 1}}') == [call("f", a=1)]
+@pytest.mark.parametrize("output", ['{"name": "f", "arguments": {"a": 1}}', {"name": "f", "arguments": {"a": 1}},
+                                    "{'name': 'f', 'arguments': {'a': 1}}", '{"f": {"a": 1}}',
+                                    '{"type": "function", "function": {"name": "f", "arguments": "{\\"a\\": 1}"}}'])
+def test_single_call_object_is_not_a_list_by_default_and_one_call_when_lenient(output):
+    # docs/tool-call-correctness.md: output that decodes but is not a list of calls is a parsing error.
+    assert decode_error(output).code == "decode:not_a_list"
+    assert decode_calls(output, "lenient") == [call("f", a=1)]
+
+
+def test_unknown_decoding_mode_is_refused():
+    with pytest.raises(ValueError, match="unknown decoding"):
+        decode_calls("[]", "loose")
 
 
 def test_json_call_without_arguments_has_empty_arguments():
@@ -81,8 +91,8 @@ def test_openai_empty_arguments_string_is_no_arguments():
 
 # --- 3. keyed by function name ---------------------------------------------
 
-def test_dict_keyed_by_function_name():
-    assert decode_calls('{"math_gcd": {"a": 48, "b": 36}}') == [call("math_gcd", a=48, b=36)]
+def test_dict_keyed_by_function_name_when_lenient():
+    assert decode_calls('{"math_gcd": {"a": 48, "b": 36}}', "lenient") == [call("math_gcd", a=48, b=36)]
 
 
 def test_bfcl_list_of_keyed_dicts():
@@ -192,6 +202,51 @@ def test_hermes_block_that_is_not_json_is_an_error():
     assert decode_error("<tool_call>f(a=1)</tool_call>").code == "decode:bad_tool_call"
 
 
+def test_tool_call_block_written_as_a_python_dict():
+    text = "<tool_call>\n{\"arguments\": {'a': 1, 'b': True}, \"name\": 'f'}\n</tool_call>"
+    assert decode_calls(text) == [call("f", a=1, b=True)]
+
+
+def test_granite_function_call_blocks():
+    text = '<function_call> {"name": "f", "arguments": {"a": 1}} <function_call> {"name": "g", "arguments": {}}'
+    assert decode_calls(text) == [call("f", a=1), call("g")]
+    assert decode_error("<function_call> f(a=1)").code == "decode:bad_function_call"
+
+
+# --- BFCL's dumps of real answers ------------------------------------------------
+
+def test_function_calling_dump_keyed_by_name_with_json_text_arguments():
+    output = [{"calc": '{"n": 10, "k": 3}'}, {"calc": '{"n": 15, "k": 5}'}]
+    assert decode_calls(output) == [call("calc", n=10, k=3), call("calc", n=15, k=5)]
+    assert decode_calls(json.dumps(output)) == [call("calc", n=10, k=3), call("calc", n=15, k=5)]
+
+
+def test_semicolon_separated_call_statements():
+    assert decode_calls("f(a=1); g.h(b='x');") == [call("f", a=1), call("g.h", b="x")]
+    assert decode_calls("f(a=1);") == [call("f", a=1)]
+
+
+def test_quoted_calls_in_a_list():
+    assert decode_calls(['f(a=1)', 'g(b=2), h(c=3)']) == [call("f", a=1), call("g", b=2), call("h", c=3)]
+    assert decode_calls("['f(a=1)']") == [call("f", a=1)]
+
+
+def test_markdown_escaped_underscores_in_names():
+    assert decode_calls("[get\\_weather(city\\_name='Paris')]") == [call("get_weather", city_name="Paris")]
+
+
+def test_name_line_then_json_arguments():
+    assert decode_calls('book_room\n{"room": "king", "nights": 2}') == [call("book_room", room="king", nights=2)]
+
+
+@pytest.mark.parametrize("text", [
+    "[f(a=1)]\n\nThis call computes the answer for you.",
+    "```python\n[f(a=1)]\n```\nThe call above does it.",
+])
+def test_a_call_followed_by_commentary_stays_a_parse_error(text):
+    assert decode_error(text).code == "decode:not_json_or_python"
+
+
 # --- 6. code fences ---------------------------------------------------------
 
 @pytest.mark.parametrize("text", [
@@ -243,10 +298,16 @@ def test_truncated_json_is_a_parse_error(text):
     assert decode_error(text).code == "decode:not_json_or_python"
 
 
-@pytest.mark.parametrize("output", ["42", '["a", "b"]', '{"foo": 1}', '"f(a=1)"', "[[f(a=1)]]", "Paris",
-                                    '[{"name": "f", "city": "Paris"}]', "f()(a=1)", [1, 2]])
+@pytest.mark.parametrize("output", ["42", '["a", "b"]', '"f(a=1)"', "[[f(a=1)]]", "Paris",
+                                    '[{"name": "f", "city": "Paris"}]', "f()(a=1)", [1, 2], '[{"foo": 1}]'])
 def test_decodes_but_is_not_a_call_list(output):
     assert decode_error(output).code == "decode:not_a_call_list"
+
+
+@pytest.mark.parametrize("output", ['[{"name": "f", "arguments": {"a": "\\ud83d"}}]', '[f(a="\\ud83d")]',
+                                    '[{"name": "f", "arguments": {"\\udc00": 1}}]', "[f(a=1)] \ud83d"])
+def test_unpaired_surrogates_are_not_text(output):
+    assert decode_error(output).code == "decode:bad_text"
 
 
 def test_arguments_string_that_is_not_json():

@@ -145,8 +145,10 @@ def test_parquet_input_and_truncated_parquet_file(tmp_path):
     out = str(tmp_path / "out")
     manifest = ingest.run(["--source", "seal_tools", "--input", str(directory / "*"), "--output", out])
     dev_rows = pq.read_table(directory / "dev.parquet").num_rows
-    assert manifest["counts"]["rows_in"] == dev_rows + 1  # the unreadable file counts as one row
-    assert manifest["counts"]["dead_letter_by_reason"].get("unreadable_file") == 1
+    # A file with no readable footer holds no rows: named before the run, counted with 0 rows.
+    assert manifest["counts"]["rows_in"] == dev_rows and manifest["counts"]["files_skipped"] == 1
+    [skipped] = manifest["config"]["skipped_inputs"]
+    assert skipped["file"].endswith("broken.parquet") and skipped["reason"].startswith("not a Parquet file")
     assert_balanced(manifest)
     examples = read_examples(out)
     assert {e["split"] for e in examples} == {"dev"}

@@ -124,3 +124,28 @@ def test_acceptable_values_follow_bfcl_form():
     assert reference_from_bfcl([{"f": {"a": [1, ""]}}]) == [{"name": "f", "arguments": {"a": [1, ""]}}]
     with pytest.raises(ValueError):
         reference_from_bfcl([{"f": {"a": 1}}])
+
+
+def test_candidate_with_models_and_upstream_verdict_round_trips_through_parquet():
+    import pyarrow as pa
+
+    from toolrm_beam.beam_pipelines.common import candidate_row
+    from toolrm_beam.schemas.records import (CANDIDATE_ARROW_SCHEMA, CANDIDATE_JSON_FIELDS,
+                                             CANDIDATE_SCHEMA_VERSION, collapse_candidates, make_candidate)
+
+    output = [{"name": "f", "arguments": {"a": 1}}]
+    answers = [make_candidate("bfcl_results:0123456789abcdef", output, f"model:{m}", correct=False,
+                              error_type="parameter_value_error", models=[m], upstream_correct=False,
+                              upstream_error_type=e)
+               for m, e in (("b", "value_error:string"), ("a", "value_error:others"), ("c", "value_error:string"))]
+    merged = collapse_candidates(answers)
+    assert merged["origin"] == "model:a" and merged["models"] == ["a", "b", "c"]
+    assert merged["upstream_correct"] is False and merged["upstream_error_type"] == "value_error:string"
+    mixed = collapse_candidates([answers[0], {**answers[1], "upstream_correct": True, "upstream_error_type": None}])
+    assert mixed["upstream_correct"] is None and mixed["upstream_error_type"] is None
+    Draft202012Validator(CANDIDATE_JSON_SCHEMA).validate(merged)
+    table = pa.Table.from_pylist([candidate_row(merged)], schema=CANDIDATE_ARROW_SCHEMA)
+    back = from_row(table.to_pylist()[0], CANDIDATE_JSON_FIELDS)
+    assert {k: back[k] for k in ("output", "models", "upstream_correct", "upstream_error_type", "origin")} == \
+        {k: merged[k] for k in ("output", "models", "upstream_correct", "upstream_error_type", "origin")}
+    assert CANDIDATE_ARROW_SCHEMA.metadata[b"toolrm.schema_version"].decode() == CANDIDATE_SCHEMA_VERSION == "1.2"

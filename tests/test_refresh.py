@@ -234,11 +234,11 @@ def test_refresh_processes_only_new_and_changed_files(tmp_path, lite_model, caps
     os.remove(multiple)
     original_scan = refresh.scan_inputs
 
-    def scan_then_compete(corpora):
+    def scan_then_compete(corpora, *args):
         publisher = LocalPublisher(os.path.join(str(dataset), refresh.MANIFEST))
         current = publisher.read()
         publisher.publish({**current.manifest, "published_at": "competitor"}, current)
-        return original_scan(corpora)
+        return original_scan(corpora, *args)
 
     refresh.scan_inputs = scan_then_compete
     try:

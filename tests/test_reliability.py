@@ -28,6 +28,7 @@ from toolrm_beam.beam_pipelines import ingest
 from llm_fixtures import faulty_server  # noqa: F401  (a pytest fixture)
 from toolrm_beam.schemas.adapters import ADAPTERS, Adapted, AdaptError, get_adapter
 from toolrm_beam.schemas.checker import CheckResult, check
+from toolrm_beam.transforms.fileio import InputError
 from toolrm_beam.transforms.read_rows import iter_file_rows
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -166,10 +167,11 @@ def _hostile_xlam_files():
 def _hostile_parquet_files():
     seal = open(os.path.join(SAMPLES, "seal_tools", "dev.parquet"), "rb").read()
     sink = io.BytesIO()
-    pq.write_table(pa.table({"question": ["a", "b", "c"], "score": [1.0, 2.0, 3.0]}), sink)
+    pq.write_table(pq.read_table(io.BytesIO(seal)).slice(0, 4), sink)
     return {
-        "truncated.parquet": (seal[: len(seal) // 2], (0, ["unreadable_file"])),
-        "wrong_schema.parquet": (sink.getvalue(), (0, ["missing_field"] * 3)),
+        "dev.parquet": (sink.getvalue(), (4, [])),
+        # No readable footer: no rows at all; named in a warning and counted with 0 rows.
+        "truncated.parquet": (seal[: len(seal) // 2], (0, [])),
     }
 
 
@@ -214,7 +216,14 @@ def test_hostile_inputs_end_in_dead_letters_and_every_row_is_counted(tmp_path):
     manifest, results = _ingest_cases(tmp_path, "seal_tools", _hostile_parquet_files(),
                                       side_files=[("tool.jsonl", catalog)])
     counts = manifest["counts"]
-    assert counts["rows_in"] == 4 and counts["rows_dead_letter"] == 4  # the unreadable file counts as one row
+    assert counts["rows_in"] == 4 and counts["rows_dead_letter"] == 0 and counts["files_skipped"] == 1
+    # A Parquet file whose columns do not fit is refused before the pipeline starts, naming them.
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"question": ["a", "b", "c"], "score": [1.0, 2.0, 3.0]}), sink)
+    (tmp_path / "seal_tools" / "wrong_schema.parquet").write_bytes(sink.getvalue())
+    with pytest.raises(InputError, match="column 'id' is missing; column 'query' is missing"):
+        ingest.run(["--source", "seal_tools", "--input", str(tmp_path / "seal_tools" / "*"),
+                    "--output", str(tmp_path / "refused")])
     for name, (written, reasons, dead) in results.items():
         table.append(("seal_tools", name, written, reasons, "; ".join(sorted({d["detail"][:70] for d in dead}))))
     table.append(("seal_tools", "(whole run)", counts["rows_written"], [f"rows_in={counts['rows_in']}",
@@ -241,6 +250,9 @@ _SAMPLE_FILES = {
     "openai_chat": os.path.join(FIXTURES, "openai_chat.jsonl"),
     "toolrm_train": os.path.join(FIXTURES, "toolrm_train.jsonl"),
     "fc_rewardbench": os.path.join(FIXTURES, "fc_rewardbench.jsonl"),
+    "bfcl_results": os.path.join(FIXTURES, "bfcl_results", "result", "gpt-4o-2024-05-13",
+                                 "gorilla_openfunctions_v1_test_java_result.json"),
+    "model_samples": os.path.join(FIXTURES, "model_samples.jsonl"),
 }
 
 

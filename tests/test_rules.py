@@ -28,7 +28,8 @@ from toolrm_beam.transforms.rules.names import invented_names
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
 CANDIDATE_KEYS = {"example_id", "candidate_id", "output", "origin", "correct", "error_type",
-                  "detail", "schema_valid", "score", "scorer"}
+                  "detail", "schema_valid", "score", "scorer", "models", "upstream_correct",
+                  "upstream_error_type"}
 SEED = 7
 
 VALUE = ErrorType.PARAMETER_VALUE_ERROR.value

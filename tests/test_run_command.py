@@ -72,7 +72,8 @@ def test_the_whole_pipeline_writes_the_same_rows_on_every_local_runner(runs):
 def test_run_accounts_for_every_candidate(runs):
     counts = _counts(runs["direct"])
     assert counts["candidates_in"] == (counts["candidates_paired"] + counts["candidates_filtered"]
-                                       + counts["candidates_quarantined"] + sum(counts["dead_letter_by_reason"].values()))
+                                       + counts["candidates_quarantined"] + sum(counts["dead_letter_by_reason"].values())
+                                       + counts["candidates_merged"])
     assert counts["pairs"] > 0 and os.path.exists(os.path.join(runs["direct"], "report.html"))
 
 

@@ -52,7 +52,8 @@ def test_bundled_model_scores_selects_and_accounts_for_every_candidate(synthesiz
     assert paired.isdisjoint({f["candidate_id"] for f in filtered})
     assert counts["candidates_paired"] == len(paired)
     assert counts["candidates_in"] == (counts["candidates_paired"] + counts["candidates_filtered"]
-                                       + counts["candidates_quarantined"] + sum(counts["dead_letter_by_reason"].values()))
+                                       + counts["candidates_quarantined"] + sum(counts["dead_letter_by_reason"].values())
+                                       + counts["candidates_merged"])
     assert counts["examples_quarantined"] == len(quarantine)
     by_id = {c["candidate_id"]: c for c in candidates}
     per_example = {}

@@ -19,6 +19,7 @@ from toolrm_beam.transforms.dead_letter import dead_letter
 
 EXAMPLES = "examples"
 CANDIDATES = "candidates"
+VERDICTS = "verdicts"
 DEAD_LETTER = "dead_letter"
 
 # Side data (answer files, catalogs) kept per worker; files arrive in any order.
@@ -30,11 +31,12 @@ def row_key(path: str, row_number: int) -> str:
 
 
 class _AdaptRows(beam.DoFn):
-    def __init__(self, source: str):
+    def __init__(self, source: str, options: dict[str, Any]):
         self._source = source
+        self._options = options
 
     def setup(self):
-        self._adapter = get_adapter(self._source)
+        self._adapter = get_adapter(self._source).with_options(**self._options)
         self._contexts: collections.OrderedDict[str, tuple[Any, str | None]] = collections.OrderedDict()
 
     def _context(self, path: str) -> tuple[Any, str | None]:
@@ -77,17 +79,21 @@ class _AdaptRows(beam.DoFn):
             yield key, example
         for candidate in adapted.candidates:
             yield beam.pvalue.TaggedOutput(CANDIDATES, candidate)
+        for verdict in adapted.verdicts:
+            yield beam.pvalue.TaggedOutput(VERDICTS, verdict)
 
 
 class AdaptRows(beam.PTransform):
-    """`(path, row_number, row)` -> `(row_key, example)`, candidates and dead letters."""
+    """`(path, row_number, row)` -> `(row_key, example)`, candidates, upstream verdicts and dead letters."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, options: dict[str, Any] | None = None):
         super().__init__()
-        get_adapter(source)  # fail at construction on an unknown source
+        self._options = dict(options or {})
+        get_adapter(source).with_options(**self._options)  # fail at construction on an unknown source or option
         self._source = source
 
     def expand(self, rows):
-        results = rows | "Adapt" >> beam.ParDo(_AdaptRows(self._source)).with_outputs(
-            CANDIDATES, DEAD_LETTER, main=EXAMPLES)
-        return {EXAMPLES: results[EXAMPLES], CANDIDATES: results[CANDIDATES], DEAD_LETTER: results[DEAD_LETTER]}
+        results = rows | "Adapt" >> beam.ParDo(_AdaptRows(self._source, self._options)).with_outputs(
+            CANDIDATES, VERDICTS, DEAD_LETTER, main=EXAMPLES)
+        return {EXAMPLES: results[EXAMPLES], CANDIDATES: results[CANDIDATES], VERDICTS: results[VERDICTS],
+                DEAD_LETTER: results[DEAD_LETTER]}

@@ -14,6 +14,7 @@ import apache_beam as beam
 from toolrm_beam.schemas import records
 from toolrm_beam.transforms import rules
 from toolrm_beam.transforms.accounting import SumCounts
+from toolrm_beam.transforms.dead_letter import dead_letter, unwritable
 
 EXAMPLES = "examples"
 CANDIDATES = "candidates"
@@ -24,8 +25,15 @@ DEAD_LETTER = "dead_letter"
 _MIN_BATCH, _MAX_BATCH = 32, 256
 
 
-class _RuleCandidatesForBatch:
-    """One batch of examples -> one list of their candidates."""
+def example_locator(example: Any) -> dict[str, Any]:
+    """What names an example in a dead letter: its id and where it came from."""
+    if not isinstance(example, dict):
+        return {"example": repr(example)[:200]}
+    return {key: example.get(key) for key in ("example_id", "source", "split", "upstream_id")}
+
+
+class _RuleCandidatesForBatch(beam.DoFn):
+    """One batch of examples -> one list of their candidates; an example that fails is its dead letter."""
 
     def __init__(self, seed: int, mix: dict[str, float] | None, max_negatives: int, include_reference: bool):
         self._seed = seed
@@ -33,15 +41,37 @@ class _RuleCandidatesForBatch:
         self._max_negatives = max_negatives
         self._include_reference = include_reference
 
-    def __call__(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _candidates(self, example: dict[str, Any]) -> list[dict[str, Any]]:
+        out = []
+        if self._include_reference:
+            out.append(_with_schema_validity(example, rules.reference_candidate(example)))
+        if self._max_negatives:
+            out.extend(_with_schema_validity(example, c) for c in rules.generate_rule_candidates(
+                example, seed=self._seed, mix=self._mix, max_negatives=self._max_negatives))
+        return out
+
+    def process(self, batch: list[dict[str, Any]]):
         out = []
         for example in batch:
-            if self._include_reference:
-                out.append(_with_schema_validity(example, rules.reference_candidate(example)))
-            if self._max_negatives:
-                out.extend(_with_schema_validity(example, c) for c in rules.generate_rule_candidates(
-                    example, seed=self._seed, mix=self._mix, max_negatives=self._max_negatives))
-        return out
+            # Isolation per example, not per batch (where with_exception_handling would act):
+            # one example whose schema breaks a rule must not take 255 others with it.
+            try:
+                made = self._candidates(example)
+            except Exception as error:  # noqa: BLE001 - any failure of one example is that example's dead letter
+                yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(
+                    "synthesize", 0, "synthesize", "synthesize_failed", f"{type(error).__name__}: {error}",
+                    example_locator(example)))
+                continue
+            for candidate in made:
+                problem = unwritable(candidate)
+                if problem is None:
+                    out.append(candidate)
+                else:  # written, it would fail its whole shard: this candidate alone is dead-lettered
+                    yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(
+                        "synthesize", 0, "write", "unpaired_surrogate", f"{candidate['origin']}: {problem}",
+                        {**example_locator(example), "candidate_id": candidate.get("candidate_id")}))
+        if out:
+            yield out
 
 
 def _with_schema_validity(example: dict[str, Any], candidate: dict[str, Any]) -> dict[str, Any]:
@@ -50,8 +80,9 @@ def _with_schema_validity(example: dict[str, Any], candidate: dict[str, Any]) ->
 
 
 class RuleCandidates(beam.PTransform):
-    """Examples -> batches (lists) of candidates: the reference and rule-based negatives of each.
+    """Examples -> {"candidates": batches (lists) of candidates, "dead_letter": examples that failed}.
 
+    Candidates are the reference and rule-based negatives of each example.
     Output elements are lists so that downstream stages (writing, counting)
     pay Beam's per-element cost once per batch.
     """
@@ -62,11 +93,12 @@ class RuleCandidates(beam.PTransform):
         self._args = (seed, mix, max_negatives, include_reference)
 
     def expand(self, examples):
-        return (
+        out = (
             examples
             | "Batch" >> beam.BatchElements(min_batch_size=_MIN_BATCH, max_batch_size=_MAX_BATCH)
-            | "Generate" >> beam.Map(_RuleCandidatesForBatch(*self._args))
+            | "Generate" >> beam.ParDo(_RuleCandidatesForBatch(*self._args)).with_outputs(DEAD_LETTER, main=CANDIDATES)
         )
+        return {CANDIDATES: out[CANDIDATES], DEAD_LETTER: out[DEAD_LETTER]}
 
 
 def obfuscated_copy_id(example: dict[str, Any], seed: int) -> str:
@@ -133,9 +165,9 @@ class CandidateSummary(SumCounts):
 
 def _first_by_origin(item):
     _, candidates = item
-    # The same output from several generators is one candidate: keep the
-    # reference, then rule, then LLM origins (a stable choice on any runner).
-    return [min(candidates, key=lambda c: (c["origin"] != "reference", c["origin"], str(c.get("correct"))))]
+    # The same output from several generators is one candidate: the reference,
+    # then the smallest origin (a stable choice on any runner).
+    return [records.collapse_candidates(list(candidates))]
 
 
 class DedupCandidates(beam.PTransform):

@@ -9,7 +9,7 @@ from typing import Any
 
 import apache_beam as beam
 
-from toolrm_beam.schemas.records import candidate_id
+from toolrm_beam.schemas.records import candidate_id, collapse_candidates
 from toolrm_beam.transforms.dead_letter import dead_letter
 
 EXAMPLES = "examples"
@@ -97,7 +97,8 @@ class RekeyCandidates(beam.PTransform):
             | "Rekey" >> beam.FlatMap(_rekey)
             | "KeyById" >> beam.Map(lambda c: (c["candidate_id"], c))
             | "GroupById" >> beam.GroupByKey()
-            # Same output for the same example: keep the smallest origin, so
-            # a correct corpus answer wins over the same text labelled otherwise.
-            | "KeepFirst" >> beam.Map(lambda item: min(item[1], key=lambda c: (c["origin"], str(c["correct"]))))
+            # Same output for the same example: one candidate, the smallest origin
+            # (a correct corpus answer wins over the same text labelled otherwise),
+            # with every model that gave it.
+            | "Collapse" >> beam.Map(lambda item: collapse_candidates(list(item[1])))
         )

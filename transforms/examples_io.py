@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from toolrm_beam.schemas.records import EXAMPLE_JSON_FIELDS, example_content_hash, from_row
+from toolrm_beam.schemas.records import EXAMPLE_ARROW_SCHEMA, EXAMPLE_JSON_FIELDS, example_content_hash, from_row
 from toolrm_beam.schemas.validation import ValidationError, validate_example
 from toolrm_beam.transforms.dead_letter import dead_letter
+from toolrm_beam.transforms.input_files import InputCheck, check_inputs, record_columns
 from toolrm_beam.transforms.read_rows import ReadRows
+
+
+def example_shard_check(patterns: list[str]) -> InputCheck:
+    """Example shards given to synthesize or score, checked before start (empty shards are fine)."""
+    columns = record_columns(EXAMPLE_ARROW_SCHEMA, ("example_id", "tools", "messages", "reference", "reference_kind"))
+    return check_inputs(patterns, columns=columns, what="example shard", empty_parquet_ok=True)
 
 EXAMPLES = "examples"
 DEAD_LETTER = "dead_letter"

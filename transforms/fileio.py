@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import uuid
 from typing import BinaryIO, Iterable
@@ -104,8 +105,14 @@ def join(base: str, *parts: str) -> str:
 
 
 def makedirs(path: str) -> None:
+    """Create an output directory; an existing file in its place is an InputError (before anything runs)."""
     if _scheme(path) == "":
-        os.makedirs(path, exist_ok=True)
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise InputError(f"output {path!r} is a file, not a directory")
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"cannot create output directory {path!r}: {error.strerror or error}") from None
 
 
 def write_bytes_atomic(path: str, data: bytes) -> None:
@@ -160,9 +167,32 @@ def size_and_sha256(path: str) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def arrow_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    """Rows as an Arrow table. The last line of defence of every writer: text that is not valid
+    Unicode (an unpaired surrogate; the stages refuse it upstream) is written escaped (`\\ud83d`)
+    with a warning, so one such value never fails a whole shard."""
+    try:
+        return pa.Table.from_pylist(rows, schema=schema)
+    except UnicodeEncodeError:
+        logging.getLogger(__name__).warning("escaping unpaired surrogates in rows being written (%s)",
+                                            schema.metadata.get(b"toolrm.record", b"?").decode()
+                                            if schema.metadata else "rows")
+        return pa.Table.from_pylist([_escaped(row) for row in rows], schema=schema)
+
+
+def _escaped(value):
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_escaped(k): _escaped(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escaped(v) for v in value]
+    return value
+
+
 def parquet_bytes(rows: list[dict], schema: pa.Schema) -> bytes:
     """Serialize rows to Parquet in memory (zstd; deterministic for the same rows)."""
-    table = pa.Table.from_pylist(rows, schema=schema)
+    table = arrow_table(rows, schema)
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd", write_statistics=True)
     return sink.getvalue()

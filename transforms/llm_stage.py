@@ -41,12 +41,14 @@ class LLMCandidates(beam.PTransform):
 
     def __init__(self, *, mode: str, seed: int, model: str, backend: str, endpoint: str | None,
                  api_key_env: str | None, device: str, samples: int, temperature: float, max_new_tokens: int,
-                 batch_size: int, error_types: list[str] | None, http: dict[str, Any] | None = None):
+                 batch_size: int, error_types: list[str] | None, http: dict[str, Any] | None = None,
+                 decoding: str = "strict"):
         super().__init__()
         self._handler = make_handler(backend=backend, model=model, endpoint=endpoint, api_key_env=api_key_env,
                                      device=device, batch_size=batch_size, http=http)
         self._generate: dict[str, Any] = dict(mode=mode, samples=samples, temperature=temperature,
-                                              max_new_tokens=max_new_tokens, seed=seed, error_types=error_types)
+                                              max_new_tokens=max_new_tokens, seed=seed, error_types=error_types,
+                                              decoding=decoding)
 
     def expand(self, examples):
         return examples | "Generate" >> GenerateWithLLM(self._handler, **self._generate)

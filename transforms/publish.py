@@ -81,6 +81,10 @@ class ManifestPublisher:
     def read(self) -> Published:
         raise NotImplementedError
 
+    def remove_stale_temporaries(self) -> list[str]:
+        """Delete staged manifests a killed publisher left; returns their paths (none on object stores)."""
+        return []
+
     def publish(self, manifest: dict[str, Any], expected: Published, *,
                 before_replace: Callable[[], None] | None = None) -> Published:
         """Make `manifest` the published version if `expected` is still the published one.
@@ -112,6 +116,19 @@ class LocalPublisher(ManifestPublisher):
         except FileNotFoundError:
             return Published(None, None)
         return Published(decode(data, self.path), _sha256(data))
+
+    def remove_stale_temporaries(self) -> list[str]:
+        # A publisher stages and replaces while holding the lock, so under the
+        # lock any staged manifest is a dead publisher's: no grace period needed.
+        directory, name = os.path.split(self.path)
+        removed = []
+        with self._locked():
+            for entry in sorted(os.listdir(directory)):
+                if entry.startswith(f".{name}{TEMP_MARK}"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(os.path.join(directory, entry))
+                        removed.append(os.path.join(directory, entry))
+        return removed
 
     @contextlib.contextmanager
     def _locked(self):

@@ -1,19 +1,23 @@
 """Read raw rows from JSONL/JSON/Parquet files, keeping file and row number.
 
 Row numbers are 1-based: the line number for JSONL (blank lines are not
-rows), the row index for Parquet and JSON arrays. A file that cannot be read
+rows), the row index for Parquet and JSON arrays; a file whose first line is
+`{` alone (one JSON object, pretty-printed) is that one row. Rows are
+parsed strictly (schemas/strict_json.py): NaN, duplicate keys and unpaired
+surrogates make a row a dead letter with the reason. A file that cannot be read
 at all (a truncated Parquet footer, say) becomes one dead-letter record with
 row number 0, so the job goes on and the loss is visible.
 """
 from __future__ import annotations
 
 import codecs
-import json
+import itertools
 from typing import Any, Iterator
 
 import apache_beam as beam
 import pyarrow.parquet as pq
 
+from toolrm_beam.schemas import strict_json
 from toolrm_beam.transforms import fileio
 from toolrm_beam.transforms.dead_letter import dead_letter
 
@@ -39,7 +43,14 @@ def _iter_parquet(path: str) -> Iterator[tuple[int, Any, str | None]]:
         for batch in parquet.iter_batches(batch_size=_BATCH_ROWS):
             for row in batch.to_pylist():
                 number += 1
-                yield number, row, None
+                # Arrow strings are valid UTF-8. A NaN in a top-level number column is how pandas
+                # writes a missing number; one inside a list or struct is a value, and refused.
+                nested = {key: value for key, value in row.items() if not isinstance(value, float)}
+                found = strict_json.problem(nested, strings=False)
+                if found is None:
+                    yield number, row, None
+                else:
+                    yield number, row, f"{found[0]}: {found[1]}"
 
 
 # UTF-32 first: its little-endian BOM starts with UTF-16's.
@@ -64,12 +75,7 @@ def _iter_wide_text(path: str, encoding: str) -> Iterator[tuple[int, Any, str | 
         yield 0, data[:100_000], f"bad_encoding: file is not valid {encoding.upper()} ({error.reason} at byte {error.start})"
         return
     if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as error:
-            yield 0, text[:100_000], f"malformed_json: file is not a JSON array: {error}"
-            return
-        yield from ((number, item, None) for number, item in enumerate(items, start=1))
+        yield from _iter_array(text)
         return
     for number, line in enumerate(text.split("\n"), start=1):
         yield from _parse_line(number, line.encode("utf-8"))
@@ -86,22 +92,46 @@ def _iter_json_lines(path: str) -> Iterator[tuple[int, Any, str | None]]:
         if rest is not None:
             # A JSON array file: rows are its elements.
             try:
-                items = json.loads((first + rest).decode("utf-8-sig"))
-            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-                yield 0, (first + rest)[:100_000], f"malformed_json: file is not a JSON array: {error}"
+                text = (first + rest).decode("utf-8-sig")
+            except UnicodeDecodeError as error:
+                yield 0, (first + rest)[:100_000], f"bad_encoding: file is not UTF-8 ({error.reason} at byte {error.start})"
                 return
-            for number, item in enumerate(items, start=1):
-                yield number, item, None
+            yield from _iter_array(text)
             return
+        lines = iter(handle.readline, b"")
+        head = first + next(lines, b"")
+        if head.strip() == b"{":
+            # One JSON object spread over lines (a pretty-printed record): the file is that one row.
+            whole = head + handle.read()
+            try:
+                text = whole.decode("utf-8-sig")
+                value = strict_json.parse(text)
+            except (UnicodeDecodeError, strict_json.StrictJSONError):
+                value = text = None
+            if value is not None and not isinstance(value, list):
+                found = strict_json.problem(value)
+                yield (1, value, None) if found is None else (1, text[:100_000], f"{found[0]}: {found[1]}")
+                return
+            lines = iter(whole[len(head):].splitlines(keepends=True))
         number = 0
-        pending = first
-        for line in iter(handle.readline, b""):
+        for line in itertools.chain([head] if head else [], lines):
             number += 1
-            yield from _parse_line(number, pending + line)
-            pending = b""
-        if pending:
-            number += 1
-            yield from _parse_line(number, pending)
+            yield from _parse_line(number, line)
+
+
+def _iter_array(text: str) -> Iterator[tuple[int, Any, str | None]]:
+    """The elements of a JSON array file; a flawed element is refused alone, not the file."""
+    try:
+        items = strict_json.parse(text)
+    except strict_json.StrictJSONError as error:
+        yield 0, text[:100_000], f"malformed_json: file is not a JSON array: {error.detail}"
+        return
+    if not isinstance(items, list):
+        yield 0, text[:100_000], "malformed_json: file is not a JSON array"
+        return
+    for number, item in enumerate(items, start=1):
+        found = strict_json.problem(item)
+        yield (number, item, None) if found is None else (number, item, f"{found[0]}: {found[1]}")
 
 
 def _parse_line(number: int, raw: bytes) -> Iterator[tuple[int, Any, str | None]]:
@@ -113,11 +143,9 @@ def _parse_line(number: int, raw: bytes) -> Iterator[tuple[int, Any, str | None]
         yield number, raw, f"bad_encoding: row is not UTF-8 ({error.reason} at byte {error.start})"
         return
     try:
-        yield number, json.loads(text), None
-    except json.JSONDecodeError as error:
-        yield number, text, f"malformed_json: {error.msg} at column {error.colno}"
-    except RecursionError:
-        yield number, text, "malformed_json: nesting too deep to parse"
+        yield number, strict_json.loads(text), None
+    except strict_json.StrictJSONError as error:
+        yield number, text, f"{error.reason}: {error.detail}"
 
 
 class _ReadFileRows(beam.DoFn):

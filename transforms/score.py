@@ -9,6 +9,7 @@ batch of candidates, so token-budget batching works across examples.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Optional, Sequence
 
 import apache_beam as beam
@@ -16,10 +17,15 @@ from apache_beam.ml.inference.base import ModelHandler, RunInference
 
 from toolrm_beam.models import LITE_MODEL
 from toolrm_beam.runners.presets import gpu_resource_hints
-from toolrm_beam.transforms.dead_letter import dead_letter
+from toolrm_beam.transforms.dead_letter import dead_letter, exception_detail
+from toolrm_beam.transforms.fileio import InputError
 from toolrm_beam.transforms.reward.transformers_rm import ScoreRequest, ScoreResult
 
 BUNDLED_MODEL = LITE_MODEL  # package data: found in a checkout and in an installed wheel alike
+
+# No-model baselines (transforms/reward/heuristics.py): schema validity, grounding in the user's text, both.
+HEURISTIC_SCORERS = ("heuristic-schema", "heuristic-grounded", "heuristic")
+SCORERS = ("lite", "transformers", "vllm", *HEURISTIC_SCORERS)
 
 SCORED = "scored"
 DEAD_LETTER = "dead_letter"
@@ -41,7 +47,24 @@ class GroupScoringHandler(ModelHandler):
         return self._inner.load_model()
 
     def run_inference(self, batch: Sequence[tuple[dict, list[dict]]], model: Any,
-                      inference_args: Optional[dict[str, Any]] = None) -> list[tuple[dict, list[dict]]]:
+                      inference_args: Optional[dict[str, Any]] = None) -> list[tuple]:
+        """Scored groups; a batch that fails is scored group by group, and a group that fails
+        alone comes back as `(example, candidates, error)` for ScoreGroups to dead-letter."""
+        try:
+            return self._score(batch, model, inference_args)
+        except Exception:  # noqa: BLE001 - find the group at fault; the others still get their scores
+            if len(batch) == 1:
+                raise
+        out: list[tuple] = []
+        for group in batch:
+            try:
+                out.extend(self._score([group], model, inference_args))
+            except Exception as error:  # noqa: BLE001 - this group's failure is its dead letter
+                out.append((group[0], group[1], f"{type(error).__name__}: {error}"))
+        return out
+
+    def _score(self, batch: Sequence[tuple[dict, list[dict]]], model: Any,
+               inference_args: Optional[dict[str, Any]]) -> list[tuple[dict, list[dict]]]:
         requests = [ScoreRequest(example, candidate) for example, candidates in batch for candidate in candidates]
         results: list[ScoreResult] = list(self._inner.run_inference(requests, model, inference_args))
         if len(results) != len(requests):
@@ -70,19 +93,46 @@ class GroupScoringHandler(ModelHandler):
         return "toolrm_score"
 
 
+def _candidate_dead_letters(example: Any, candidates: Any, detail: str):
+    """One dead letter per candidate of a group the scorer failed on (accounting is per candidate)."""
+    example_id = example.get("example_id") if isinstance(example, dict) else None
+    for candidate in candidates if isinstance(candidates, (list, tuple)) else []:
+        yield dead_letter("score", 0, "score", "score_failed", detail,
+                          {"example_id": example_id,
+                           "candidate_id": candidate.get("candidate_id") if isinstance(candidate, dict) else None})
+
+
+def _is_group(element: Any) -> bool:
+    return isinstance(element, tuple) and len(element) == 2 and isinstance(element[0], dict)
+
+
 class _FailedGroups(beam.DoFn):
-    """RunInference failures (a whole batch of groups) -> one dead letter per candidate."""
+    """RunInference failures (a batch of groups, with Beam's (type, repr, traceback)) -> dead letters."""
 
     def process(self, failure):
         element, error = failure if isinstance(failure, tuple) and len(failure) == 2 else (failure, None)
-        try:
-            example, candidates = element
-        except (TypeError, ValueError):
-            yield dead_letter("score", 0, "score", "score_failed", repr(error)[:2000], repr(element)[:1000])
+        if isinstance(error, tuple) and len(error) == 3:
+            detail = exception_detail(*error)
+        else:
+            detail = f"{type(error).__name__}: {error}"
+        groups = [element] if _is_group(element) else list(element) if isinstance(element, (list, tuple)) else []
+        if not groups or not all(_is_group(g) for g in groups):
+            yield dead_letter("score", 0, "score", "score_failed", detail, repr(element)[:1000])
             return
-        for candidate in candidates:
-            yield dead_letter("score", 0, "score", "score_failed", f"{type(error).__name__}: {error}"[:2000],
-                              {"example_id": example.get("example_id"), "candidate_id": candidate.get("candidate_id")})
+        for example, candidates in groups:
+            yield from _candidate_dead_letters(example, candidates, detail)
+
+
+class _SplitFailedGroups(beam.DoFn):
+    """Groups the handler could not score alone (`(example, candidates, error)`) -> dead letters."""
+
+    def process(self, element):
+        if len(element) == 3:
+            example, candidates, error = element
+            for record in _candidate_dead_letters(example, candidates, error):
+                yield beam.pvalue.TaggedOutput(DEAD_LETTER, record)
+            return
+        yield element
 
 
 class ScoreGroups(beam.PTransform):
@@ -99,18 +149,30 @@ class ScoreGroups(beam.PTransform):
             .with_resource_hints(**hints)
         failures = (other.failed_inferences, *other.failed_preprocessing, *other.failed_postprocessing)
         failed = failures | "Failures" >> beam.Flatten() | "ToDeadLetter" >> beam.ParDo(_FailedGroups())
-        return {SCORED: main, DEAD_LETTER: failed}
+        split = main | "SplitFailed" >> beam.ParDo(_SplitFailedGroups()).with_outputs(DEAD_LETTER, main=SCORED)
+        dead = (failed, split[DEAD_LETTER]) | "DeadLetters" >> beam.Flatten()
+        return {SCORED: split[SCORED], DEAD_LETTER: dead}
 
 
 def make_scorer(scorer: str, *, model: str | None = None, device: str = "cpu", max_length: int = 4096,
                 batch_tokens: int | None = None) -> GroupScoringHandler:
-    """`lite` (the bundled CPU model, or a lite model at `model`) or `transformers` (a checkpoint at `model`)."""
+    """`lite` (the bundled CPU model, or a lite model at `model`), `transformers`/`vllm` (a checkpoint at
+    `model`), or a no-model heuristic (`heuristic-schema`, `heuristic-grounded`, `heuristic`).
+
+    A local model path that does not exist is an InputError, before anything runs.
+    """
+    if model and "://" not in model and not os.path.exists(model):
+        raise InputError(f"--model {model!r}: no such file or directory (models are local paths or gs:// URLs)")
     if scorer == "lite":
         from toolrm_beam.transforms.reward.lite.handler import LiteRewardHandler
-        return GroupScoringHandler(LiteRewardHandler(model or BUNDLED_MODEL), max_groups_per_batch=256)
+        try:
+            handler = LiteRewardHandler(model or BUNDLED_MODEL)
+        except (FileNotFoundError, ValueError) as error:
+            raise InputError(f"--model {model!r}: not a lite reward model ({error})") from None
+        return GroupScoringHandler(handler, max_groups_per_batch=256)
     if scorer == "transformers":
         if not model:
-            raise ValueError("--model (a local path or gs:// URL of the reward model) is required for --scorer transformers")
+            raise InputError("--model (a local path or gs:// URL of the reward model) is required for --scorer transformers")
         from toolrm_beam.transforms.reward.transformers_rm import TransformersRewardHandler
         kwargs = {"device": device, "max_length": max_length}
         if batch_tokens:
@@ -118,7 +180,10 @@ def make_scorer(scorer: str, *, model: str | None = None, device: str = "cpu", m
         return GroupScoringHandler(TransformersRewardHandler(model, **kwargs), max_groups_per_batch=16)
     if scorer == "vllm":
         if not model:
-            raise ValueError("--model is required for --scorer vllm")
+            raise InputError("--model is required for --scorer vllm")
         from toolrm_beam.transforms.reward.vllm_rm import VLLMRewardHandler
         return GroupScoringHandler(VLLMRewardHandler(model), max_groups_per_batch=64)
-    raise ValueError(f"unknown scorer {scorer!r}; choose lite, transformers or vllm")
+    if scorer in HEURISTIC_SCORERS:
+        from toolrm_beam.transforms.reward.heuristics import HeuristicHandler
+        return GroupScoringHandler(HeuristicHandler(scorer), max_groups_per_batch=256)
+    raise InputError(f"unknown scorer {scorer!r}; choose from {', '.join(SCORERS)}")

@@ -8,7 +8,8 @@ from typing import Any
 import apache_beam as beam
 
 from toolrm_beam.schemas.pairs import pair_row
-from toolrm_beam.transforms.dead_letter import dead_letter
+from toolrm_beam.schemas.records import collapse_candidates
+from toolrm_beam.transforms.dead_letter import FailedElements, dead_letter
 from toolrm_beam.transforms.selection import SelectionPolicy, select_pairs
 
 GROUPS = "groups"
@@ -16,6 +17,7 @@ PAIRS = "pairs"
 FILTERED = "filtered"
 QUARANTINE = "quarantine"
 DEAD_LETTER = "dead_letter"
+MERGED = "merged"
 EXAMPLES = "examples"
 CANDIDATES = "candidates"
 
@@ -32,11 +34,19 @@ class _Group(beam.DoFn):
             return
         if candidates:
             # One order for every runner: the scorer and the selection see the same list.
-            yield examples[0], sorted(candidates, key=lambda c: c["candidate_id"])
+            # Corpus answers and synthesized candidates can be the same output (a model's
+            # answer equal to the rendered reference): one candidate each.
+            by_id: dict[str, list[dict]] = {}
+            for candidate in candidates:
+                by_id.setdefault(candidate["candidate_id"], []).append(candidate)
+            if len(by_id) < len(candidates):
+                yield beam.pvalue.TaggedOutput(MERGED, len(candidates) - len(by_id))  # counted, so none is lost
+            yield examples[0], [collapse_candidates(by_id[key]) for key in sorted(by_id)]
 
 
 class GroupCandidates(beam.PTransform):
-    """Examples and candidates -> `(example, [candidates])`; orphans dead-lettered."""
+    """Examples and candidates -> `(example, [candidates])`; orphans dead-lettered; `merged` counts the
+    input rows folded into another with the same candidate id (one output, two inputs)."""
 
     def __init__(self, candidates):
         super().__init__()
@@ -47,8 +57,8 @@ class GroupCandidates(beam.PTransform):
             EXAMPLES: examples | "KeyExamples" >> beam.Map(lambda e: (e["example_id"], e)),
             CANDIDATES: self._candidates | "KeyCandidates" >> beam.Map(lambda c: (c["example_id"], c)),
         } | "Join" >> beam.CoGroupByKey()
-        out = joined | "Group" >> beam.ParDo(_Group()).with_outputs(DEAD_LETTER, main=GROUPS)
-        return {GROUPS: out[GROUPS], DEAD_LETTER: out[DEAD_LETTER]}
+        out = joined | "Group" >> beam.ParDo(_Group()).with_outputs(DEAD_LETTER, MERGED, main=GROUPS)
+        return {GROUPS: out[GROUPS], DEAD_LETTER: out[DEAD_LETTER], MERGED: out[MERGED]}
 
 
 def _filtered_row(candidate: dict[str, Any], reason: str) -> dict[str, Any]:
@@ -78,8 +88,16 @@ class _Select(beam.DoFn):
             yield beam.pvalue.TaggedOutput(FILTERED, _filtered_row(candidate, reason))
 
 
+def _group_candidates(group) -> list[tuple[str, int, Any]]:
+    """A group the selection failed on, one entry per candidate (accounting is per candidate)."""
+    example, candidates = group
+    return [("select", 0, {"example_id": example.get("example_id"), "candidate_id": c.get("candidate_id")})
+            for c in candidates]
+
+
 class SelectPairs(beam.PTransform):
-    """Scored `(example, candidates)` groups -> pairs, filtered candidates and quarantined examples."""
+    """Scored `(example, candidates)` groups -> pairs, filtered candidates, quarantined examples,
+    and a dead letter per candidate of a group the selection failed on."""
 
     def __init__(self, policy: SelectionPolicy, scorer: str):
         super().__init__()
@@ -87,9 +105,12 @@ class SelectPairs(beam.PTransform):
         self._scorer = scorer
 
     def expand(self, groups):
-        out = groups | "Select" >> beam.ParDo(_Select(self._policy, self._scorer)).with_outputs(
-            FILTERED, QUARANTINE, main=PAIRS)
-        return {PAIRS: out[PAIRS], FILTERED: out[FILTERED], QUARANTINE: out[QUARANTINE]}
+        select = beam.ParDo(_Select(self._policy, self._scorer)).with_output_types(
+            Any, **{FILTERED: Any, QUARANTINE: Any})  # declared, so Beam knows every tag it will see
+        out = groups | "Select" >> select.with_outputs(FILTERED, QUARANTINE, main=PAIRS).with_exception_handling(
+            dead_letter_tag="failed")
+        dead = out["failed"] | "FailedGroups" >> FailedElements("select", _group_candidates)
+        return {PAIRS: out[PAIRS], FILTERED: out[FILTERED], QUARANTINE: out[QUARANTINE], DEAD_LETTER: dead}
 
 
 def _sample_rank(candidate_id: str) -> int:

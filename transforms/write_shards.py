@@ -117,7 +117,7 @@ class _WriteBundleFile(beam.DoFn):
             self._path = fileio.join(self._temp_dir, f"{uuid.uuid4().hex}.parquet")
             self._handle = fileio.open_write(self._path)
             self._writer = pq.ParquetWriter(self._handle, self._schema, compression="zstd")
-        self._writer.write_table(pa.Table.from_pylist(self._buffer, schema=self._schema))
+        self._writer.write_table(fileio.arrow_table(self._buffer, self._schema))
         self._rows += len(self._buffer)
         self._buffer = []
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 from toolrm_beam.schemas.adapters.acebench import AceBenchAdapter
 from toolrm_beam.schemas.adapters.base import Adapted, AdaptError, SourceAdapter
 from toolrm_beam.schemas.adapters.bfcl import BfclAdapter
+from toolrm_beam.schemas.adapters.bfcl_results import BfclResultsAdapter
 from toolrm_beam.schemas.adapters.fc_rewardbench import FCRewardBenchAdapter
+from toolrm_beam.schemas.adapters.model_samples import ModelSamplesAdapter
 from toolrm_beam.schemas.adapters.openai_chat import OpenAIChatAdapter
 from toolrm_beam.schemas.adapters.seal_tools import SealToolsAdapter
 from toolrm_beam.schemas.adapters.toolrm_train import ToolRMTrainAdapter
@@ -17,7 +19,8 @@ ADAPTERS: dict[str, SourceAdapter] = {
     adapter.name: adapter
     for adapter in (
         SealToolsAdapter(), AceBenchAdapter(), BfclAdapter(), XlamAdapter(),
-        OpenAIChatAdapter(), ToolRMTrainAdapter(), FCRewardBenchAdapter(),
+        OpenAIChatAdapter(), ToolRMTrainAdapter(), FCRewardBenchAdapter(), BfclResultsAdapter(),
+        ModelSamplesAdapter(),
     )
 }
 

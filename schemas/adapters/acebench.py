@@ -13,7 +13,7 @@ from typing import Any
 
 from toolrm_beam.schemas import records
 from toolrm_beam.schemas.adapters import common
-from toolrm_beam.schemas.adapters.base import Adapted, AdaptError, OpenFn, SourceAdapter
+from toolrm_beam.schemas.adapters.base import ID, JSON_VALUE, TEXT, Adapted, AdaptError, OpenFn, SourceAdapter
 
 ANSWER_DIR = "possible_answer"
 
@@ -26,9 +26,11 @@ class AceBenchAdapter(SourceAdapter):
     license = "MIT"
     upstream = "https://github.com/ACEBench/ACEBench (data_all/data_en/)"
 
+    required_columns = {"id": ID, "question": (TEXT,), "function": JSON_VALUE}
+
     def is_data_file(self, path: str) -> bool:
-        base = common.basename(path)
-        return common.parent_name(path) != ANSWER_DIR and base.startswith("data_") and base.endswith(".json")
+        # Any name (upstream's are `data_<category>.json`); answers sit in possible_answer/.
+        return common.parent_name(path) != ANSWER_DIR and common.is_data_name(path)
 
     def split_of(self, path: str) -> str:
         return common.stem(path).removeprefix("data_")
@@ -43,6 +45,9 @@ class AceBenchAdapter(SourceAdapter):
                 raise
             answers = {}  # irrelevance needs no answer
         return {"category": category, "answers": {k: v.get("ground_truth") for k, v in answers.items()}}
+
+    def context_warnings(self, path: str, context: Any, open_fn: OpenFn) -> list[tuple[str, str, int]]:
+        return common.unmatched_answers(path, context["answers"], open_fn, ANSWER_DIR)
 
     def adapt(self, row: Any, context: dict[str, Any] | None, split: str) -> Adapted:
         row = common.require_mapping(row)

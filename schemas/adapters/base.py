@@ -12,13 +12,19 @@ from typing import Any, BinaryIO, Callable
 
 OpenFn = Callable[[str], BinaryIO]
 
+# Kinds of a Parquet column, by Arrow type (transforms/input_files.py decides which).
+TEXT, NUMBER, BOOLEAN, LIST, OBJECT = "text", "number", "boolean", "list", "object"
+JSON_VALUE = (TEXT, LIST, OBJECT)  # a JSON-typed field: decoded (list/struct) or JSON text
+ID = (TEXT, NUMBER)
+
 
 class AdaptError(ValueError):
     """A row that cannot become a valid record; `reason` is a stable code.
 
     Reasons in use: malformed_json, missing_field, bad_field_type,
-    missing_answer, unknown_tool_in_reference, invalid_tool_spec,
-    empty_conversation, unsupported_row.
+    missing_answer, missing_question, unknown_tool_in_reference,
+    invalid_tool_spec, unsupported_source_type, empty_conversation,
+    unsupported_row, unknown_example.
     """
 
     def __init__(self, reason: str, detail: str):
@@ -29,9 +35,16 @@ class AdaptError(ValueError):
 
 @dataclasses.dataclass
 class Adapted:
-    """What one input row became: examples, and candidates for pair corpora."""
+    """What one input row became: examples, and candidates for pair corpora.
+
+    `verdicts` are for sources that carry an upstream judgement of a model's
+    answer (BFCL's score files): one `{category, model, checker_correct,
+    checker_code, upstream_correct, upstream_error_type}` per answer, counted
+    into the ingest manifest's agreement table.
+    """
     examples: list[dict[str, Any]]
     candidates: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    verdicts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 class SourceAdapter:
@@ -40,6 +53,10 @@ class SourceAdapter:
     name: str = ""          # the `--source` value and the Example's `source`
     license: str = ""
     upstream: str = ""      # where the corpus comes from, for attribution
+    # Columns a Parquet file of this corpus must have, with the kinds each may
+    # be (transforms/input_files.py: text, number, list, object): a file that
+    # lacks one is refused before the pipeline starts, naming the columns.
+    required_columns: dict[str, tuple[str, ...]] = {}
 
     def is_data_file(self, path: str) -> bool:
         """False for side files (answers, catalogs) that a glob may also match."""
@@ -50,9 +67,19 @@ class SourceAdapter:
         base = path.rstrip("/").rsplit("/", 1)[-1]
         return base.split(".", 1)[0]
 
+    def with_options(self, **options: Any) -> "SourceAdapter":
+        """This adapter configured by source-specific ingest options (`--examples` for model_samples)."""
+        if options:
+            raise ValueError(f"source {self.name!r} takes no options, got {sorted(options)}")
+        return self
+
     def load_context(self, path: str, open_fn: OpenFn) -> Any:
         """Side data for one data file. Raise FileNotFoundError/ValueError if unusable."""
         return None
+
+    def context_warnings(self, path: str, context: Any, open_fn: OpenFn) -> list[tuple[str, str, int]]:
+        """`(warning, counter, count)` about a data file's side data, e.g. answers no question has."""
+        return []
 
     def adapt(self, row: Any, context: Any, split: str) -> Adapted:
         raise NotImplementedError

@@ -12,7 +12,7 @@ from typing import Any
 
 from toolrm_beam.schemas import records
 from toolrm_beam.schemas.adapters import common
-from toolrm_beam.schemas.adapters.base import Adapted, AdaptError, OpenFn, SourceAdapter
+from toolrm_beam.schemas.adapters.base import ID, JSON_VALUE, LIST, TEXT, Adapted, AdaptError, OpenFn, SourceAdapter
 
 ANSWER_DIR = "possible_answer"
 _PREFIX = re.compile(r"^BFCL_v\d+_")
@@ -34,10 +34,12 @@ class BfclAdapter(SourceAdapter):
     name = "bfcl"
     license = "Apache-2.0"
     upstream = "https://github.com/ShishirPatil/gorilla (berkeley-function-call-leaderboard/bfcl_eval/data/)"
+    required_columns = {"id": ID, "question": (LIST, TEXT), "function": JSON_VALUE}
 
     def is_data_file(self, path: str) -> bool:
-        base = common.basename(path)
-        return common.parent_name(path) != ANSWER_DIR and base.startswith("BFCL_") and base.endswith(".json")
+        # Any name: a user's own file in BFCL's format is read like an upstream one.
+        # Answers are side files because of where they sit, not what they are called.
+        return common.parent_name(path) != ANSWER_DIR and common.is_data_name(path)
 
     def split_of(self, path: str) -> str:
         return _PREFIX.sub("", common.stem(path))
@@ -51,6 +53,9 @@ class BfclAdapter(SourceAdapter):
                        for k, v in common.index_by_id(common.read_json_records(answers_path, open_fn),
                                                       answers_path).items()}
         return {"category": category, "answers": answers}
+
+    def context_warnings(self, path: str, context: Any, open_fn: OpenFn) -> list[tuple[str, str, int]]:
+        return common.unmatched_answers(path, context["answers"], open_fn, ANSWER_DIR)
 
     def adapt(self, row: Any, context: dict[str, Any] | None, split: str) -> Adapted:
         row = common.require_mapping(row)
@@ -66,7 +71,7 @@ class BfclAdapter(SourceAdapter):
         original_tools = common.field(row, "function", (list, dict), json_ok=True)
         if isinstance(original_tools, dict):  # a few early rows hold one spec, unwrapped
             original_tools = [original_tools]
-        messages = common.normalize_messages(_single_turn(question), "question")
+        messages = common.normalize_messages(single_turn(question), "question")
         tools = common.normalize_tools(original_tools)
 
         if _is_irrelevance(category):
@@ -75,13 +80,7 @@ class BfclAdapter(SourceAdapter):
             answers = context.get("answers") or {}
             if upstream_id not in answers:
                 raise AdaptError("missing_answer", f"no ground truth for {upstream_id!r} in {ANSWER_DIR}/")
-            try:
-                reference = records.reference_from_bfcl(answers[upstream_id])
-            except ValueError as error:
-                raise AdaptError("bad_field_type", f"ground truth of {upstream_id!r}: {error}") from None
-            if not reference:
-                raise AdaptError("missing_answer", f"ground truth of {upstream_id!r} is empty")
-            common.check_reference_tools(reference, tools)
+            reference = checked_reference(records.reference_from_bfcl, answers[upstream_id], upstream_id, tools)
             kind = records.REFERENCE_CALL
         example = records.make_example(
             source=self.name, split=split, upstream_id=upstream_id, tools=tools,
@@ -90,7 +89,22 @@ class BfclAdapter(SourceAdapter):
         return Adapted(examples=[example])
 
 
-def _single_turn(question: list[Any]) -> list[Any]:
+def checked_reference(convert, ground_truth: Any, upstream_id: str, tools: list[dict[str, Any]]
+                      ) -> list[dict[str, Any]]:
+    """`convert(ground_truth)` as a canonical reference: non-empty and naming only offered tools."""
+    try:
+        reference = convert(ground_truth)
+    except AdaptError:
+        raise
+    except ValueError as error:
+        raise AdaptError("bad_field_type", f"ground truth of {upstream_id!r}: {error}") from None
+    if not reference:
+        raise AdaptError("missing_answer", f"ground truth of {upstream_id!r} is empty")
+    common.check_reference_tools(reference, tools)
+    return reference
+
+
+def single_turn(question: list[Any]) -> list[Any]:
     """`[[messages of turn 1], ...]` or a flat message list -> the one turn."""
     if not question:
         raise AdaptError("empty_conversation", "question holds no turn")

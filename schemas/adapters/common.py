@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from toolrm_beam.schemas import decoding, records
+from toolrm_beam.schemas import decoding, records, strict_json
 from toolrm_beam.schemas.errors import ErrorType
 from toolrm_beam.schemas.adapters.base import AdaptError, OpenFn
 from toolrm_beam.schemas.tool_spec import ToolSpecError, normalize_tool, properties_schema
@@ -55,22 +55,33 @@ def stem(path: str) -> str:
     return basename(path).split(".", 1)[0]
 
 
+# What a corpus data file may be called: JSON, JSONL or Parquet (READMEs and the like are not data).
+DATA_SUFFIXES = (".json", ".jsonl", ".parquet", ".pq")
+
+
+def is_data_name(path: str) -> bool:
+    return basename(path).lower().endswith(DATA_SUFFIXES)
+
+
 def shard_split(path: str) -> str:
     """`train-00000-of-00003.parquet` -> `train`: shards of one split share it."""
     return _SHARD_SUFFIX.sub("", stem(path)) or stem(path)
 
 
 def read_json_records(path: str, open_fn: OpenFn) -> list[Any]:
-    """Records of a JSONL file (or of a file holding one JSON array)."""
+    """Records of a JSONL file (or of a file holding one JSON array), parsed strictly."""
     with open_fn(path) as handle:
         text = handle.read()
     if isinstance(text, bytes):
-        text = text.decode("utf-8")
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
-            value = json.loads(stripped)
-        except json.JSONDecodeError:
+            value = strict_json.loads(stripped)
+        except strict_json.StrictJSONError:
             value = None
         if isinstance(value, list):
             return value
@@ -78,10 +89,48 @@ def read_json_records(path: str, open_fn: OpenFn) -> list[Any]:
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not JSON: {error}") from None
+                out.append(strict_json.loads(line))
+            except strict_json.StrictJSONError as error:
+                raise ValueError(f"{path}:{number}: {error.reason}: {error.detail}") from None
     return out
+
+
+def record_ids(path: str, open_fn: OpenFn) -> set[str]:
+    """The `id` of every row of a JSONL/JSON file that has one (rows that do not parse are skipped:
+    ingest dead-letters them)."""
+    ids = set()
+    with open_fn(path) as handle:
+        text = handle.read()
+    text = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    stripped = text.lstrip("\ufeff \t\r\n")
+    try:
+        rows = json.loads(stripped) if stripped.startswith("[") else None
+    except ValueError:
+        rows = None
+    if not isinstance(rows, list):
+        rows = []
+        for line in text.splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+    for row in rows:
+        if isinstance(row, dict) and row.get("id") is not None:
+            ids.add(str(row["id"]))
+    return ids
+
+
+def unmatched_answers(path: str, answers: dict[str, Any], open_fn: OpenFn, answer_dir: str
+                      ) -> list[tuple[str, str, int]]:
+    """A warning (and its count) for answers whose id matches no question of the data file."""
+    if not answers or path.lower().endswith((".parquet", ".pq")):
+        return []
+    orphans = sorted(set(answers) - record_ids(path, open_fn))
+    if not orphans:
+        return []
+    shown = ", ".join(orphans[:5]) + (", ..." if len(orphans) > 5 else "")
+    return [(f"{sibling(path, answer_dir, basename(path))}: {len(orphans)} answer(s) match no question of "
+             f"{path} ({shown})", "answers_without_question", len(orphans))]
 
 
 def index_by_id(records_: list[Any], path: str) -> dict[str, Any]:
@@ -125,15 +174,21 @@ def field(row: Mapping, key: str, kind: type | tuple[type, ...], *, required: bo
     value = _plain(value)
     if json_ok and isinstance(value, str) and str not in _as_tuple(kind):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError as error:
-            raise AdaptError("malformed_json", f"field {key!r} is not valid JSON: {error}") from None
-        except RecursionError:
-            raise AdaptError("malformed_json", f"field {key!r} is nested too deeply to parse") from None
+            value = strict_json.loads(value)
+        except strict_json.StrictJSONError as error:
+            raise AdaptError(error.reason, _json_field_detail(key, error)) from None
     if not isinstance(value, kind) or isinstance(value, bool) and bool not in _as_tuple(kind):
         names = "/".join(k.__name__ for k in _as_tuple(kind))
         raise AdaptError("bad_field_type", f"field {key!r} must be {names}, got {type(value).__name__}")
     return value
+
+
+def _json_field_detail(key: str, error: strict_json.StrictJSONError) -> str:
+    if error.reason != "malformed_json":
+        return f"field {key!r}: {error.detail}"
+    if error.detail.startswith("nesting too deep"):
+        return f"field {key!r} is nested too deeply to parse"
+    return f"field {key!r} is not valid JSON: {error.detail}"
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -193,15 +248,15 @@ def _tool_from_spec(spec: Any, flat: bool | None) -> dict[str, Any]:
     parameters = spec["parameters"] if "parameters" in spec else spec.get("arguments")
     if isinstance(parameters, str):
         try:
-            parameters = json.loads(parameters)
-        except (json.JSONDecodeError, RecursionError) as error:
-            raise ToolSpecError(f"tool {spec.get('name')!r}: parameters are not valid JSON: {error}") from None
+            parameters = strict_json.loads(parameters)
+        except strict_json.StrictJSONError as error:
+            reason = "invalid_tool_spec" if error.reason == "malformed_json" else error.reason
+            raise ToolSpecError(f"tool {spec.get('name')!r}: parameters are not valid JSON: {error.detail}",
+                                reason) from None
     try:
         if isinstance(parameters, dict):
             if flat or (flat is None and _looks_flat(parameters)):
-                required = spec.get("required")
-                parameters = properties_schema(_listed_examples(parameters),
-                                               required if isinstance(required, list) else None)
+                parameters = properties_schema(_listed_examples(parameters), spec.get("required"))
             elif not parameters:
                 # `{}` means "no parameters" in OpenAI-style specs.
                 parameters = {"type": "object", "properties": {}}
@@ -248,7 +303,7 @@ def normalize_tools(specs: Any, *, flat: bool | None = None) -> list[dict[str, A
         try:
             tools.append(tool_from_spec(spec, flat=flat))
         except ToolSpecError as error:
-            raise AdaptError("invalid_tool_spec", f"tool #{position} ({_spec_name(spec)}): {error}") from None
+            raise AdaptError(error.reason, f"tool #{position} ({_spec_name(spec)}): {error}") from None
     return tools
 
 
@@ -274,7 +329,7 @@ def _content(value: Any, where: str) -> str | None:
         return value
     if isinstance(value, list):
         # OpenAI content parts: keep the text ones.
-        parts = [p.get("text", "") if isinstance(p, dict) else str(p) for p in value]
+        parts = [str(p.get("text") or "") if isinstance(p, dict) else str(p) for p in value]
         return "".join(parts)
     if isinstance(value, (dict, int, float, bool)):
         return records.canonical_json(value)
@@ -303,6 +358,10 @@ def normalize_messages(raw: Any, where: str = "messages") -> list[dict[str, Any]
                 message[key] = _plain(item[key])
         if message.get("tool_calls") is not None and not isinstance(message["tool_calls"], list):
             raise AdaptError("bad_field_type", f"{where}[{position}].tool_calls must be a list")
+        if message["content"] is None and not (message["role"] == "assistant" and message.get("tool_calls")):
+            # Only an assistant turn that calls tools may carry no text.
+            raise AdaptError("null_content", f"{where}[{position}] ({message['role']}) has null content "
+                                             "where text is needed")
         messages.append(message)
     if not messages:
         raise AdaptError("empty_conversation", f"{where} holds no message")
@@ -334,8 +393,8 @@ def parse_transcript(transcript: str, assistant_labels: tuple[str, ...] = ("syst
 
 # ----------------------------------------------------------------- calls
 
-def decode_calls(value: Any) -> list[dict[str, Any]]:
-    """Decode a corpus call list (any form `schemas.decoding` reads); raises ValueError.
+def decode_calls(value: Any, mode: str = decoding.LENIENT) -> list[dict[str, Any]]:
+    """Decode a corpus call list (any form `schemas.decoding` reads leniently); raises ValueError.
 
     Parquet gives a list of objects as structs over the union of their keys,
     so keys an item lacked come back as null: drop those before decoding.
@@ -343,22 +402,26 @@ def decode_calls(value: Any) -> list[dict[str, Any]]:
     value = _plain(value)
     if isinstance(value, str):
         try:
-            inner = json.loads(value)
-        except (json.JSONDecodeError, RecursionError):
+            inner = strict_json.loads(value)
+        except strict_json.StrictJSONError as error:
+            if error.reason != "malformed_json":  # JSON, but not data: refuse rather than decode leniently
+                raise AdaptError(error.reason, error.detail) from None
             inner = None
         if isinstance(inner, str):  # JSON text encoded twice, as some exports do
             value = inner
     if isinstance(value, list):
         value = [{k: v for k, v in item.items() if v is not None} if isinstance(item, dict) else item
                  for item in value]
-    return decoding.decode_calls(value)
+    # Corpus answers come in documented shapes (one call object included): read leniently by default.
+    return decoding.decode_calls(value, mode)
 
 
 def decode_or_text(raw: Any) -> Any:
-    """A wrong output decoded to calls where it can be; else its text, kept
-    for the checker to call a parsing error rather than lost."""
+    """A wrong output decoded to calls where it can be (strictly: it is an output
+    under judgement); else its text, kept for the checker to call a parsing
+    error rather than lost."""
     try:
-        return decode_calls(raw)
+        return decode_calls(raw, decoding.STRICT)
     except ValueError:
         return raw if isinstance(raw, str) else records.canonical_json(raw)
 
@@ -368,10 +431,10 @@ def reference_from_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def make_candidate(example: dict[str, Any], output: Any, origin: str, *, correct: bool | None,
-                   error_type: str | None = None, detail: str | None = None) -> dict[str, Any]:
-    """A Candidate record for a corpus pair, keyed for re-keying after dedup."""
+                   error_type: str | None = None, detail: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A Candidate record from a corpus, keyed for re-keying after dedup (`fields`: models, upstream verdict)."""
     return {**records.make_candidate(example["example_id"], output, origin, correct=correct,
-                                     error_type=error_type, detail=detail),
+                                     error_type=error_type, detail=detail, **fields),
             "example_content_hash": example["content_hash"]}
 
 
@@ -400,9 +463,27 @@ def adapt_pair(adapter: Any, *, split: str, upstream_id: str, conversation: list
     if rejected_raw is not None:
         rejected = make_candidate(example, decode_or_text(rejected_raw), rejected_origin, correct=False,
                                   error_type=error_type_of(label), detail=label if isinstance(label, str) else None)
-        if rejected["candidate_id"] != candidates[0]["candidate_id"]:
-            candidates.append(rejected)
+        if rejected["candidate_id"] == candidates[0]["candidate_id"] or _same_raw(rejected_raw, correct_raw):
+            raise AdaptError("no_preference", "the rejected output equals the chosen one (after decoding): "
+                                              "the pair states no preference")
+        candidates.append(rejected)
     return Adapted(examples=[example], candidates=candidates)
+
+
+def _same_raw(first: Any, second: Any) -> bool:
+    """The two outputs as given are the same text or the same JSON value."""
+    def canonical(value: Any) -> str:
+        value = _plain(value)
+        if isinstance(value, str):
+            try:
+                return records.canonical_json(json.loads(value))
+            except ValueError:
+                return value.strip()
+        return records.canonical_json(value)
+    try:
+        return canonical(first) == canonical(second)
+    except (TypeError, ValueError, RecursionError):
+        return False
 
 
 # Substrings of labels in other spellings (BFCL checker codes, short names),

@@ -11,13 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from toolrm_beam.schemas.adapters import common
-from toolrm_beam.schemas.adapters.base import Adapted, SourceAdapter
+from toolrm_beam.schemas.adapters.base import ID, JSON_VALUE, Adapted, SourceAdapter
 
 
 class FCRewardBenchAdapter(SourceAdapter):
     name = "fc_rewardbench"
     license = "Apache-2.0"
     upstream = "https://huggingface.co/datasets/ibm-research/fc-reward-bench"
+    required_columns = {"test_id": ID, "conversation": JSON_VALUE, "tools": JSON_VALUE,
+                        "chosen_output": JSON_VALUE, "rejected_output": JSON_VALUE}
 
     def split_of(self, path: str) -> str:
         return common.shard_split(path)

@@ -10,13 +10,14 @@ from typing import Any
 
 from toolrm_beam.schemas import records
 from toolrm_beam.schemas.adapters import common
-from toolrm_beam.schemas.adapters.base import Adapted, AdaptError, SourceAdapter
+from toolrm_beam.schemas.adapters.base import JSON_VALUE, AdaptError, Adapted, SourceAdapter
 
 
 class OpenAIChatAdapter(SourceAdapter):
     name = "openai_chat"
     license = "unknown"
     upstream = "any dataset in OpenAI chat-completions format"
+    required_columns = {"messages": JSON_VALUE, "tools": JSON_VALUE}
 
     def split_of(self, path: str) -> str:
         return common.shard_split(path)

@@ -11,9 +11,21 @@ from typing import Any
 
 from toolrm_beam.schemas import records
 from toolrm_beam.schemas.adapters import common
-from toolrm_beam.schemas.adapters.base import Adapted, AdaptError, OpenFn, SourceAdapter
+from toolrm_beam.schemas.adapters.base import ID, LIST, TEXT, Adapted, AdaptError, OpenFn, SourceAdapter
 
 CATALOG_FILE = "tool.jsonl"
+
+
+class AmbiguousTool:
+    """A catalog name given more than once with different specs: rows calling it cannot be joined."""
+
+    def __init__(self, name: str, lines: list[int]):
+        self.name = name
+        self.lines = lines
+
+    def error(self) -> AdaptError:
+        return AdaptError("ambiguous_tool", f"{CATALOG_FILE} defines {self.name!r} {len(self.lines)} times with "
+                                            f"different specs (lines {self.lines}); which one the row means is unknown")
 
 
 class SealToolsAdapter(SourceAdapter):
@@ -21,17 +33,35 @@ class SealToolsAdapter(SourceAdapter):
     license = "Apache-2.0"
     upstream = "https://github.com/fairyshine/Seal-Tools (Seal-Tools_Dataset/)"
 
-    def is_data_file(self, path: str) -> bool:
-        return common.basename(path) != CATALOG_FILE
+    required_columns = {"id": ID, "query": (TEXT,), "calling": (LIST, TEXT)}
 
-    def load_context(self, path: str, open_fn: OpenFn) -> dict[str, dict[str, Any]]:
+    def is_data_file(self, path: str) -> bool:
+        return common.basename(path) != CATALOG_FILE and common.is_data_name(path)
+
+    def load_context(self, path: str, open_fn: OpenFn) -> dict[str, Any]:
+        """The catalog by api_name; a name defined twice differently maps to an AmbiguousTool."""
         catalog_path = common.sibling(path, CATALOG_FILE)
-        catalog = {}
-        for spec in common.read_json_records(catalog_path, open_fn):
+        catalog: dict[str, Any] = {}
+        lines: dict[str, list[int]] = {}
+        for line, spec in enumerate(common.read_json_records(catalog_path, open_fn), start=1):
             if not isinstance(spec, dict) or not isinstance(spec.get("api_name"), str):
-                raise ValueError(f"{catalog_path}: every spec needs an api_name, got {str(spec)[:80]!r}")
-            catalog[spec["api_name"]] = spec
+                raise ValueError(f"{catalog_path}:{line}: every spec needs an api_name, got {str(spec)[:80]!r}")
+            name = spec["api_name"]
+            lines.setdefault(name, []).append(line)
+            known = catalog.get(name)
+            if known is None:
+                catalog[name] = spec
+            elif isinstance(known, AmbiguousTool) or records.canonical_json(known) != records.canonical_json(spec):
+                catalog[name] = AmbiguousTool(name, lines[name])
+        if not catalog:
+            raise ValueError(f"{catalog_path}: the tool catalog is empty")
         return catalog
+
+    def context_warnings(self, path: str, context: Any, open_fn: OpenFn) -> list[tuple[str, str, int]]:
+        ambiguous = [tool for tool in context.values() if isinstance(tool, AmbiguousTool)]
+        return [(f"{common.sibling(path, CATALOG_FILE)}: {tool.name!r} is defined {len(tool.lines)} times with "
+                 f"different specs (lines {tool.lines}); rows calling it are dead-lettered (ambiguous_tool)",
+                 "ambiguous_catalog_tools", 1) for tool in ambiguous]
 
     def adapt(self, row: Any, context: dict[str, dict[str, Any]], split: str) -> Adapted:
         row = common.require_mapping(row)
@@ -53,6 +83,9 @@ class SealToolsAdapter(SourceAdapter):
         unknown = sorted({api for api, _ in calls if api not in catalog})
         if unknown:
             raise AdaptError("unknown_tool_in_reference", f"APIs {unknown} are not in {CATALOG_FILE}")
+        for api, _ in calls:
+            if isinstance(catalog[api], AmbiguousTool):
+                raise catalog[api].error()
         original_tools = [catalog[api] for api in dict.fromkeys(api for api, _ in calls)]
         tools = [self._tool(spec) for spec in original_tools]
         # Values are often text where the spec says a number: give them the

@@ -11,13 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from toolrm_beam.schemas.adapters import common
-from toolrm_beam.schemas.adapters.base import Adapted, SourceAdapter
+from toolrm_beam.schemas.adapters.base import ID, JSON_VALUE, Adapted, SourceAdapter
 
 
 class ToolRMTrainAdapter(SourceAdapter):
     name = "toolrm_train"
     license = "Apache-2.0"
     upstream = "https://huggingface.co/datasets/ibm-research/ToolRM-train-data"
+    required_columns = {"uuid": ID, "conversation": JSON_VALUE, "tools": JSON_VALUE,
+                        "tool_calls_correct": JSON_VALUE}
 
     def split_of(self, path: str) -> str:
         return common.shard_split(path)

@@ -10,13 +10,14 @@ from typing import Any
 
 from toolrm_beam.schemas import records
 from toolrm_beam.schemas.adapters import common
-from toolrm_beam.schemas.adapters.base import Adapted, AdaptError, SourceAdapter
+from toolrm_beam.schemas.adapters.base import ID, JSON_VALUE, TEXT, AdaptError, Adapted, SourceAdapter
 
 
 class XlamAdapter(SourceAdapter):
     name = "xlam"
     license = "CC-BY-4.0"
     upstream = "https://huggingface.co/datasets/Salesforce/xlam-function-calling-60k"
+    required_columns = {"id": ID, "query": (TEXT,), "tools": JSON_VALUE, "answers": JSON_VALUE}
 
     def split_of(self, path: str) -> str:
         return common.shard_split(path)

@@ -16,11 +16,12 @@ from apache_beam.ml.inference.base import ModelHandler, RunInference
 
 from toolrm_beam.schemas.checker import check
 from toolrm_beam.transforms.rules import is_schema_valid
-from toolrm_beam.schemas.decoding import DecodeError, decode_calls
+from toolrm_beam.schemas.decoding import DECODINGS, STRICT, DecodeError, decode_calls
 from toolrm_beam.schemas.errors import ErrorType
-from toolrm_beam.schemas.records import REFERENCE_CALL, candidate_id, canonical_json, make_candidate
+from toolrm_beam.schemas.records import (CANDIDATE_JSON_FIELDS, REFERENCE_CALL, candidate_id, canonical_json,
+                                         make_candidate, to_row)
 from toolrm_beam.runners.presets import gpu_resource_hints
-from toolrm_beam.transforms.dead_letter import dead_letter
+from toolrm_beam.transforms.dead_letter import dead_letter, unwritable
 from toolrm_beam.transforms.llm.prompts import build_requests
 from toolrm_beam.transforms.llm.requests import MODES, GenerationRequest, GenerationResult
 
@@ -28,10 +29,10 @@ DEAD_LETTER = "dead_letter"
 _METRICS = "toolrm_generate_llm"
 
 
-def candidate_output(raw: Any) -> Any:
-    """The decoded call list when the output decodes, else the raw text."""
+def candidate_output(raw: Any, decoding: str = STRICT) -> Any:
+    """The decoded call list when the output decodes (under `decoding`), else the raw text."""
     try:
-        return decode_calls(raw)
+        return decode_calls(raw, decoding)
     except DecodeError:
         return raw if isinstance(raw, str) else canonical_json(raw)
 
@@ -42,19 +43,22 @@ def origin_of(mode: str, model_name: str, target_error: str | None) -> str:
     return f"llm-perturb:{model_name}:{target_error}"
 
 
-def label_outputs(example: dict[str, Any], result: GenerationResult, model_name: str) -> list[dict[str, Any]]:
+def label_outputs(example: dict[str, Any], result: GenerationResult, model_name: str,
+                  decoding: str = STRICT) -> list[dict[str, Any]]:
     """Candidates from one result; raises ValueError for a malformed example.
 
     Sampling keeps every answer (right ones are extra positives, wrong ones
     real negatives); perturbation keeps only answers the checker finds wrong,
     labelled with the checker's error type, which may differ from the target.
+    `decoding` is the checker's (strict by default; lenient reads a single
+    call object as a list of one).
     """
     candidates, seen = [], set()
     origin = origin_of(result.mode, model_name, result.target_error)
     for raw in result.outputs:
-        output = candidate_output(raw)
+        output = candidate_output(raw, decoding)
         verdict = check(example["tools"], example["reference"], output,
-                        reference_kind=example.get("reference_kind", REFERENCE_CALL))
+                        reference_kind=example.get("reference_kind", REFERENCE_CALL), decoding=decoding)
         if result.mode == "perturb" and verdict.correct:
             continue
         cid = candidate_id(example["example_id"], output)
@@ -99,9 +103,10 @@ class _FailedBatchToDeadLetter(beam.DoFn):
 class _LabelCandidates(beam.DoFn):
     """(example_id, {"example": [...], "result": [...]}) -> candidates, dead letters."""
 
-    def __init__(self, model_name: str, source: str):
+    def __init__(self, model_name: str, source: str, decoding: str = STRICT):
         self._model_name = model_name
         self._source = source
+        self._decoding = decoding
         self._correct = beam.metrics.Metrics.counter(_METRICS, "candidates_correct")
         self._incorrect = beam.metrics.Metrics.counter(_METRICS, "candidates_incorrect")
         self._failed = beam.metrics.Metrics.counter(_METRICS, "requests_failed")
@@ -126,13 +131,19 @@ class _LabelCandidates(beam.DoFn):
                     detail=f"{result.key}: no example with this id to check against", row=example_id))
                 continue
             try:
-                candidates = label_outputs(examples[0], result, self._model_name)
+                candidates = label_outputs(examples[0], result, self._model_name, self._decoding)
             except ValueError as error:  # malformed reference or tools: the checker refuses to judge
                 yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(
                     source_file=self._source, row_number=0, stage="generate", reason="generate:check_failed",
                     detail=f"{result.key}: {error}", row=example_id))
                 continue
             for candidate in candidates:
+                problem = unwritable(to_row(candidate, CANDIDATE_JSON_FIELDS))
+                if problem is not None:  # model text that is not valid Unicode: it could not be written
+                    yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(
+                        source_file=self._source, row_number=0, stage="write", reason="unpaired_surrogate",
+                        detail=f"{result.key}: {problem}", row=example_id))
+                    continue
                 (self._correct if candidate["correct"] else self._incorrect).inc()
                 yield candidate
 
@@ -154,14 +165,19 @@ class GenerateWithLLM(beam.PTransform):
       samples: answers asked per request.
       error_types: perturbation targets (default: prompts.DEFAULT_PERTURB_ERRORS).
       model_name: written in origins; defaults to the handler's `model_name`.
+      decoding: how the checker decodes the answers: "strict" (the rules: a single
+        call object is a parsing error) or "lenient" (it is a list of one).
     """
 
     def __init__(self, handler: ModelHandler, *, mode: str, samples: int = 4, temperature: float = 0.8,
                  max_new_tokens: int = 512, seed: int = 0, error_types: Iterable[str] | None = None,
-                 model_name: str | None = None):
+                 model_name: str | None = None, decoding: str = STRICT):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if decoding not in DECODINGS:
+            raise ValueError(f"decoding must be one of {DECODINGS}, got {decoding!r}")
+        self._decoding = decoding
         if samples < 1 or max_new_tokens < 1 or temperature < 0:
             raise ValueError("samples and max_new_tokens must be positive and temperature >= 0")
         model_name = model_name or getattr(handler, "model_name", None)
@@ -198,7 +214,7 @@ class GenerateWithLLM(beam.PTransform):
         labelled = (
             {"example": keyed_examples, "result": keyed_results}
             | "JoinExamples" >> beam.CoGroupByKey()
-            | "Label" >> beam.ParDo(_LabelCandidates(self._model_name, source)).with_outputs(
+            | "Label" >> beam.ParDo(_LabelCandidates(self._model_name, source, self._decoding)).with_outputs(
                 DEAD_LETTER, main="candidates"))
         dead = tuple(failures) + (labelled[DEAD_LETTER],) | "DeadLetter" >> beam.Flatten()
         return {"candidates": labelled.candidates, "dead_letter": dead}

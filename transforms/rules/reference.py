@@ -11,7 +11,7 @@ import functools
 import json
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from toolrm_beam.schemas.json_schema import ref_problem, validator
 
 from toolrm_beam.schemas import records
 from toolrm_beam.transforms.rules.candidates import make_candidate
@@ -98,7 +98,8 @@ def _schema_valid_first(acceptable: list, schema: Any) -> list:
 @functools.lru_cache(maxsize=4096)
 def _validator(schema_json: str):
     try:
-        return Draft202012Validator(json.loads(schema_json))
+        schema = json.loads(schema_json)
+        return None if ref_problem(schema) is not None else validator(schema)
     except Exception:  # a schema jsonschema cannot compile: keep the corpus order
         return None
 

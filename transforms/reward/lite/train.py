@@ -491,22 +491,36 @@ def _count(items: Iterable[str]) -> dict[str, int]:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    from toolrm_beam.runners.presets import positive_int
+
     parser = argparse.ArgumentParser(prog="toolrm train-lite",
                                      description="Train the bundled CPU reward model on synthesized pairs.")
     parser.add_argument("--corpora", required=True, help="folder holding seal_tools/, acebench_en/, bfcl_live_sample/")
     parser.add_argument("--output", required=True, help="model directory to write (e.g. models/toolrm-lite)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--hidden", type=int, default=FitConfig.hidden)
-    parser.add_argument("--epochs", type=int, default=FitConfig.epochs)
-    parser.add_argument("--max-negatives", type=int, default=8)
-    parser.add_argument("--generator-seeds", type=int, default=3, help="rule-generator seeds per example")
+    parser.add_argument("--hidden", type=positive_int, default=FitConfig.hidden)
+    parser.add_argument("--epochs", type=positive_int, default=FitConfig.epochs)
+    parser.add_argument("--max-negatives", type=positive_int, default=8)
+    parser.add_argument("--generator-seeds", type=positive_int, default=3, help="rule-generator seeds per example")
     parser.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     return parser.parse_args(list(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from toolrm_beam.runners.cli import guarded
+
+    return guarded("train-lite", _main, list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(argv: Sequence[str]) -> int:
+    from toolrm_beam.transforms.fileio import InputError
+
+    args = parse_args(argv)
+    if not os.path.isdir(args.corpora):
+        raise InputError(f"--corpora {args.corpora!r} is not a directory (it holds seal_tools/, acebench_en/, ...)")
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise InputError(f"--output {args.output!r} is a file; give a model directory")
     config = FitConfig(hidden=args.hidden, epochs=args.epochs, seed=args.seed)
     try:
         _, metrics = train_lite(args.corpora, args.output, seed=args.seed,

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from toolrm_beam.schemas.decoding import DecodeError, decode_calls
+from toolrm_beam.schemas.decoding import LENIENT, DecodeError, decode_calls
 from toolrm_beam.transforms.reward.lite.features.calls import CALL_COUNTS, call_identity, call_record, plain_calls
 from toolrm_beam.transforms.reward.lite.features.context import ContextCache, ExampleInfo
 from toolrm_beam.transforms.reward.lite.features.layout import COLUMNS, N_FEATURES, PER_CALL_INDEX
@@ -106,7 +106,7 @@ def _undivided_features(ex: ExampleInfo, output: Any) -> tuple[list, int]:
     calls = plain_calls(output)
     if calls is None:
         try:
-            calls = decode_calls(output)
+            calls = decode_calls(output, LENIENT)  # the features the model was trained on
         except DecodeError:
             calls = None
     if calls is None:
