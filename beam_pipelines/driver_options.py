@@ -12,7 +12,14 @@ from toolrm_beam.runners.health import add_health_args
 
 
 def add_driver_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--generators", default="rules", help="rules, llm-sample, llm-perturb (comma-separated)")
+    from toolrm_beam.runners.presets import RUNNERS
+
+    parser.add_argument("--runner", default="direct", choices=RUNNERS)
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress lines while a pipeline runs (the summary is still printed)")
+    parser.add_argument("--progress_every_s", type=float, default=5.0, help="seconds between progress lines")
+    parser.add_argument("--generators", default="rules",
+                        help=f"comma-separated, from {', '.join(synthesize.GENERATORS)} (default: rules)")
     parser.add_argument("--seed", type=int, default=0)
     synthesize.add_generator_args(parser, prefixed=True)
     score.add_scoring_args(parser)
@@ -25,6 +32,13 @@ def check_driver_args(parser: argparse.ArgumentParser, args: argparse.Namespace,
 
     if bool(args.source) != bool(args.input) or (args.source and len(args.source) != len(args.input)):
         parser.error("give one --input per --source")
+    if args.progress_every_s <= 0:
+        parser.error("--progress_every_s must be positive")
+    generators = generators_of(args)
+    unknown = sorted(set(generators) - set(synthesize.GENERATORS))
+    if unknown or not generators:
+        parser.error(f"--generators: unknown {unknown or 'none given'}; "
+                     f"choose from {', '.join(synthesize.GENERATORS)}")
     try:
         check_beam_args(beam_args)
         synthesize.llm_settings(args, generators_of(args))
@@ -36,19 +50,9 @@ def generators_of(args: argparse.Namespace) -> list[str]:
     return [g.strip() for g in args.generators.split(",") if g.strip()]
 
 
-def synthesize_argv(args: argparse.Namespace) -> list[str]:
-    """`toolrm synthesize` flags for the generators, seed and generator options."""
-    return ["--generators", ",".join(generators_of(args)), "--seed", str(args.seed),
-            *synthesize.generator_argv(args)]
-
-
-def scoring_argv(args: argparse.Namespace) -> list[str]:
-    """`toolrm score` flags for the scoring and selection options."""
-    argv = ["--scorer", args.scorer, "--max_pairs_per_example", str(args.max_pairs_per_example),
-            "--hard_margin", str(args.hard_margin), "--quarantine_margin", str(args.quarantine_margin),
-            "--balance" if args.balance else "--no-balance", "--device", args.device,
-            "--max_length", str(args.max_length)]
-    for flag, value in (("--model", args.model), ("--min_positive_score", args.min_positive_score)):
-        if value is not None:
-            argv += [flag, str(value)]
-    return argv
+def progress_watcher(args: argparse.Namespace):
+    """What `end_to_end.run` calls with the running pipeline's result: progress lines, or nothing with --quiet."""
+    if args.quiet:
+        return None
+    from toolrm_beam.runners.progress import ProgressPrinter
+    return ProgressPrinter(every_s=args.progress_every_s)

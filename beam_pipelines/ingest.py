@@ -20,21 +20,28 @@ from toolrm_beam.schemas.adapters import ADAPTERS, get_adapter
 from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
 from toolrm_beam.transforms import fileio
 from toolrm_beam.schemas.upstream_agreement import agreement_table, verdict_key
-from toolrm_beam.transforms.accounting import CountRowStatuses, SumCounts, WriteManifest, count_by, row_counts
+from toolrm_beam.transforms.accounting import CountRowStatuses, CountValues, SumCounts, WriteManifest, row_counts
 from toolrm_beam.transforms.adapt import AdaptRows
 from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA
 from toolrm_beam.transforms.dedup import DedupExamples, RekeyCandidates
 from toolrm_beam.transforms.input_files import check_corpus_inputs
+from toolrm_beam.transforms.progress import CountProgress
 from toolrm_beam.transforms.read_rows import ReadRows
 from toolrm_beam.transforms.write_shards import WriteShards
 
 
 
-def build(pipeline: beam.Pipeline, *, source: str, files: list[str], output: str, num_shards: int,
-          config: dict[str, Any], input_counts: dict[str, int] | None = None,
-          options: dict[str, Any] | None = None) -> None:
-    """Add the ingest stages to `pipeline` (separate from `run` so tests can use TestPipeline)."""
+def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, source: str, files: list[str], output: str,
+          num_shards: int, config: dict[str, Any], input_counts: dict[str, int] | None = None,
+          options: dict[str, Any] | None = None) -> dict[str, beam.PCollection]:
+    """Add the ingest stages to `pipeline` (separate from `run` so tests can use TestPipeline).
+
+    Returns the unique examples (what the next stage reads), the candidates the
+    corpus brings (pair corpora, model answers), the manifest and the dead letters.
+    """
     read = pipeline | "Files" >> beam.Create(files) | "Read" >> ReadRows()
+    _ = read["rows"] | "ProgressRows" >> CountProgress("ingest.rows")
+    _ = read["dead_letter"] | "ProgressUnreadable" >> CountProgress("ingest.rows")
     adapted = read["rows"] | "AdaptRows" >> AdaptRows(source, options)
     deduped = adapted["examples"] | "Dedup" >> DedupExamples()
     candidates = adapted["candidates"] | "RekeyCandidates" >> RekeyCandidates(deduped["survivors"])
@@ -55,16 +62,16 @@ def build(pipeline: beam.Pipeline, *, source: str, files: list[str], output: str
         sort_key=lambda d: (d["source_file"], d["row_number"], d["stage"], d["reason"]))
 
     shard_infos = (example_shards, candidate_shards, dead_letter_shards) | "ShardInfos" >> beam.Flatten()
-    _ = shard_infos | "Manifest" >> WriteManifest(
+    counted = pipeline | "Counts" >> CountValues({
+        "splits": (deduped["examples"], "split"), "reasons": (dead_letters, "reason"),
+        "origins": (candidates, "origin")})
+    manifest = shard_infos | "Manifest" >> WriteManifest(
         fileio.join(output, MANIFEST), config, versions(),
-        summaries={
-            "rows": deduped["row_status"] | "CountRows" >> CountRowStatuses(dead_letters),
-            "splits": count_by(deduped["examples"], "split", "Splits"),
-            "reasons": count_by(dead_letters, "reason", "Reasons"),
-            "origins": count_by(candidates, "origin", "Origins"),
-            "verdicts": adapted["verdicts"] | "CountVerdicts" >> beam.CombineGlobally(VerdictCounts()),
-        },
-        counts_fn=lambda summaries: ingest_counts(summaries, input_counts))
+        summaries={"rows": deduped["row_status"] | "CountRows" >> CountRowStatuses(dead_letters),
+                   "verdicts": adapted["verdicts"] | "CountVerdicts" >> beam.CombineGlobally(VerdictCounts())},
+        counted=counted, counts_fn=lambda summaries: ingest_counts(summaries, input_counts))
+    return {"examples": deduped["examples"], "candidates": candidates, "manifest": manifest,
+            "dead_letter": dead_letters}
 
 
 class VerdictCounts(SumCounts):

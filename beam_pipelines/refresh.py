@@ -7,7 +7,7 @@
 Dataset layout:
 
     DATASET/manifest.json        the published version (replaced atomically; see transforms/publish.py)
-    DATASET/runs/<run_id>/       one `toolrm run`-style output per batch of input files:
+    DATASET/runs/<run_id>/       one `toolrm run` output per batch of input files (one pipeline):
         ingest/<source>/         examples-*, candidates-*, dead_letter-*, manifest.json
         synthesize/              candidates-*, dead_letter-*, manifest.json
         pairs/ filtered/ quarantine/ dead_letter/ manifest.json report.html
@@ -33,10 +33,12 @@ What a refresh does:
    shape the content (generators, seed, scoring) retires every run.
    `--files_per_run 1` makes runs per file (a change then re-processes only
    that file, at the cost of more, smaller pipelines and shards);
-3. process each batch into `runs/<run_id>/`, where run_id is a hash of the
-   batch's fingerprints and the content options: a killed run's rerun finds
-   the same directory, reuses the stages that completed (their manifest and
-   every shard checked by sha256) and redoes the rest;
+3. process each batch into `runs/<run_id>/` with the `toolrm run` pipeline
+   (beam_pipelines/end_to_end.py: ingest, synthesize, score and select as one
+   Beam job), where run_id is a hash of the batch's fingerprints and the
+   content options: a killed run's rerun finds the same directory, removes
+   what the killed attempt left unfinished and runs the batch again; a run
+   that completed (its `run.json` written, every file present) is reused;
 4. publish the new manifest, conditional on the version read in step 2 (a
    concurrent publisher makes this one fail, having published nothing);
 5. delete run directories that neither the new nor the previous version
@@ -69,7 +71,7 @@ import shutil
 import signal
 import sys
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -87,11 +89,10 @@ FORMAT_VERSION = "1.0"
 MANIFEST = "manifest.json"
 RUNS = "runs"
 RUN_MARKER = "run.json"
-STAGE_MARKER = ".refresh-stage.json"
 LOCK_FILE = ".refresh.lock"
 # Test hook: SIGKILL this process when it reaches the named checkpoint (see `_checkpoint`).
 KILL_ENV = "TOOLRM_REFRESH_TEST_KILL_AT"
-CHECKPOINTS = ("ingest", "synthesize", "score", "run", "publish-temp", "published")
+CHECKPOINTS = ("pipeline", "run", "publish-temp", "published")
 
 # Stage manifest group -> dataset file kind.
 _KINDS = {
@@ -285,36 +286,6 @@ def _remove(path: str) -> None:
         fs.rm(stripped)
 
 
-def _shards_intact(directory: str, manifest: dict) -> bool:
-    """Every shard a stage manifest lists exists with its recorded sha256."""
-    try:
-        for shards in manifest["files"].values():
-            for shard in shards:
-                _, digest = fileio.size_and_sha256(fileio.join(directory, shard["file"]))
-                if digest != shard["sha256"]:
-                    return False
-    except (OSError, KeyError, TypeError, ValueError):
-        return False
-    return True
-
-
-def _stage(out: str, argv: list[str], beam_args: list[str], run_fn: Callable[[list[str]], dict]
-           ) -> tuple[dict, bool]:
-    """Run a pipeline into `out`, or reuse what a killed earlier attempt completed there."""
-    marker_path = fileio.join(out, STAGE_MARKER)
-    key = _digest(argv)
-    marker = _read_json(marker_path)
-    if marker is not None and marker.get("key") == key:
-        manifest = _read_json(fileio.join(out, MANIFEST))
-        if manifest is not None and _shards_intact(out, manifest):
-            return manifest, True
-    if marker is not None:
-        _remove(marker_path)
-    manifest = run_fn([*argv, *beam_args])
-    _write_json(marker_path, {"key": key, "argv": argv})
-    return manifest, False
-
-
 def _sweep_temporaries(directory: str) -> None:
     """Remove what killed writers leave in an unfinished local run: `*.tmp-*` files and `.tmp-*` folders."""
     if not _is_local(directory) or not os.path.isdir(directory):
@@ -360,8 +331,8 @@ def _run_intact(dataset: str, record: dict) -> bool:
 
 def process_run(dataset: str, run_id: str, inputs: dict[str, dict], config: dict[str, Any],
                 config_fingerprint: str, args: argparse.Namespace, beam_args: list[str]) -> tuple[dict, bool]:
-    """Ingest -> synthesize -> score one batch into `runs/<run_id>/`; returns (run record, reused)."""
-    from toolrm_beam.beam_pipelines import ingest, score, synthesize
+    """Ingest -> synthesize -> score one batch into `runs/<run_id>/`, as one pipeline; returns (run record, reused)."""
+    from toolrm_beam.beam_pipelines import end_to_end
 
     prefix = f"{RUNS}/{run_id}"
     run_dir = fileio.join(dataset, RUNS, run_id)
@@ -375,44 +346,24 @@ def process_run(dataset: str, run_id: str, inputs: dict[str, dict], config: dict
     _sweep_temporaries(run_dir)
     fileio.makedirs(run_dir)
 
+    corpora = [(entry["source"], _literal(path)) for path, entry in inputs.items()]
+    plan = end_to_end.plan_run(args, corpora, run_dir)
+    result = end_to_end.run(plan, end_to_end.make_run_pipeline(plan, beam_args),
+                            watch=driver_options.progress_watcher(args))
+    _checkpoint("pipeline")
+
     files: list[dict] = []
     rows = dict.fromkeys(_ROW_COUNTS, 0)
     stages: list[health.StageHealth] = []
-    example_shards: list[str] = []
-    corpus_candidate_shards: list[str] = []
-    by_source: dict[str, list[str]] = {}
-    for path, entry in inputs.items():
-        by_source.setdefault(entry["source"], []).append(path)
-    for source, paths in sorted(by_source.items()):
-        out = fileio.join(run_dir, "ingest", source)
-        argv = ["--source", source, *[a for p in paths for a in ("--input", _literal(p))], "--output", out]
-        manifest, _ = _stage(out, argv, beam_args, ingest.run)
+    for source, manifest in sorted(result.ingest.items()):
         for key in _ROW_COUNTS:
             rows[key] += manifest["counts"][key]
         stages.append(health.stage_health(f"ingest:{source}", manifest))
         files += _files_of(manifest, "ingest", f"{prefix}/ingest/{source}", run_id, f"ingest:{source}")
-        example_shards += [fileio.join(out, s["file"]) for s in manifest["files"].get("examples", [])]
-        # Candidates a corpus brings (pair corpora, model answers) are scored and paired too.
-        corpus_candidate_shards += [fileio.join(out, s["file"]) for s in manifest["files"].get("candidates", [])]
-    _checkpoint("ingest")
-
-    synthesized = fileio.join(run_dir, "synthesize")
-    argv = [*[a for p in example_shards for a in ("--input", _literal(p))], "--output", synthesized,
-            *driver_options.synthesize_argv(args)]
-    manifest, _ = _stage(synthesized, argv, beam_args, synthesize.run)
-    files += _files_of(manifest, "synthesize", f"{prefix}/synthesize", run_id, "synthesize")
-    stages.append(health.stage_health("synthesize", manifest))
-    candidate_shards = [fileio.join(synthesized, s["file"]) for s in manifest["files"].get("candidates", [])]
-    candidate_shards += corpus_candidate_shards
-    _checkpoint("synthesize")
-
-    argv = ["--output", run_dir, *driver_options.scoring_argv(args)]
-    argv += [a for p in example_shards for a in ("--examples", _literal(p))]
-    argv += [a for p in candidate_shards for a in ("--candidates", _literal(p))]
-    manifest, _ = _stage(run_dir, argv, beam_args, score.run)
-    files += _files_of(manifest, "score", prefix, run_id, "score")
-    stages.append(health.stage_health("score", manifest))
-    _checkpoint("score")
+    files += _files_of(result.synthesize, "synthesize", f"{prefix}/synthesize", run_id, "synthesize")
+    stages.append(health.stage_health("synthesize", result.synthesize))
+    files += _files_of(result.score, "score", prefix, run_id, "score")
+    stages.append(health.stage_health("score", result.score))
 
     record = {"run_id": run_id, "inputs": inputs, "config_fingerprint": config_fingerprint,
               "completed_at": _now(), "files": sorted(files, key=lambda f: f["file"]),

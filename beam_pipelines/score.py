@@ -23,18 +23,19 @@ from toolrm_beam.runners.presets import RUNNERS, check_beam_args, positive_int
 from toolrm_beam.schemas.pairs import PAIR_ARROW_SCHEMA
 from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, CANDIDATE_JSON_FIELDS, from_row
 from toolrm_beam.transforms import fileio
-from toolrm_beam.transforms.accounting import SumCounts, WriteManifest, count_by
+from toolrm_beam.transforms.accounting import CountValues, WriteManifest
 from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA, dead_letter
 from toolrm_beam.transforms.examples_io import ReadExamples, example_shard_check
 from toolrm_beam.transforms.input_files import check_inputs, record_columns
+from toolrm_beam.transforms.progress import CountProgress, group_size
 from toolrm_beam.transforms.read_rows import ReadRows
 from toolrm_beam.transforms.report import render_report
 from toolrm_beam.transforms.report_data import ReportData
 from toolrm_beam.transforms.score import SCORERS, ScoreGroups, make_scorer
 from toolrm_beam.transforms.select_stage import GroupCandidates, ScoreSample, SelectPairs
 from toolrm_beam.transforms.selection import SelectionPolicy
-from toolrm_beam.transforms.stage_inputs import match_shards, upstream_stages
-from toolrm_beam.transforms.write_shards import WriteShards
+from toolrm_beam.transforms.stage_inputs import match_shards, stage_entry, upstream_stages
+from toolrm_beam.transforms.write_shards import WriteShards, WriteStreamingShards
 
 FILTERED_SCHEMA = pa.schema([
     pa.field("example_id", pa.string()), pa.field("candidate_id", pa.string()), pa.field("origin", pa.string()),
@@ -71,6 +72,14 @@ class ReadCandidates(beam.PTransform):
         parsed = read["rows"] | "Parse" >> beam.ParDo(_ParseCandidate()).with_outputs("dead_letter", main="candidates")
         dead = (read["dead_letter"], parsed["dead_letter"]) | "DeadLetters" >> beam.Flatten()
         return {"candidates": parsed["candidates"], "dead_letter": dead}
+
+
+def _quarantined_candidates(quarantined) -> dict[str, int]:
+    return {"candidates": quarantined["candidates"]}
+
+
+def _merged_candidates(merged: int) -> dict[str, int]:
+    return {"candidates": merged}
 
 
 def _group_stats(group) -> dict[str, int]:
@@ -114,7 +123,10 @@ class _WriteReport(beam.DoFn):
         self._path = path
         self._upstream = upstream
 
-    def process(self, manifest, samples, data):
+    def process(self, manifest, samples, data, upstream_manifests=()):
+        # Earlier stages of the same pipeline (`toolrm run`) hand over their manifests here.
+        upstream = sorted([*self._upstream, *(stage_entry(folder, m) for folder, m in upstream_manifests)],
+                          key=lambda stage: (stage["pipeline"] != "ingest", stage["step"]))
         counts = manifest["counts"]
         stages = [("examples in", counts["examples_in"]), ("candidates in", counts["candidates_in"]),
                   ("candidates scored", counts["candidates_scored"]),
@@ -122,7 +134,7 @@ class _WriteReport(beam.DoFn):
                   ("candidates filtered", counts["candidates_filtered"]),
                   ("candidates quarantined", counts["candidates_quarantined"]),
                   ("pairs written", counts["pairs"])]
-        page = render_report(manifest, samples, stages, data=data, upstream=self._upstream)
+        page = render_report(manifest, samples, stages, data=data, upstream=upstream)
         fileio.write_bytes_atomic(self._path, page.encode("utf-8"))
         yield self._path
 
@@ -141,26 +153,49 @@ def _upstream_dead_letters(pipeline: beam.Pipeline, upstream: list[dict[str, Any
     return found
 
 
-def build(pipeline: beam.Pipeline, *, example_files: list[str], candidate_files: list[str], output: str,
-          num_shards: int, scorer: Any, policy: SelectionPolicy, config: dict[str, Any],
-          upstream: list[dict[str, Any]] | None = None) -> None:
-    """`upstream`: the earlier stages (transforms/stage_inputs.upstream_stages), for the report."""
+def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, example_files: list[str], candidate_files: list[str],
+          output: str, scorer: Any, policy: SelectionPolicy, config: dict[str, Any],
+          upstream: list[dict[str, Any]] | None = None, examples: beam.PCollection | None = None,
+          candidates: beam.PCollection | None = None,
+          upstream_in_pipeline: list[tuple[str, str, beam.PCollection, beam.PCollection]] | None = None,
+          ) -> dict[str, beam.PCollection]:
+    """Add the score-and-select stages to `pipeline`: from shards, or from `examples` and `candidates`.
+
+    `upstream`: the earlier stages that wrote the shards read here
+    (transforms/stage_inputs.upstream_stages), for the report. `toolrm run`
+    instead passes the examples and candidates the earlier stages produced in
+    the same pipeline, in the form their shards hold them, and those stages as
+    `upstream_in_pipeline`: (step, output folder, manifest, dead letters).
+    Returns the manifest.
+    """
     upstream = upstream or []
-    examples = pipeline | "ExampleFiles" >> beam.Create(example_files) | "ReadExamples" >> ReadExamples()
-    candidates = pipeline | "CandidateFiles" >> beam.Create(candidate_files) | "ReadCandidates" >> ReadCandidates()
-    grouped = examples["examples"] | "Group" >> GroupCandidates(candidates["candidates"])
+    upstream_in_pipeline = upstream_in_pipeline or []
+    read_dead = []
+    if examples is None:
+        read = pipeline | "ExampleFiles" >> beam.Create(example_files) | "ReadExamples" >> ReadExamples()
+        examples = read["examples"]
+        read_dead.append(read["dead_letter"])
+    if candidates is None:
+        read = pipeline | "CandidateFiles" >> beam.Create(candidate_files) | "ReadCandidates" >> ReadCandidates()
+        candidates = read["candidates"]
+        read_dead.append(read["dead_letter"])
+    grouped = examples | "Group" >> GroupCandidates(candidates)
     scored = grouped["groups"] | "Score" >> ScoreGroups(scorer)
     selected = scored["scored"] | "Select" >> SelectPairs(policy, scorer.scorer_name)
-    dead = (examples["dead_letter"], candidates["dead_letter"], grouped["dead_letter"], scored["dead_letter"],
-            selected["dead_letter"]) | "AllDeadLetters" >> beam.Flatten()
+    _ = scored["scored"] | "ProgressScored" >> CountProgress("score.candidates", size=group_size)
+    _ = selected["pairs"] | "ProgressPairs" >> CountProgress("select.pairs")
+    dead = (*read_dead, grouped["dead_letter"], scored["dead_letter"], selected["dead_letter"]) \
+        | "AllDeadLetters" >> beam.Flatten()
 
     def shards(pcoll, name, schema, key, sort_key, count):
         return pcoll | f"Write{name}" >> WriteShards(output, name, schema, count, shard_key=key,
                                                      sort_key=sort_key, subdir=name)
 
+    # Pairs are most of the output (conversation and tools in every row): written as they stream, one file
+    # per bundle, so a run's memory does not grow with them; the small outputs are sorted shards.
+    pair_batches = selected["pairs"] | "BatchPairs" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
     written = (
-        shards(selected["pairs"], "pairs", PAIR_ARROW_SCHEMA, lambda p: p["example_id"],
-               lambda p: (p["example_id"], p["uuid"]), num_shards),
+        pair_batches | "Writepairs" >> WriteStreamingShards(output, "pairs", PAIR_ARROW_SCHEMA, subdir="pairs"),
         shards(selected["filtered"], "filtered", FILTERED_SCHEMA, lambda f: f["example_id"],
                lambda f: (f["example_id"], f["candidate_id"]), 1),
         shards(selected["quarantine"], "quarantine", QUARANTINE_SCHEMA, lambda q: q["example_id"],
@@ -169,40 +204,33 @@ def build(pipeline: beam.Pipeline, *, example_files: list[str], candidate_files:
                lambda d: (d["source_file"], d["row_number"], d["stage"], d["reason"], d["detail"]), 1),
     ) | "ShardInfos" >> beam.Flatten()
 
-    def count_all(pcoll, label, key):
-        return pcoll | f"{label}Key" >> beam.Map(lambda _: key) | f"{label}Count" >> beam.combiners.Count.PerElement() \
-            | f"{label}Dict" >> beam.combiners.ToDict()
-
     paired = (selected["pairs"] | "PairedIds" >> beam.FlatMap(_paired_candidates)
               | "DistinctPaired" >> beam.Distinct())
-    quarantined_candidates = selected["quarantine"] | "QuarantinedCandidates" >> beam.Map(lambda q: q["candidates"]) \
-        | "SumQuarantined" >> beam.CombineGlobally(sum).without_defaults() \
-        | "AsCount" >> beam.Map(lambda n: {"candidates": n})
-    manifest = written | "Manifest" >> WriteManifest(
-        fileio.join(output, MANIFEST), config, versions(),
-        summaries={
-            "examples_in": count_all(examples["examples"], "ExamplesIn", "examples"),
-            "candidates_in": count_all(candidates["candidates"], "CandidatesIn", "candidates"),
-            "merged": grouped["merged"] | "SumMerged" >> beam.CombineGlobally(sum).without_defaults()
-            | "MergedCount" >> beam.Map(lambda n: {"candidates": n}),
-            "stages": scored["scored"] | "GroupStats" >> beam.Map(_group_stats)
-            | "SumStats" >> beam.CombineGlobally(SumCounts()),
-            "pair_types": count_by(selected["pairs"], "error_type", "PairTypes"),
-            "hard": count_by(selected["pairs"], "hard", "Hard"),
-            "paired": count_all(paired, "Paired", "candidates"),
-            "filtered_reasons": count_by(selected["filtered"], "reason", "FilteredReasons"),
-            "quarantined": count_by(selected["quarantine"], "reason", "QuarantineReasons"),
-            "quarantined_candidates": quarantined_candidates,
-            "reasons": count_by(dead, "reason", "DeadReasons"),
-            "dead_stages": count_by(dead, "stage", "DeadStages"),
-        },
-        counts_fn=score_counts)
+    counted = pipeline | "Counts" >> CountValues({
+        "examples_in": (examples, None), "candidates_in": (candidates, None), "paired": (paired, None),
+        "merged": (grouped["merged"], _merged_candidates),
+        "stages": (scored["scored"], _group_stats), "pair_types": (selected["pairs"], "error_type"),
+        "hard": (selected["pairs"], "hard"), "filtered_reasons": (selected["filtered"], "reason"),
+        "quarantined": (selected["quarantine"], "reason"),
+        "quarantined_candidates": (selected["quarantine"], _quarantined_candidates),
+        "reasons": (dead, "reason"), "dead_stages": (dead, "stage"),
+    }, keys={"examples_in": "examples", "candidates_in": "candidates", "paired": "candidates"})
+    manifest = written | "Manifest" >> WriteManifest(fileio.join(output, MANIFEST), config, versions(),
+                                                     summaries={}, counted=counted, counts_fn=score_counts)
     samples = scored["scored"] | "ScoreSample" >> beam.CombineGlobally(ScoreSample())
+    upstream_dead = [*_upstream_dead_letters(pipeline, upstream),
+                     *((step, dead_letters) for step, _, _, dead_letters in upstream_in_pipeline)]
     report_data = scored["scored"] | "ReportData" >> ReportData(
-        selected["pairs"], selected["quarantine"], [*_upstream_dead_letters(pipeline, upstream), ("score", dead)])
+        selected["pairs"], selected["quarantine"], [*upstream_dead, ("score", dead)])
+    upstream_manifests = (
+        tuple(manifest_pcoll | f"UpstreamManifest{n}" >> beam.Map(lambda m, folder: (folder, m), folder)
+              for n, (_, folder, manifest_pcoll, _) in enumerate(upstream_in_pipeline))
+        | "UpstreamManifests" >> beam.Flatten(pipeline=examples.pipeline))
     _ = manifest | "Report" >> beam.ParDo(_WriteReport(fileio.join(output, REPORT), upstream),
                                           beam.pvalue.AsSingleton(samples, default_value={}),
-                                          beam.pvalue.AsSingleton(report_data, default_value={}))
+                                          beam.pvalue.AsSingleton(report_data, default_value={}),
+                                          beam.pvalue.AsList(upstream_manifests))
+    return {"manifest": manifest}
 
 
 def add_scoring_args(parser: argparse.ArgumentParser) -> None:
@@ -237,7 +265,6 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
                         help="the folder synthesize wrote, or a glob of candidate shards (repeatable)")
     parser.add_argument("--output", required=True)
     parser.add_argument("--runner", default="direct", choices=RUNNERS)
-    parser.add_argument("--num_shards", type=positive_int, default=1)
     add_scoring_args(parser)
     add_health_args(parser)
     return parser.parse_known_args(argv)
@@ -255,11 +282,11 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     config = {"pipeline": "score", "examples": example_files, "candidates": candidate_files,
               "scorer": scorer.scorer_name, "scorer_kind": args.scorer, "model": args.model,
               "policy": {k: getattr(policy, k) for k in policy.__dataclass_fields__},
-              "num_shards": args.num_shards, "runner": args.runner}
+              "runner": args.runner}
     fileio.makedirs(args.output)
     with make_pipeline(args.runner, beam_args, test_pipeline) as pipeline:
         build(pipeline, example_files=example_files, candidate_files=candidate_files, output=args.output,
-              num_shards=args.num_shards, scorer=scorer, policy=policy, config=config,
+              scorer=scorer, policy=policy, config=config,
               upstream=upstream_stages(example_files + candidate_files))
     manifest = read_manifest(args.output)
     remove_stale_shards(args.output, manifest)

@@ -24,10 +24,11 @@ from toolrm_beam.runners.presets import RUNNERS, check_beam_args, non_negative_i
 from toolrm_beam.schemas.errors import ErrorType
 from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
 from toolrm_beam.transforms import fileio, rules
-from toolrm_beam.transforms.accounting import WriteManifest, count_by
+from toolrm_beam.transforms.accounting import CountValues, WriteManifest
 from toolrm_beam.transforms.candidates import CandidateSummary, DedupCandidates, ObfuscatedCopies, RuleCandidates
 from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA
 from toolrm_beam.transforms.examples_io import ReadExamples, example_shard_check
+from toolrm_beam.transforms.progress import CountProgress, batch_size
 from toolrm_beam.transforms.stage_inputs import match_shards
 from toolrm_beam.transforms.write_shards import WriteShards, WriteStreamingShards
 
@@ -94,24 +95,29 @@ def synthesize_counts(summaries: dict[str, dict], mix: dict[str, float]) -> dict
     }
 
 
-def _count(pcoll, label: str, key: str):
-    return pcoll | f"{label}Key" >> beam.Map(lambda _: key) | f"{label}Count" >> beam.combiners.Count.PerElement() \
-        | f"{label}Dict" >> beam.combiners.ToDict()
-
-
 def _as_batch(candidate: dict[str, Any]) -> list[dict[str, Any]]:
     return [candidate]
 
 
-def build(pipeline: beam.Pipeline, *, files: list[str], output: str, num_shards: int, generators: list[str],
-          seed: int, mix: dict[str, float] | None, max_negatives: int, obfuscate: bool,
-          llm: dict[str, Any] | None, config: dict[str, Any]) -> None:
-    read = pipeline | "Files" >> beam.Create(files) | "ReadExamples" >> ReadExamples()
-    examples = read["examples"]
+def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, files: list[str], output: str, num_shards: int,
+          generators: list[str], seed: int, mix: dict[str, float] | None, max_negatives: int, obfuscate: bool,
+          llm: dict[str, Any] | None, config: dict[str, Any],
+          examples: beam.PCollection | None = None) -> dict[str, beam.PCollection]:
+    """Add the synthesize stages to `pipeline`: from the Example shards `files`, or from `examples`.
+
+    `toolrm run` passes the examples ingest produced in the same pipeline (in
+    the form the shards hold them); `files` then only name those shards in the
+    manifest. Returns the candidates (as batches: lists), the manifest and the dead letters.
+    """
+    if examples is None:
+        read = pipeline | "Files" >> beam.Create(files) | "ReadExamples" >> ReadExamples()
+        examples, read_dead = read["examples"], read["dead_letter"]
+    else:
+        read_dead = pipeline | "NoReadErrors" >> beam.Create([])
     ruled = examples | "Rules" >> RuleCandidates(
         seed=seed, mix=mix, max_negatives=max_negatives if "rules" in generators else 0)
     batches = [ruled["candidates"]]
-    dead_letters = [read["dead_letter"], ruled["dead_letter"]]
+    dead_letters = [read_dead, ruled["dead_letter"]]
     for mode, generator in (("sample", "llm-sample"), ("perturb", "llm-perturb")):
         if generator in generators:
             from toolrm_beam.transforms.llm_stage import LLMCandidates  # heavy dependencies only when asked for
@@ -141,18 +147,17 @@ def build(pipeline: beam.Pipeline, *, files: list[str], output: str, num_shards:
         written.append(copy_examples | "WriteObfuscatedExamples" >> WriteShards(
             output, "examples", EXAMPLE_ARROW_SCHEMA, num_shards, shard_key=lambda e: e["example_id"],
             sort_key=lambda r: r["example_id"], to_row=example_row))
+    _ = candidates | "Progress" >> CountProgress("synthesize.candidates", size=batch_size)
     target = mix or rules.DEFAULT_MIX
-    _ = tuple(written) | "ShardInfos" >> beam.Flatten() | "Manifest" >> WriteManifest(
+    manifest = tuple(written) | "ShardInfos" >> beam.Flatten() | "Manifest" >> WriteManifest(
         fileio.join(output, MANIFEST), config, versions(),
-        summaries={
-            "examples_in": _count(examples, "ExamplesIn", "examples"),
-            "dead_rows": _count(read["dead_letter"], "DeadRows", "rows"),
-            "dead_stages": count_by(dead, "stage", "DeadStages"),
-            "copies": _count(copy_examples, "Copies", "examples"),
-            "candidates": candidates | "Summarize" >> beam.CombineGlobally(CandidateSummary()),
-            "reasons": count_by(dead, "reason", "Reasons"),
-        },
+        summaries={"candidates": candidates | "Summarize" >> beam.CombineGlobally(CandidateSummary())},
+        counted=pipeline | "Counts" >> CountValues(
+            {"examples_in": (examples, None), "dead_rows": (read_dead, None), "copies": (copy_examples, None),
+             "reasons": (dead, "reason"), "dead_stages": (dead, "stage")},
+            keys={"examples_in": "examples", "dead_rows": "rows", "copies": "examples"}),
         counts_fn=lambda summaries: synthesize_counts(summaries, target))
+    return {"candidates": candidates, "manifest": manifest, "dead_letter": dead}
 
 
 # The LLM generators' options, as (name, prefixed, argparse kwargs). `toolrm

@@ -18,13 +18,14 @@ import argparse
 import glob
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's helpers
+from process_memory import run_sampled  # noqa: E402
 from toolrm_beam.schemas import records  # noqa: E402
 from toolrm_beam.transforms import rules  # noqa: E402
 from toolrm_beam.transforms.corpus_examples import file_examples  # noqa: E402
@@ -86,47 +87,13 @@ def plain_loop(directory: str, output: str) -> float:
     return time.perf_counter() - started
 
 
-def _tree_rss_mib(root: int) -> float:
-    """Resident memory of a process and all its descendants, from /proc (MiB)."""
-    total, stack, seen = 0, [root], set()
-    while stack:
-        pid = stack.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        try:
-            with open(f"/proc/{pid}/status") as handle:
-                total += next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:"))
-            for task in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{task}/children") as handle:
-                    stack.extend(int(child) for child in handle.read().split())
-        except (OSError, StopIteration, ValueError):
-            continue
-    return total / 1024
-
-
 def beam_run(directory: str, output: str, workers: int) -> tuple[float, float]:
-    """Wall seconds and peak resident memory (MiB, summed over its process tree) of `toolrm synthesize`.
-
-    Memory is sampled from /proc every 0.1 s: the kernel's rusage of a child
-    counts the pages it shared with this (large) process before exec.
-    """
+    """Wall seconds and peak resident memory (MiB, summed over its process tree) of `toolrm synthesize`."""
     command = [sys.executable, "-m", "toolrm_beam.runners.cli", "synthesize", "--input", os.path.join(directory, "*.parquet"),
                "--output", output, "--num_shards", "1"]
     if workers > 1:
         command += ["--direct_num_workers", str(workers), "--direct_running_mode", "multi_processing"]
-    with tempfile.TemporaryFile() as log:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
-        peak = 0.0
-        while process.poll() is None:
-            peak = max(peak, _tree_rss_mib(process.pid))
-            time.sleep(0.1)
-        seconds = time.perf_counter() - started
-        if process.returncode != 0:
-            log.seek(0)
-            raise RuntimeError(f"synthesize failed: {log.read().decode()[-2000:]}")
-    return seconds, peak
+    return run_sampled(command, cwd=REPO, what="synthesize")
 
 
 def main() -> int:

@@ -37,11 +37,16 @@ def print_input_warnings(command: str, manifest: dict) -> None:
         print(f"toolrm {command}: warning: {warning}", file=sys.stderr)
 
 
-def _print_ingest_summary(manifest: dict, output: str, seconds: float) -> None:
+def took(seconds: float | None) -> str:
+    """` (12.3 s)`, or nothing where a stage ran inside a larger pipeline."""
+    return "" if seconds is None else f" ({seconds:.1f} s)"
+
+
+def _print_ingest_summary(manifest: dict, output: str, seconds: float | None) -> None:
     print_input_warnings("ingest", manifest)
     counts = manifest["counts"]
-    print(f"ingest {manifest['config']['source']}: {len(manifest['config']['inputs'])} files -> {output} "
-          f"({seconds:.1f} s)")
+    print(f"ingest {manifest['config']['source']}: {len(manifest['config']['inputs'])} files -> {output}"
+          f"{took(seconds)}")
     print(f"  rows in          {counts['rows_in']:>8}")
     print(f"  rows written     {counts['rows_written']:>8}")
     print(f"  rows duplicate   {counts['rows_duplicate']:>8}")
@@ -87,11 +92,11 @@ def ingest(argv: list[str]) -> int:
     return _stage("ingest", ingest_pipeline, _print_ingest_summary, argv)
 
 
-def _print_synthesize_summary(manifest: dict, output: str, seconds: float) -> None:
+def _print_synthesize_summary(manifest: dict, output: str, seconds: float | None) -> None:
     print_input_warnings("synthesize", manifest)
     counts = manifest["counts"]
     written = sum(shard["rows"] for shard in manifest["files"].get("candidates", []))
-    print(f"synthesize: {counts['examples_in']} examples -> {written} candidates in {output} ({seconds:.1f} s)")
+    print(f"synthesize: {counts['examples_in']} examples -> {written} candidates in {output}{took(seconds)}")
     print(f"  positives {counts['positives']}, negatives {counts['negatives']}, "
           f"schema-valid negatives {counts['negatives_schema_valid_share']}, "
           f"error-mix distance from FC-RewardBench (TV) {counts['error_mix_tv_distance']}")

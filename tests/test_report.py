@@ -198,3 +198,16 @@ def test_agreement_partial_sums_merge_in_any_order_and_flag_a_scorer_that_disagr
     assert backwards["all"]["low"] and backwards["all"]["pairwise_accuracy"] < 0.5
     ties = whole["all"]["ties"]
     assert backwards["all"]["wins"] == whole["all"]["pairs"] - whole["all"]["wins"] - ties
+
+
+def test_time_per_stage_adds_stages_run_apart_and_not_stages_of_one_pipeline():
+    from toolrm_beam.transforms.report import wall_seconds
+
+    def timing(start, seconds):
+        return {"started_at": f"2025-01-01T00:{start // 60:02d}:{start % 60:02d}+00:00", "seconds": seconds}
+
+    # Stage commands one after the other (a gap between them is not stage time).
+    assert wall_seconds([timing(0, 10.0), timing(15, 20.0), timing(40, 5.0)]) == 35.0
+    # One pipeline: every stage starts with it and ends at its own manifest.
+    assert wall_seconds([timing(0, 12.0), timing(0, 30.0), timing(1, 44.5)]) == 45.5
+    assert wall_seconds([timing(0, 3.0), {}, {"seconds": 4}]) == 3.0

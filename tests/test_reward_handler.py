@@ -4,6 +4,7 @@ pipeline), and the vLLM backend with a fake engine."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import types
@@ -20,7 +21,7 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline  
 from apache_beam.testing.util import assert_that  # noqa: E402
 
 from reward_fixtures import (  # noqa: E402
-    build_tiny_reward_model, call_output, make_candidate, make_test_example, training_texts)
+    CHAT_TEMPLATE, build_tiny_reward_model, call_output, make_candidate, make_test_example, training_texts)
 from toolrm_beam.transforms.reward import serialize as ser  # noqa: E402
 from toolrm_beam.transforms.reward.batching import (  # noqa: E402
     fixed_size_batches, padded_tokens, padding_waste, token_budget_batches)
@@ -257,7 +258,8 @@ def test_scores_are_deterministic_in_order_and_padding_invariant(rm_path, scorer
 
 
 def test_micro_batches_respect_the_token_budget(rm_path, examples):
-    scorer = TransformersRewardHandler(rm_path, max_length=1024, max_batch_tokens=1500).load_model()
+    scorer = TransformersRewardHandler(rm_path, max_length=1024, max_batch_tokens=1500,
+                                       prefix_sharing=False).load_model()
     shapes = []
     forward = scorer.forward
 
@@ -441,3 +443,111 @@ def test_output_score_reads_sequence_and_token_pooling():
     assert output_score(wrap(torch.tensor([[0.1], [0.2], [0.75]]))) == 0.75
     assert output_score(wrap([[1.0], [2.5]])) == 2.5
     assert output_score(wrap(3.0)) == 3.0
+
+
+# --- prefix-shared scoring ------------------------------------------------------
+
+CANDIDATE_FIRST_TEMPLATE = (
+    # Puts the candidate (the last message) before the conversation: its candidates share no prefix.
+    "{{ '<|im_start|>assistant\\n' }}{%- set last = messages[-1] %}"
+    "{%- if last.content %}{{ last.content }}{%- endif %}"
+    "{%- for call in last.tool_calls or [] %}{{ '<tool_call>' + call.function.name + ' ' + call.function.arguments"
+    " + '</tool_call>' }}{%- endfor %}{{ '<|im_end|>\\n' }}"
+    "{%- for message in messages[:-1] %}{{ '<|im_start|>' + message.role + '\\n' }}"
+    "{%- if message.content %}{{ message.content }}{%- endif %}{{ '<|im_end|>\\n' }}{%- endfor %}"
+    "{%- if tools %}{{ '<|im_start|>system\\n' }}{%- for tool in tools %}{{ tool | tojson }}{%- endfor %}"
+    "{{ '<|im_end|>\\n' }}{%- endif %}"
+)
+
+
+@pytest.fixture(scope="module")
+def real_requests():
+    """BFCL and ACEBench sample examples (real tools and conversations), each with its reference and rule negatives."""
+    from toolrm_beam.transforms import rules
+    from toolrm_beam.transforms.corpus_examples import file_examples
+
+    from toolrm_beam.data import SAMPLES as samples
+
+    examples = [e for source, path in (
+        ("bfcl", os.path.join(samples, "bfcl_live_sample", "BFCL_v3_live_multiple.json")),
+        ("bfcl", os.path.join(samples, "bfcl_live_sample", "BFCL_v3_live_parallel.json")),
+        ("acebench", os.path.join(samples, "acebench_en", "data_normal_similar_api.json")))
+        for e in list(file_examples(source, path, validate=True))[:6]]
+    requests = []
+    for example in examples:
+        candidates = [rules.reference_candidate(example)] + rules.generate_rule_candidates(
+            example, seed=0, max_negatives=5)
+        requests += [ScoreRequest(example, candidate) for candidate in candidates]
+    random.Random(3).shuffle(requests)  # an example's candidates arrive scattered through the batch
+    return requests
+
+
+def _real_model(tmp_path_factory, requests, chat_template=CHAT_TEMPLATE):
+    texts = training_texts({r.example["example_id"]: r.example for r in requests}.values())
+    texts += [json.dumps(r.candidate["output"]) for r in requests]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        return build_tiny_reward_model(tmp_path_factory.mktemp("tiny-rm-real"), texts, seed=1,
+                                       chat_template=chat_template)
+
+
+def test_prefix_shared_scores_equal_full_sequence_scores(tmp_path_factory, real_requests, monkeypatch):
+    from toolrm_beam.transforms.reward import prefix_sharing
+
+    path = _real_model(tmp_path_factory, real_requests)
+    scorer = TransformersRewardHandler(path, max_length=4096, max_batch_tokens=6000).load_model()
+    assert scorer.prefix_sharing  # the default
+    full_rows, passes = [], []
+    forward, shared = scorer.forward, prefix_sharing.score_shared_prefixes
+    monkeypatch.setattr(scorer, "forward", lambda rows: (full_rows.extend(rows), forward(rows))[1])
+
+    def spy(model, rows, groups, **kwargs):
+        passes.append(groups)
+        return shared(model, rows, groups, **kwargs)
+
+    monkeypatch.setattr("toolrm_beam.transforms.reward.transformers_rm.score_shared_prefixes", spy)
+    results = scorer.score(real_requests)
+    examples = {r.example["example_id"] for r in real_requests}
+    # Every example had several candidates: each read its prefix once, no row was run whole.
+    [groups] = passes
+    assert len(groups) == len(examples) and not full_rows
+    prefix_tokens = sum(prefix for prefix, _ in groups)
+    total = sum(r.tokens for r in results)
+    suffix_tokens = total - sum(prefix * len(rows) for prefix, rows in groups)
+    assert prefix_tokens + suffix_tokens < total / 3  # the work: most of each sequence is the shared prefix
+
+    scorer.prefix_sharing = False
+    whole = scorer.score(real_requests)
+    assert len(full_rows) == len(real_requests)
+    assert [r.candidate_id for r in whole] == [r.candidate_id for r in results]
+    difference = max(abs(a.score - b.score) for a, b in zip(results, whole))
+    assert difference <= 1e-3, difference
+    assert len({round(r.score, 4) for r in results}) > len(results) // 2  # scores that differ, not a constant
+
+
+def test_a_template_that_does_not_put_the_candidate_last_falls_back_to_full_sequences(tmp_path_factory,
+                                                                                      real_requests, monkeypatch):
+    path = _real_model(tmp_path_factory, real_requests, chat_template=CANDIDATE_FIRST_TEMPLATE)
+    scorer = TransformersRewardHandler(path, max_length=4096, max_batch_tokens=6000).load_model()
+    requests = real_requests[:30]
+    full_rows = []
+    forward = scorer.forward
+    monkeypatch.setattr(scorer, "forward", lambda rows: (full_rows.extend(rows), forward(rows))[1])
+    results = scorer.score(requests)
+    assert len(full_rows) == len(requests)  # no shared prefix to speak of: every row whole
+    scorer.prefix_sharing = False
+    assert [r.score for r in scorer.score(requests)] == pytest.approx([r.score for r in results], abs=1e-6)
+
+
+def test_shared_prefix_groups():
+    from toolrm_beam.transforms.reward.prefix_sharing import common_prefix_length, shared_prefix_groups
+
+    prefix = list(range(100, 140))
+    rows = [prefix + [1, 2], prefix + [3], prefix[:10] + [9] * 35, prefix + [1, 2], [5] * 50, prefix + [7, 8, 9]]
+    keys = ["a", "a", "b", "a", "c", "b"]
+    groups, whole = shared_prefix_groups(rows, keys, min_prefix=16)
+    # "a": 40 shared tokens; identical rows keep a token of their own. "b": only 10 shared. "c": one row.
+    assert groups == [(40, [0, 1, 3])] and whole == [2, 4, 5]
+    assert shared_prefix_groups([prefix + [1], prefix + [1]], ["x", "x"])[0] == [(40, [0, 1])]
+    assert shared_prefix_groups(rows, [None] * len(rows))[0] == []
+    assert common_prefix_length([]) == 0 and common_prefix_length([[1, 2], [1, 3]]) == 1

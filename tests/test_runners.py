@@ -40,6 +40,8 @@ from apache_beam.transforms.resources import parse_resource_hints
 
 from toolrm_beam.beam_pipelines import ingest, score, synthesize
 from toolrm_beam.runners import presets
+from toolrm_beam.runners import dataflow_job
+from toolrm_beam.runners import run as run_command
 from toolrm_beam.runners.presets import (GpuSpec, RunnerOptionsError, dataflow_gpu_args, gpu_resource_hints, gpu_spec,
                              make_runner, pipeline_options)
 from toolrm_beam.transforms.score import make_scorer
@@ -247,6 +249,41 @@ def test_gpu_job_scope_reaches_the_dataflow_job_environment(cached_sdist):
     assert "use_runner_v2" in environment.experiments
 
 
+def test_a_whole_run_is_one_dataflow_job(tmp_path, cached_sdist):
+    """`toolrm run` translated for Dataflow offline (--dry_run): one job holding every stage of the run."""
+    from toolrm_beam.data import SAMPLES as samples
+
+    job_file = tmp_path / "job.json"
+    code = run_command.main([
+        "--source", "bfcl", "--input", os.path.join(samples, "bfcl_live_sample", "*.json"),
+        "--source", "acebench", "--input", os.path.join(samples, "acebench_en", "data_special_*.json"),
+        "--output", f"{BUCKET}/out", "--runner", "dataflow", *DATAFLOW, "--dry_run", "true",
+        "--dataflow_job_file", str(job_file), "--quiet"])
+    assert code == 0
+    with open(job_file, encoding="utf-8") as handle:
+        job = json.load(handle)
+    assert job["type"] == "JOB_TYPE_BATCH" and job["name"]
+    assert job["environment"]["tempStoragePrefix"].startswith("storage.googleapis.com/toolrm-ci-bucket/tmp/")
+    with open(dataflow_job.pipeline_file(str(job_file)), encoding="utf-8") as handle:
+        proto = json.load(handle)
+    transforms = proto["components"]["transforms"]
+    names = {t["uniqueName"] for t in transforms.values()}
+    roots = {name for name in names if "/" not in name}  # the pipeline's top-level steps
+    # Every stage, every source's ingest, in the one job.
+    assert {"Ingest-bfcl", "Ingest-acebench", "Synthesize", "ScoreAndSelect"} <= roots
+    for step in ("Ingest-bfcl/WriteExamples", "Ingest-acebench/WriteExamples", "Ingest-bfcl/Manifest",
+                 "Synthesize/WriteCandidates", "Synthesize/Manifest", "ScoreAndSelect/Score/RunInference",
+                 "ScoreAndSelect/Writepairs", "ScoreAndSelect/Manifest", "ScoreAndSelect/Report"):
+        assert any(name == step or name.startswith(step + "/") for name in names), step
+    # The later stages take the earlier stages' records from the job, not from files read back.
+    assert not any(n.startswith(("Synthesize/ReadExamples", "ScoreAndSelect/ReadExamples",
+                                 "ScoreAndSelect/ReadCandidates")) for n in names)
+    by_name = {t["uniqueName"]: t for t in transforms.values()}
+    produced = set(by_name["ExamplesAsStored"]["outputs"].values())
+    assert produced & set(by_name["Synthesize"]["inputs"].values())
+    assert produced & set(by_name["ScoreAndSelect"]["inputs"].values())
+
+
 # ----------------------------------------------------------------------------- Flink
 
 def test_flink_options_parse_and_normalize():
@@ -341,7 +378,7 @@ def _score(kind, model=None, device="cpu"):
         scorer = make_scorer(kind, model=model or lite_model, device=device, max_length=args.max_length)
         score.build(pipeline, example_files=[os.path.join(root, "examples-00000-of-00001.parquet")],
                     candidate_files=[os.path.join(root, "candidates-00000-of-00001.parquet")],
-                    output=os.path.join(root, "scored"), num_shards=1, scorer=scorer,
+                    output=os.path.join(root, "scored"), scorer=scorer,
                     policy=score.policy_from_args(args), config={"pipeline": "score"})
     return build
 
@@ -747,9 +784,16 @@ def test_flex_template_turns_parameters_into_one_command():
     assert parsed.examples == [f"{BUCKET}/a/examples-*.parquet", f"{BUCKET}/b/examples-*.parquet"]
     assert parsed.runner == "dataflow" and "--gpu_type=nvidia-l4" in beam_args
     assert main._template_location(args) == f"{BUCKET}/t/job_object"
-    for driver in ("run", "refresh"):
-        with pytest.raises(main.TemplateUsageError, match="exactly one job"):
-            main.translate([f"--command={driver}"])
+    # A whole run is one job: one launch, corpora paired with their formats in order.
+    command, args = main.translate([
+        "--command=run", "--source=bfcl;acebench", f"--input={BUCKET}/bfcl/*.json;{BUCKET}/ace/*.json",
+        f"--output={BUCKET}/out", "--scorer=lite", "--runner=DataflowRunner"])
+    parsed, _ = run_command.parse_args(args)
+    assert command == "run" and parsed.runner == "dataflow"
+    assert list(zip(parsed.source, parsed.input)) == [("bfcl", f"{BUCKET}/bfcl/*.json"),
+                                                      ("acebench", f"{BUCKET}/ace/*.json")]
+    with pytest.raises(main.TemplateUsageError, match="exactly one job"):
+        main.translate(["--command=refresh"])
     with pytest.raises(main.TemplateUsageError, match="must be one of"):
         main.translate(["--command=verify"])
 
@@ -760,7 +804,8 @@ def test_flex_template_metadata_names_only_flags_the_commands_take():
     known = {"command", "sdk_container_image", "gpu_type", "gpu_count", "gpu_machine_type", "gpu_scope"}
     for module, required in ((ingest, ["--source", "xlam", "--input", "x", "--output", "o"]),
                              (synthesize, ["--input", "x", "--output", "o"]),
-                             (score, ["--examples", "e", "--candidates", "c", "--output", "o"])):
+                             (score, ["--examples", "e", "--candidates", "c", "--output", "o"]),
+                             (run_command, ["--source", "xlam", "--input", "x", "--output", "o"])):
         args, _ = module.parse_args(required)
         # synthesize's generator options are `--model` etc., kept as `generator_model` etc.
         known |= {dest.removeprefix("generator_") if module is synthesize else dest for dest in vars(args)}

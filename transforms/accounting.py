@@ -67,6 +67,68 @@ class SumCounts(beam.CombineFn):
         return dict(counter)
 
 
+def _summary_counts(element, name: str, how):
+    if how is None or isinstance(how, str):
+        return name, (how if how is None else str(element.get(how)))
+    return name, how(element)
+
+
+class _NestedCounts(beam.CombineFn):
+    """(summary, value) or (summary, {value: n}) -> `{summary: {value: count}}`, every summary present."""
+
+    def __init__(self, names: list[str], keys: dict[str, str]):
+        self._names = names
+        self._keys = keys  # summary -> the value its elements count under when they count as themselves
+
+    def create_accumulator(self):
+        return collections.Counter()
+
+    def add_input(self, counter, item):
+        name, value = item
+        if isinstance(value, dict):
+            for key, count in value.items():
+                counter[(name, key)] += count
+        else:
+            counter[(name, self._keys.get(name) if value is None else value)] += 1
+        return counter
+
+    def merge_accumulators(self, counters):
+        total = collections.Counter()
+        for counter in counters:
+            total.update(counter)
+        return total
+
+    def extract_output(self, counter):
+        nested: dict[str, dict[str, int]] = {name: {} for name in self._names}
+        for (name, key), count in sorted(counter.items()):
+            nested[name][key] = count
+        return nested
+
+
+class CountValues(beam.PTransform):
+    """Several summaries' counts in one combine: one element, `{summary: {value: count}}`.
+
+    `sources` maps a summary to `(records, how)`: a field name (count each
+    record under `str(record[field])`), `(None, key)` style `how=None` with
+    `keys[summary]` (count records as such), or a function returning
+    `{value: count}` for a record. Apply to the pipeline. One Map per input,
+    a Flatten and one CombineGlobally: a Count and a ToDict per summary are
+    several runner stages each, and a run has dozens of summaries.
+    """
+
+    def __init__(self, sources: dict[str, tuple[Any, Any]], keys: dict[str, str] | None = None):
+        super().__init__()
+        self._sources = sources
+        self._keys = dict(keys or {})
+
+    def expand(self, pbegin):
+        names = sorted(self._sources)
+        keyed = [self._sources[name][0] | f"Key-{name}" >> beam.Map(_summary_counts, name, self._sources[name][1])
+                 for name in names]
+        return (tuple(keyed) | "AllKeys" >> beam.Flatten(pipeline=pbegin.pipeline)
+                | "Sum" >> beam.CombineGlobally(_NestedCounts(names, self._keys)))
+
+
 def count_by(records, field: str, label: str):
     """A one-element PCollection: `{value of field: count}`."""
     return (
@@ -109,12 +171,12 @@ class _WriteManifest(beam.DoFn):
         self._counts_fn = counts_fn
         self._started_at = started_at
 
-    def process(self, _, shards, *summaries):
+    def process(self, _, shards, counted, *summaries):
         manifest = {
             "manifest_version": "1.0",
             "config": self._config,
             "versions": self._versions,
-            "counts": self._counts_fn(dict(zip(self._names, summaries))),
+            "counts": self._counts_fn({**counted, **dict(zip(self._names, summaries))}),
             "files": shard_files(shards),
             "timing": timing(self._started_at, time.time()),
         }
@@ -125,28 +187,32 @@ class _WriteManifest(beam.DoFn):
 class WriteManifest(beam.PTransform):
     """Write `manifest.json` once every shard is written (it depends on their infos).
 
-    `summaries` are one-element PCollections (dicts of counts); `counts_fn`
+    `summaries` are one-element PCollections (dicts of counts), and
+    `counted` one `CountValues` output whose summaries join them; `counts_fn`
     turns them, by name, into the manifest's `counts` section. `timing` spans
     from building this transform (the pipeline's construction) to the write.
     """
 
     def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str], *,
-                 summaries: dict[str, Any], counts_fn):
+                 summaries: dict[str, Any], counts_fn, counted: Any = None):
         super().__init__()
         self._path = path
         self._config = config
         self._versions = versions
         self._summaries = summaries
         self._counts_fn = counts_fn
+        self._counted = counted
         self._started_at = time.time()
 
     def expand(self, shard_infos):
         names = sorted(self._summaries)
         sides = [beam.pvalue.AsSingleton(self._summaries[n], default_value={}) for n in names]
+        counted = self._counted if self._counted is not None else \
+            shard_infos.pipeline | "NothingCounted" >> beam.Create([{}])
         return (
             shard_infos.pipeline
             | "Once" >> beam.Create([None])
             | "Write" >> beam.ParDo(_WriteManifest(self._path, self._config, self._versions, names,
                                                    self._counts_fn, self._started_at),
-                                    beam.pvalue.AsList(shard_infos), *sides)
+                                    beam.pvalue.AsList(shard_infos), beam.pvalue.AsSingleton(counted), *sides)
         )

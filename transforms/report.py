@@ -15,6 +15,7 @@ image but the inline `data:` plots.
 """
 from __future__ import annotations
 
+import datetime
 import html
 from typing import Any, Iterable
 
@@ -224,19 +225,46 @@ def _dead_letters(data: dict[str, Any]) -> str:
     return _grid(["step", "reason", "count", "one sample"], rows)
 
 
+def _span(timing: dict[str, Any]) -> tuple[float, float] | None:
+    """(start, end) in seconds since the epoch of a stage's recorded timing, if it has one."""
+    try:
+        start = datetime.datetime.fromisoformat(timing["started_at"]).timestamp()
+        return start, start + float(timing["seconds"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def wall_seconds(timings: list[dict[str, Any]]) -> float:
+    """Wall time the stages took together: their spans' union (stages of one pipeline overlap)."""
+    spans = sorted(span for span in map(_span, timings) if span is not None)
+    total, end = 0.0, float("-inf")
+    for start, finish in spans:
+        if finish > end:
+            total += finish - max(start, end)
+            end = finish
+    return total
+
+
 def _timing(manifest: dict[str, Any], upstream: list[dict[str, Any]]) -> str:
     stages = [(s["step"], s.get("timing")) for s in upstream] + [("score", manifest.get("timing"))]
-    stages.sort(key=lambda stage: (stage[1] or {}).get("started_at", "~"))  # in the order they ran
+    stages.sort(key=lambda stage: ((stage[1] or {}).get("started_at", "~"), (stage[1] or {}).get("seconds", 0)))
     rows = []
     for step, timing in stages:
         timing = timing or {}
         rows.append(([f"<td>{_e(step)}</td>", f"<td class='n'>{_num(timing.get('seconds'), 1)}</td>",
                       f"<td>{_e(timing.get('started_at', 'not recorded'))}</td>",
                       f"<td>{_e(timing.get('finished_at', ''))}</td>"], ""))
-    total = sum((timing or {}).get("seconds", 0) for _, timing in stages)
+    timings = [timing for _, timing in stages if timing]
+    total = wall_seconds(timings)
     rows.append((["<td><b>total</b></td>", f"<td class='n'><b>{total:.1f}</b></td>", "<td></td>", "<td></td>"], ""))
-    return ("<p class='muted'>Wall time from building each stage's pipeline to writing its manifest "
-            "(runner start-up included).</p>" + _grid(["stage", "seconds", "started (UTC)", "finished (UTC)"], rows))
+    overlapping = total + 0.05 < sum(float(timing.get("seconds", 0)) for timing in timings)
+    note = ("Wall time from building each stage's pipeline to writing its manifest (runner start-up included)."
+            if not overlapping else
+            "The stages ran in one pipeline (toolrm run), each as soon as its input arrived: a stage's seconds "
+            "run from building the pipeline to writing that stage's manifest, so the last one to finish "
+            "includes the others; the total is the pipeline's wall time.")
+    return (f"<p class='muted'>{note}</p>"
+            + _grid(["stage", "seconds", "started (UTC)", "finished (UTC)"], rows))
 
 
 SECTIONS = (

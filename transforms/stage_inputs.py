@@ -60,15 +60,20 @@ def upstream_stages(files: list[str]) -> list[dict]:
         manifest = _manifest(folder)
         if not manifest or not isinstance(manifest.get("config"), dict):
             continue
-        config = manifest["config"]
-        pipeline = config.get("pipeline", "?")
-        step = f"ingest {config.get('source')}" if pipeline == "ingest" else pipeline
-        dead = [fileio.join(folder, shard["file"]) for shard in (manifest.get("files") or {}).get("dead_letter", [])
-                if shard.get("rows")]
-        stages.append({"step": step, "pipeline": pipeline, "folder": folder, "counts": manifest.get("counts", {}),
-                       "timing": manifest.get("timing"), "dead_letter_files": dead})
+        stages.append(stage_entry(folder, manifest))
     order = {"ingest": 0, "synthesize": 1}
     return sorted(stages, key=lambda s: (order.get(s["pipeline"], 2), s["step"], s["folder"]))
+
+
+def stage_entry(folder: str, manifest: dict) -> dict:
+    """One stage as `upstream_stages` lists it, from the manifest it wrote to `folder`."""
+    config = manifest["config"]
+    pipeline = config.get("pipeline", "?")
+    step = f"ingest {config.get('source')}" if pipeline == "ingest" else pipeline
+    dead = [fileio.join(folder, shard["file"]) for shard in (manifest.get("files") or {}).get("dead_letter", [])
+            if shard.get("rows")]
+    return {"step": step, "pipeline": pipeline, "folder": folder, "counts": manifest.get("counts", {}),
+            "timing": manifest.get("timing"), "dead_letter_files": dead}
 
 
 def _manifest(folder: str) -> dict | None:

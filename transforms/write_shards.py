@@ -136,10 +136,11 @@ def _bundle_key(row: dict) -> str:
 class _PublishShards(beam.DoFn):
     """Rename the bundle files to `<prefix>-NNNNN-of-MMMMM.parquet`, ordered by their first row."""
 
-    def __init__(self, directory: str, prefix: str, schema: pa.Schema):
+    def __init__(self, directory: str, prefix: str, schema: pa.Schema, subdir: str = ""):
         self._directory = directory
         self._prefix = prefix
         self._schema = schema
+        self._subdir = subdir
 
     def process(self, _, parts):
         parts = sorted(parts, key=lambda p: (p["first_key"], p["rows"], p["temp"]))
@@ -148,6 +149,7 @@ class _PublishShards(beam.DoFn):
         count = len(parts)
         for index, part in enumerate(parts):
             name = shard_name(self._prefix, index, count)
+            name = f"{self._subdir}/{name}" if self._subdir else name
             target = fileio.join(self._directory, name)
             if part["temp"] is None:
                 fileio.write_bytes_atomic(target, fileio.parquet_bytes([], self._schema))
@@ -163,25 +165,29 @@ class WriteStreamingShards(beam.PTransform):
     Each bundle writes its own file (no shuffle of the records); a last step
     names the files in a stable order. Row content is deterministic; how rows
     split into files follows the runner's bundles, so compare shards by
-    content, not by file. Records are not de-duplicated here.
+    content, not by file. Records are not de-duplicated here. With `subdir`,
+    files go to `<directory>/<subdir>/` and the infos name them relative to
+    `directory`, as `WriteShards` does.
     """
 
     def __init__(self, directory: str, prefix: str, schema: pa.Schema, to_row: Callable[[dict], dict] = _identity,
-                 rows_per_group: int = 20000):
+                 rows_per_group: int = 20000, subdir: str = ""):
         super().__init__()
         self._directory = directory
         self._prefix = prefix
         self._schema = schema
         self._to_row = to_row
         self._rows_per_group = rows_per_group
+        self._subdir = subdir
 
     def expand(self, batches):
-        temp_dir = fileio.join(self._directory, f".tmp-{self._prefix}")
+        folder = fileio.join(self._directory, self._subdir) if self._subdir else self._directory
+        temp_dir = fileio.join(folder, f".tmp-{self._prefix}")
         parts = batches | "WriteBundles" >> beam.ParDo(
             _WriteBundleFile(temp_dir, self._schema, self._to_row, self._rows_per_group))
         return (
             batches.pipeline
             | "Once" >> beam.Create([None])
-            | "Publish" >> beam.ParDo(_PublishShards(self._directory, self._prefix, self._schema),
+            | "Publish" >> beam.ParDo(_PublishShards(self._directory, self._prefix, self._schema, self._subdir),
                                       beam.pvalue.AsList(parts))
         )

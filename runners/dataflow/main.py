@@ -8,13 +8,15 @@ template's parameters as `--name=value` plus the Beam options it adds itself
     python main.py --command=score --examples='gs://b/x/examples-*.parquet' \
         --candidates='gs://b/x/candidates-*.parquet' --output=gs://b/out --gpu_type=nvidia-l4 ...
 
-`--command` is ingest, synthesize or score; the other parameters are that
-command's own flags (see metadata.json). A parameter that the command repeats
-(`--input`, `--examples`, `--candidates`) takes several globs separated by
-`;`. `toolrm run` and `toolrm refresh` are drivers that submit one job per
-stage, wait for each and then publish: a flex-template launch creates exactly
-one job, so they run from a machine, a Cloud Run job or Airflow instead (see
-runners/schedule/).
+`--command` is run (the whole pipeline: ingest -> synthesize -> score and
+select, one job), or one stage: ingest, synthesize or score; the other
+parameters are that command's own flags (see metadata.json). A parameter that
+the command repeats (`--source`, `--input`, `--examples`, `--candidates`)
+takes several values separated by `;`, in order (`source=bfcl;acebench` with
+`input=gs://b/bfcl/*.json;gs://b/ace/*.json`). `toolrm refresh` is a driver:
+it compares inputs with the published dataset, runs a job per batch of new
+files and then publishes a manifest, so it runs from a machine, a Cloud Run
+job or Airflow instead (see runners/schedule/).
 """
 from __future__ import annotations
 
@@ -24,9 +26,9 @@ import sys
 
 # The pipelines come from the installed package (`pip install` of the checkout
 # in the launcher image), bundled model and sample corpora included.
-TEMPLATE_COMMANDS = ("ingest", "synthesize", "score")
-DRIVER_COMMANDS = ("run", "refresh")
-LIST_FLAGS = ("input", "examples", "candidates")
+TEMPLATE_COMMANDS = ("run", "ingest", "synthesize", "score")
+DRIVER_COMMANDS = ("refresh",)
+LIST_FLAGS = ("source", "input", "examples", "candidates")
 LIST_SEPARATOR = ";"
 
 _LOG = logging.getLogger("toolrm.flex_template")
@@ -46,8 +48,8 @@ def translate(argv: list[str]) -> tuple[str, list[str]]:
     known, rest = parser.parse_known_args(argv)
     if known.command in DRIVER_COMMANDS:
         raise TemplateUsageError(
-            f"command {known.command!r} submits one Dataflow job per stage and waits for each; a flex-template "
-            f"launch creates exactly one job. Launch {', '.join(TEMPLATE_COMMANDS)} as separate templates, or run "
+            f"command {known.command!r} decides what to process, waits for its jobs and then publishes; a "
+            f"flex-template launch creates exactly one job. Launch `run` for a whole run as one job, or run "
             f"`toolrm {known.command} --runner dataflow ...` from a Cloud Run job or Airflow (runners/schedule/)")
     if known.command not in TEMPLATE_COMMANDS:
         raise TemplateUsageError(f"--command must be one of {', '.join(TEMPLATE_COMMANDS)}, got {known.command!r}")
@@ -80,13 +82,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     argv = list(sys.argv[1:] if argv is None else argv)
     command, args = translate(argv)
-    from toolrm_beam.beam_pipelines import ingest, score, synthesize
-
-    module = {"ingest": ingest, "synthesize": synthesize, "score": score}[command]
     template_location = _template_location(args)
     _LOG.info("toolrm %s %s", command, " ".join(args))
     try:
-        module.run(args)
+        if command == "run":
+            from toolrm_beam.runners import run
+
+            # No progress polling: under the launcher the job only starts once this process has exited.
+            if run.main([*args, "--quiet"]) != 0:
+                raise TemplateUsageError(f"toolrm run refused its parameters: {' '.join(args)}")
+        else:
+            from toolrm_beam.beam_pipelines import ingest, score, synthesize
+
+            {"ingest": ingest, "synthesize": synthesize, "score": score}[command].run(args)
     except Exception:
         # Under the launcher the runner only writes the job to --template_location;
         # Dataflow starts it after this process exits, so the command's manifest

@@ -1,17 +1,17 @@
 """Airflow DAGs for toolrm on Dataflow.
 
-`toolrm_stages_dataflow`: ingest (one task per corpus) -> synthesize -> score,
-each a `BeamRunPythonPipelineOperator` with a `DataflowConfiguration`: one
-task, one Dataflow job, which Airflow follows, retries and can cancel. The
-operator runs `runners/dataflow/main.py` (the flex-template entry point,
-which also runs outside a template) with `--command=STAGE`; each day writes
-to its own folder `gs://BUCKET/toolrm/runs/YYYYMMDD/`.
+`toolrm_run_dataflow`: `toolrm run` (ingest every corpus -> synthesize ->
+score and select) as one `BeamRunPythonPipelineOperator` task with a
+`DataflowConfiguration`: one pipeline, one Dataflow job, which Airflow
+follows, retries and can cancel. The operator runs `runners/dataflow/main.py`
+(the flex-template entry point, which also runs outside a template) with
+`--command=run`; each day writes to its own folder `gs://BUCKET/toolrm/runs/YYYYMMDD/`.
 
 `toolrm_refresh`: the incremental `toolrm refresh` (only new or changed
-files, then publish a new dataset version). It submits several Dataflow jobs
-one after another, and the Beam operator follows exactly one job (it stops
-watching the process once the first job id is logged), so refresh runs as a
-plain command in a BashOperator.
+files, then publish a new dataset version). It decides what to process,
+waits for a Dataflow job per batch of files and then publishes, and the Beam
+operator follows exactly one job (it stops watching the process once the
+first job id is logged), so refresh runs as a plain command in a BashOperator.
 
 Needs on the Airflow workers: apache-airflow-providers-apache-beam and
 apache-airflow-providers-google; a toolrm checkout at TOOLRM_HOME (for
@@ -92,8 +92,8 @@ def _stage(task_id: str, options: dict) -> BeamRunPythonPipelineOperator:
 
 
 with DAG(
-    dag_id="toolrm_stages_dataflow",
-    description="ingest -> synthesize -> score on Dataflow, one folder per day",
+    dag_id="toolrm_run_dataflow",
+    description="toolrm run (ingest -> synthesize -> score) as one Dataflow job, one folder per day",
     schedule="17 3 * * *",
     start_date=START,
     catchup=False,
@@ -101,18 +101,9 @@ with DAG(
     default_args=DEFAULT_ARGS,
     tags=["toolrm", "dataflow"],
 ):
-    ingests = [
-        _stage(f"ingest_{source}", {"command": "ingest", "source": source, "input": pattern,
-                                    "output": f"{RUN_DIR}/ingest/{source}"})
-        for source, pattern in SOURCES.items()
-    ]
-    example_globs = [f"{RUN_DIR}/ingest/{source}/examples-*.parquet" for source in SOURCES]
-    synthesize = _stage("synthesize", {"command": "synthesize", "input": example_globs,
-                                       "output": f"{RUN_DIR}/synthesize", "generators": "rules"})
-    score = _stage("score", {"command": "score", "examples": example_globs,
-                             "candidates": [f"{RUN_DIR}/synthesize/candidates-*.parquet"],
-                             "output": f"{RUN_DIR}/scored", **_scoring_options()})
-    ingests >> synthesize >> score
+    # Lists become repeated flags (--source=a --source=b), paired with the inputs in order.
+    _stage("run", {"command": "run", "source": list(SOURCES), "input": list(SOURCES.values()),
+                   "output": RUN_DIR, "generators": "rules", **_scoring_options()})
 
 
 def _refresh_command() -> str:

@@ -74,13 +74,17 @@ class Serialized:
     `input_ids` is empty when the candidate is too long to score.
     `candidate_tokens` counts the candidate's tokens (its rendered turn, to
     the end of the input); `text` is the rendered text after the text-level
-    truncation steps and before any head cut.
+    truncation steps and before any head cut. `candidate_last` says the
+    template rendered the conversation exactly as it does without the
+    candidate and put the candidate after it: then every candidate of the
+    example starts with the same text (what prefix-shared scoring relies on).
     """
     input_ids: list[int]
     truncation: str
     candidate_tokens: int
     text: str
     candidate_text: str
+    candidate_last: bool = True
 
     @property
     def skipped(self) -> bool:
@@ -266,6 +270,7 @@ class _Encoded:
     candidate_tokens: int
     text: str
     candidate_text: str
+    candidate_last: bool
 
 
 class RewardSerializer:
@@ -313,7 +318,7 @@ class RewardSerializer:
         context = self.render(history, tools) if history else ""
         start = _common_prefix_length(text, context)
         ids, candidate_tokens = self._tokenize(text, start, special=not self.uses_template)
-        return _Encoded(ids, candidate_tokens, text, text[start:])
+        return _Encoded(ids, candidate_tokens, text, text[start:], candidate_last=start == len(context))
 
     def _length(self, history: list[dict], tools: list[dict], candidate: dict) -> int:
         text = self.render(history + [candidate], tools)
@@ -344,7 +349,8 @@ class RewardSerializer:
         if len(encoded.ids) <= limit:
             return self._result(encoded, [])
         if encoded.candidate_tokens > limit:
-            return Serialized([], CANDIDATE_TOO_LONG, encoded.candidate_tokens, encoded.text, encoded.candidate_text)
+            return Serialized([], CANDIDATE_TOO_LONG, encoded.candidate_tokens, encoded.text, encoded.candidate_text,
+                              encoded.candidate_last)
 
         steps: list[str] = []
         for name, shorten in (("param_descriptions", strip_parameter_descriptions),
@@ -380,7 +386,7 @@ class RewardSerializer:
         cut = len(encoded.ids) - limit
         steps.append(f"head_tokens:{cut}")
         return Serialized(encoded.ids[cut:], ",".join(steps), encoded.candidate_tokens, encoded.text,
-                          encoded.candidate_text)
+                          encoded.candidate_text, encoded.candidate_last)
 
     def _fewest_dropped(self, count: int, variant: Callable[[int], tuple[list, list]], candidate: dict) -> int:
         """How many items to drop: as few as fits, or all `count` where even that does not fit."""
@@ -396,7 +402,7 @@ class RewardSerializer:
     @staticmethod
     def _result(encoded: _Encoded, steps: list[str]) -> Serialized:
         return Serialized(encoded.ids, ",".join(steps), encoded.candidate_tokens, encoded.text,
-                          encoded.candidate_text)
+                          encoded.candidate_text, encoded.candidate_last)
 
 
 def _common_prefix_length(a: str, b: str) -> int:

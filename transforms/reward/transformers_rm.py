@@ -6,10 +6,16 @@ logit (ToolRM-style, e.g. `Qwen3ForSequenceClassification` with
 
 How a batch from Beam is scored:
 1. each (example, candidate) is serialized and truncated (`serialize.py`);
-2. the token sequences are sorted by length and cut into micro-batches whose
+2. an example's candidates share their prefix (tools and conversation): with
+   `prefix_sharing` (the default) the prefix runs once and each candidate
+   only its own suffix against the cached keys and values
+   (`prefix_sharing.py`); the same scores for a fraction of the work. Rows
+   without a usable shared prefix (one candidate, or a template that does
+   not put the candidate last) go the full-sequence way:
+3. the token sequences are sorted by length and cut into micro-batches whose
    padded size (longest row x rows) stays under `max_batch_tokens`
    (`batching.py`), so a short row is never padded to a long neighbour;
-3. each micro-batch is right-padded to its own longest row with the model's
+   each micro-batch is right-padded to its own longest row with the model's
    `pad_token_id` and run under `torch.inference_mode()`;
 4. results go back in the batch's original order, matched by position.
 
@@ -37,6 +43,7 @@ from apache_beam.ml.inference.base import ModelHandler
 
 from toolrm_beam.transforms.model_files import check_device_and_dtype, load_pretrained
 from toolrm_beam.transforms.reward.batching import token_budget_batches
+from toolrm_beam.transforms.reward.prefix_sharing import MIN_SHARED_PREFIX, score_shared_prefixes, shared_prefix_groups
 from toolrm_beam.transforms.reward.serialize import CANDIDATE_TOO_LONG, RewardSerializer, Serialized
 
 _LOG = logging.getLogger(__name__)
@@ -97,10 +104,11 @@ def as_score_request(element: Any) -> ScoreRequest:
 
 
 def score_requests(requests: Sequence[ScoreRequest], serializer: RewardSerializer, scorer: str,
-                   score_token_ids: Callable[[list[list[int]]], list[float]]) -> list[ScoreResult]:
+                   score_token_ids: Callable[[list[list[int]], list[str]], list[float]]) -> list[ScoreResult]:
     """Serialize `requests`, score the scorable ones, and answer in the requests' order.
 
-    `score_token_ids` gets the token sequences in request order and must
+    `score_token_ids` gets the token sequences in request order, with the
+    example id of each (rows of one example may share their prefix), and must
     answer in that order; it may reorder internally.
     """
     prepared: list[Serialized | None] = []
@@ -116,7 +124,9 @@ def score_requests(requests: Sequence[ScoreRequest], serializer: RewardSerialize
         prepared.append(serialized)
         errors.append(f"score:{CANDIDATE_TOO_LONG}" if serialized.skipped else None)
     live = [i for i, s in enumerate(prepared) if s is not None and not s.skipped]
-    scores = score_token_ids([prepared[i].input_ids for i in live]) if live else []
+    # Rows of one example may share their prefix, where the template put the candidate last.
+    keys = [requests[i].example["example_id"] if prepared[i].candidate_last else None for i in live]
+    scores = score_token_ids([prepared[i].input_ids for i in live], keys) if live else []
     if len(scores) != len(live):
         raise RuntimeError(f"the model returned {len(scores)} scores for {len(live)} inputs")
     by_position: list[float | None] = [None] * len(requests)
@@ -152,7 +162,8 @@ class RewardScorer:
     """
 
     def __init__(self, model: Any, serializer: RewardSerializer, device: str, name: str, pad_token_id: int,
-                 max_batch_tokens: int, max_rows_per_forward: int | None = None):
+                 max_batch_tokens: int, max_rows_per_forward: int | None = None, prefix_sharing: bool = True,
+                 min_shared_prefix: int = MIN_SHARED_PREFIX):
         self.model = model
         self.serializer = serializer
         self.device = device
@@ -160,12 +171,38 @@ class RewardScorer:
         self.pad_token_id = pad_token_id
         self.max_batch_tokens = max_batch_tokens
         self.max_rows_per_forward = max_rows_per_forward
+        self.prefix_sharing = prefix_sharing
+        self.min_shared_prefix = min_shared_prefix
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
         return score_requests(list(requests), self.serializer, self.name, self.score_token_ids)
 
-    def score_token_ids(self, rows: Sequence[Sequence[int]]) -> list[float]:
-        """Scores of token sequences, in their order, computed in length-sorted token-budget micro-batches."""
+    def score_token_ids(self, rows: Sequence[Sequence[int]], keys: Sequence[str | None] | None = None) -> list[float]:
+        """Scores of token sequences, in their order.
+
+        With `keys` (each row's example) and prefix sharing on, rows of one
+        example share a prefix pass (`score_prefix_shared`); the rest are
+        scored whole (`score_full`).
+        """
+        if keys is None or not self.prefix_sharing:
+            return self.score_full(rows)
+        return self.score_prefix_shared(rows, keys)
+
+    def score_prefix_shared(self, rows: Sequence[Sequence[int]], keys: Sequence[str | None]) -> list[float]:
+        """Scores with each example's shared prefix run once (see prefix_sharing.py); same scores as `score_full`."""
+        groups, whole = shared_prefix_groups(rows, keys, self.min_shared_prefix)
+        shared = score_shared_prefixes(self.model, rows, groups, pad_token_id=self.pad_token_id, device=self.device,
+                                       max_batch_tokens=self.max_batch_tokens,
+                                       max_rows=self.max_rows_per_forward) if groups else {}
+        if shared is None:  # a cache this model keeps in another form: every row whole
+            shared, whole = {}, list(range(len(rows)))
+        scores: list[float | None] = [shared.get(i) for i in range(len(rows))]
+        for index, value in zip(whole, self.score_full([rows[i] for i in whole]) if whole else []):
+            scores[index] = value
+        return scores  # type: ignore[return-value]
+
+    def score_full(self, rows: Sequence[Sequence[int]]) -> list[float]:
+        """Scores of whole token sequences, in their order, computed in length-sorted token-budget micro-batches."""
         scores: list[float | None] = [None] * len(rows)
         batches = token_budget_batches([len(r) for r in rows], self.max_batch_tokens, self.max_rows_per_forward)
         for batch in batches:
@@ -220,6 +257,9 @@ class TransformersRewardHandler(ModelHandler[ScoreRequest, ScoreResult, RewardSc
         fail their whole batch).
       min_batch_size / max_batch_size: how many candidates RunInference hands
         over at once; large batches give the length sort room to work.
+      prefix_sharing: score an example's candidates over one pass of their
+        shared prefix (same scores, much less work on long prompts); False
+        scores every sequence whole.
     """
 
     def __init__(self, model_path: str, *, model_name: str | None = None, device: str = "cpu",
@@ -229,7 +269,7 @@ class TransformersRewardHandler(ModelHandler[ScoreRequest, ScoreResult, RewardSc
                  attn_implementation: str | None = None, allow_hub: bool = False, cache_dir: str | None = None,
                  trust_remote_code: bool = False, share_across_processes: bool = True,
                  validate_elements: bool = True, model_copies: int | None = None, min_batch_size: int | None = 64,
-                 max_batch_size: int | None = 512, **kwargs):
+                 max_batch_size: int | None = 512, prefix_sharing: bool = True, **kwargs):
         super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size,
                          model_copies=model_copies, **kwargs)
         check_device_and_dtype(device, dtype)
@@ -258,6 +298,7 @@ class TransformersRewardHandler(ModelHandler[ScoreRequest, ScoreResult, RewardSc
         self._trust_remote_code = trust_remote_code
         self._share = share_across_processes
         self._validate_elements = validate_elements
+        self._prefix_sharing = prefix_sharing
 
     @property
     def model_name(self) -> str:
@@ -285,7 +326,7 @@ class TransformersRewardHandler(ModelHandler[ScoreRequest, ScoreResult, RewardSc
         _LOG.info("loaded reward model %s on %s (%s, chat template: %s)", self._model_name, self._device, dtype,
                   serializer.uses_template)
         return RewardScorer(model, serializer, self._device, self._model_name, pad, self._max_batch_tokens,
-                            self._max_rows)
+                            self._max_rows, prefix_sharing=self._prefix_sharing)
 
     def get_preprocess_fns(self):
         # Per element, before batching: a malformed element fails alone.

@@ -62,7 +62,8 @@ class VLLMRewardEngine:
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
         return score_requests(list(requests), self.serializer, self.name, self.score_token_ids)
 
-    def score_token_ids(self, rows: Sequence[Sequence[int]]) -> list[float]:
+    def score_token_ids(self, rows: Sequence[Sequence[int]], keys: Sequence[str | None] | None = None) -> list[float]:
+        # `keys` (each row's example) is not used: vLLM batches and schedules the rows itself.
         prompts = [{"prompt_token_ids": list(row)} for row in rows]
         kwargs = dict(self.encode_kwargs)
         if self.pooling_params is not None:

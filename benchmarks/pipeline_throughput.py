@@ -1,0 +1,350 @@
+"""Whole-run throughput: `toolrm run` on one and two processes beside a plain loop doing the same work.
+
+    python benchmarks/pipeline_throughput.py [--corpora /work/shared/data/corpora] [--repeat 3]
+        [--memory_examples 100000] [--json]
+
+On the shared corpora (Seal-Tools, ACEBench, BFCL live sample), each repeat times:
+  - `loop_s`: one Python process doing what `toolrm run` does, with the same
+    library functions and no Beam: read and adapt every corpus file (side
+    files joined), validate, de-duplicate, write example shards; reference
+    and rule candidates labelled by the checker, write candidate shards;
+    score them with the bundled model, select pairs, write pairs, filtered
+    and quarantine shards;
+  - `beam_1proc_s` / `beam_2proc_s`: `toolrm run` on the DirectRunner, one
+    process and two worker processes (`--direct_num_workers 2
+    --direct_running_mode multi_processing`), each a fresh process whose wall
+    time includes interpreter and pipeline start-up;
+  - `score_stage_ratio`: a plain loop that reads the example and candidate
+    shards of that run, validates the examples, scores, selects and writes,
+    over `toolrm score` on the same shards (one process).
+Ratios are loop time / Beam time (above 1: Beam is faster). Each number is the
+median over the repeats; `*_runs` lists every repeat and `load_avg` the 1-minute
+load average before each, because the machines these run on are shared; the
+`*_cpu_s` numbers (user + system CPU, worker processes included) and
+`cpu_ratio_1proc` move much less with load than wall time does.
+`peak_rss_mib` is the peak resident memory of the one-process run (its whole
+process tree, sampled from /proc). `--memory_examples N[,M...]` also runs
+`toolrm run` on copies of the corpora scaled to about N examples (each copy's
+questions altered so that de-duplication keeps it) and reports their peak
+memory. The last line printed is one JSON object with every number.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import glob
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's helpers
+from process_memory import children_cpu_s, run_sampled  # noqa: E402
+from toolrm_beam.models import LITE_MODEL  # noqa: E402
+from toolrm_beam.schemas import records  # noqa: E402
+from toolrm_beam.schemas.pairs import PAIR_ARROW_SCHEMA, pair_row  # noqa: E402
+from toolrm_beam.schemas.validation import validate_example  # noqa: E402
+from toolrm_beam.transforms import rules  # noqa: E402
+from toolrm_beam.transforms.corpus_examples import file_examples  # noqa: E402
+from toolrm_beam.transforms.fileio import parquet_bytes  # noqa: E402
+from toolrm_beam.transforms.read_rows import iter_file_rows  # noqa: E402
+from toolrm_beam.transforms.selection import SelectionPolicy, select_pairs  # noqa: E402
+
+CORPORA = "/work/shared/data/corpora"
+# (adapter, folder, glob): what `toolrm run --source ... --input ...` is given.
+SOURCES = (("seal_tools", "seal_tools", "*"), ("acebench", "acebench_en", "*.json"),
+           ("bfcl", "bfcl_live_sample", "*.json"))
+
+
+# ----------------------------------------------------------------------------- the plain loop
+
+def _write(path: str, rows: list[dict], schema) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(parquet_bytes(rows, schema))
+
+
+def _dedup(examples: list[dict]) -> list[dict]:
+    """Ingest's de-duplication: smallest example_id per content hash, then one example per id."""
+    by_content: dict[str, dict] = {}
+    for example in examples:
+        kept = by_content.get(example["content_hash"])
+        if kept is None or example["example_id"] < kept["example_id"]:
+            by_content[example["content_hash"]] = example
+    by_id: dict[str, dict] = {}
+    for example in by_content.values():
+        kept = by_id.get(example["example_id"])
+        if kept is None or example["content_hash"] < kept["content_hash"]:
+            by_id[example["example_id"]] = example
+    return sorted(by_id.values(), key=lambda e: e["example_id"])
+
+
+def _filtered_row(candidate: dict, reason: str) -> dict:
+    return {"example_id": candidate["example_id"], "candidate_id": candidate["candidate_id"],
+            "origin": candidate["origin"], "correct": candidate.get("correct"),
+            "error_type": candidate.get("error_type"), "score": candidate.get("score"), "reason": reason}
+
+
+def _quarantine_row(example: dict, candidates: list[dict], selection) -> dict:
+    return {"example_id": example["example_id"], "source": example["source"], "split": example["split"],
+            "upstream_id": example["upstream_id"], "reason": selection.quarantine_reason,
+            "detail": selection.quarantine_detail, "candidates": len(candidates),
+            "reference_score": next((c.get("score") for c in candidates if c["origin"] == "reference"), None)}
+
+
+def score_and_select(groups, output: str) -> int:
+    """Score each (example, candidates) with the bundled model, select pairs, write the three outputs."""
+    from toolrm_beam.beam_pipelines.score import FILTERED_SCHEMA, QUARANTINE_SCHEMA
+    from toolrm_beam.transforms.reward.lite.model import LiteRewardModel
+
+    model = LiteRewardModel.load(LITE_MODEL)
+    policy = SelectionPolicy()
+    pairs, filtered, quarantine = [], [], []
+    for example, candidates in groups:
+        scores = model.score_candidates(example, candidates)
+        scored = [{**c, "score": float(s), "scorer": model.name} for c, s in zip(candidates, scores)]
+        selection = select_pairs(example, scored, policy)
+        if selection.quarantine_reason:
+            quarantine.append(_quarantine_row(example, scored, selection))
+            continue
+        pairs.extend(pair_row(example, chosen, rejected, scorer=model.name, hard_margin=policy.hard_margin)
+                     for chosen, rejected in selection.pairs)
+        filtered.extend(_filtered_row(c, reason) for c, reason in selection.filtered)
+    _write(os.path.join(output, "pairs", "pairs.parquet"), sorted(pairs, key=lambda p: (p["example_id"], p["uuid"])),
+           PAIR_ARROW_SCHEMA)
+    _write(os.path.join(output, "filtered", "filtered.parquet"),
+           sorted(filtered, key=lambda f: (f["example_id"], f["candidate_id"])), FILTERED_SCHEMA)
+    _write(os.path.join(output, "quarantine", "quarantine.parquet"),
+           sorted(quarantine, key=lambda q: q["example_id"]), QUARANTINE_SCHEMA)
+    return len(pairs)
+
+
+def plain_run(corpora: list[tuple[str, str]], output: str) -> dict:
+    """Everything `toolrm run` does, in one loop. Returns counts."""
+    from toolrm_beam.beam_pipelines.common import candidate_row, example_row
+
+    examples = []
+    for source, pattern in corpora:
+        read = [e for path in sorted(glob.glob(pattern)) for e in file_examples(source, path, validate=True)]
+        kept = [example_row(e) for e in _dedup(read)]
+        _write(os.path.join(output, "ingest", source, "examples.parquet"), kept, records.EXAMPLE_ARROW_SCHEMA)
+        # The next stages read what was written: JSON fields in their canonical form.
+        examples += [records.from_row(row) for row in kept]
+    groups, candidate_rows = [], []
+    for example in examples:
+        made = [rules.reference_candidate(example)] + rules.generate_rule_candidates(example, seed=0, max_negatives=6)
+        rows = []
+        for candidate in made:
+            candidate["schema_valid"] = rules.is_schema_valid(example["tools"], candidate["output"])
+            rows.append(candidate_row(candidate))
+        candidate_rows += rows
+        parsed = [records.from_row(row, records.CANDIDATE_JSON_FIELDS) for row in rows]
+        groups.append((example, sorted(parsed, key=lambda c: c["candidate_id"])))
+    candidate_rows.sort(key=lambda r: (r["example_id"], r["candidate_id"]))
+    _write(os.path.join(output, "synthesize", "candidates.parquet"), candidate_rows, records.CANDIDATE_ARROW_SCHEMA)
+    pairs = score_and_select(groups, output)
+    return {"examples": len(examples), "candidates": len(candidate_rows), "pairs": pairs}
+
+
+def plain_score_stage(example_files: list[str], candidate_files: list[str], output: str) -> int:
+    """What `toolrm score` does, in one loop: read and check examples, read candidates, group, score, select, write."""
+    examples = {}
+    for path in example_files:
+        for _, row, _ in iter_file_rows(path):
+            example = records.from_row(row)
+            validate_example(example)
+            if example["content_hash"] != records.example_content_hash(example):
+                raise ValueError(f"{path}: content hash mismatch")
+            examples[example["example_id"]] = example
+    by_example = collections.defaultdict(list)
+    for path in candidate_files:
+        for _, row, _ in iter_file_rows(path):
+            candidate = records.from_row(row, records.CANDIDATE_JSON_FIELDS)
+            by_example[candidate["example_id"]].append(candidate)
+    groups = [(examples[key], sorted(found, key=lambda c: c["candidate_id"]))
+              for key, found in sorted(by_example.items()) if key in examples]
+    return score_and_select(groups, output)
+
+
+# ----------------------------------------------------------------------------- the Beam runs
+
+def corpora_args(corpora: list[tuple[str, str]]) -> list[str]:
+    return [arg for source, pattern in corpora for arg in ("--source", source, "--input", pattern)]
+
+
+def beam_run(corpora: list[tuple[str, str]], output: str, workers: int) -> tuple[float, float]:
+    command = [sys.executable, "-m", "toolrm_beam.runners.cli", "run", "--output", output, *corpora_args(corpora)]
+    if workers > 1:
+        command += ["--direct_num_workers", str(workers), "--direct_running_mode", "multi_processing"]
+    return run_sampled(command, cwd=REPO, what="toolrm run")
+
+
+def beam_score_stage(run_output: str, output: str) -> float:
+    command = [sys.executable, "-m", "toolrm_beam.runners.cli", "score", "--output", output,
+               "--examples", os.path.join(run_output, "ingest", "*", "examples-*.parquet"),
+               "--candidates", os.path.join(run_output, "synthesize", "candidates-*.parquet")]
+    return run_sampled(command, cwd=REPO, what="toolrm score")[0]
+
+
+# ----------------------------------------------------------------------------- scaled corpora
+
+def _vary(source: str, row: dict, copy: int) -> dict:
+    """A copy of a corpus row under a new id, its question altered so that it is a distinct example."""
+    row = json.loads(json.dumps(row))
+    row["id"] = f"{row['id']}-copy{copy}"
+    mark = f" (request {copy})"
+    if source == "seal_tools":
+        row["query"] = str(row.get("query", "")) + mark
+    elif source == "acebench":
+        row["question"] = str(row.get("question", "")).rstrip("\n") + mark + "\n"
+    elif source == "bfcl":
+        turn = row["question"][0]
+        turn[-1] = {**turn[-1], "content": str(turn[-1].get("content", "")) + mark}
+    return row
+
+
+def _read_lines(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _write_lines(path: str, rows: list[dict]) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def scaled_corpora(root: str, target: str, examples: int, base_examples: int) -> list[tuple[str, str]]:
+    """Copies of the corpora under `target` with about `examples` examples; answer files follow their rows."""
+    copies = max(1, round(examples / base_examples))
+    corpora = []
+    for source, folder, pattern in SOURCES:
+        src, dst = os.path.join(root, folder), os.path.join(target, folder)
+        for path in sorted(glob.glob(os.path.join(src, "**", "*"), recursive=True)):
+            if not os.path.isfile(path):
+                continue
+            relative = os.path.relpath(path, src)
+            os.makedirs(os.path.dirname(os.path.join(dst, relative)), exist_ok=True)
+            if source == "seal_tools" and relative == "tool.jsonl":  # the catalog: shared by every copy
+                shutil.copy(path, os.path.join(dst, relative))
+                continue
+            rows = _read_lines(path)
+            if relative.startswith("possible_answer"):
+                out = [{**row, "id": f"{row['id']}-copy{c}"} for c in range(copies) for row in rows]
+            else:
+                out = [_vary(source, row, c) for c in range(copies) for row in rows]
+            _write_lines(os.path.join(dst, relative), out)
+        corpora.append((source, os.path.join(dst, pattern)))
+    return corpora
+
+
+# ----------------------------------------------------------------------------- main
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpora", default=CORPORA)
+    parser.add_argument("--repeat", type=int, default=1, help="timed repeats (0: only the --memory_examples runs)")
+    parser.add_argument("--memory_examples", default="",
+                        help="comma-separated example counts: also run on corpora scaled to each, report peak memory")
+    parser.add_argument("--keep", help="keep the outputs here (default: a temporary folder)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    corpora = [(source, os.path.join(args.corpora, folder, pattern)) for source, folder, pattern in SOURCES]
+    runs: dict[str, list[float]] = collections.defaultdict(list)
+    results: dict = {"corpora": args.corpora, "repeats": args.repeat, "cpus": os.cpu_count()}
+    tmp = args.keep or tempfile.mkdtemp(prefix="pipeline-throughput-")
+    try:
+        for repeat in range(args.repeat):
+            runs["load_avg"].append(_load())
+            out = os.path.join(tmp, f"r{repeat}")
+            started, cpu = time.perf_counter(), time.process_time()
+            counts = plain_run(corpora, os.path.join(out, "loop"))
+            runs["loop_s"].append(time.perf_counter() - started)
+            runs["loop_cpu_s"].append(time.process_time() - cpu)
+            for workers in (1, 2):
+                cpu = children_cpu_s()
+                seconds, peak = beam_run(corpora, os.path.join(out, f"beam{workers}"), workers)
+                runs[f"beam_{workers}proc_s"].append(seconds)
+                runs[f"beam_{workers}proc_cpu_s"].append(children_cpu_s() - cpu)
+                runs[f"peak_rss_{workers}proc_mib"].append(peak)
+            beam1 = os.path.join(out, "beam1")
+            example_files = sorted(glob.glob(os.path.join(beam1, "ingest", "*", "examples-*.parquet")))
+            candidate_files = sorted(glob.glob(os.path.join(beam1, "synthesize", "candidates-*.parquet")))
+            started = time.perf_counter()
+            plain_score_stage(example_files, candidate_files, os.path.join(out, "score-loop"))
+            runs["score_loop_s"].append(time.perf_counter() - started)
+            runs["score_beam_s"].append(beam_score_stage(beam1, os.path.join(out, "score-beam")))
+            results.update(counts)
+            print(f"repeat {repeat + 1}/{args.repeat} (load {runs['load_avg'][-1]}): "
+                  + ", ".join(f"{k} {v[-1]:.1f}" for k, v in runs.items() if k != "load_avg"), flush=True)
+            if not args.keep:
+                shutil.rmtree(out, ignore_errors=True)
+        runs["load_avg"].append(_load())
+        if args.repeat:
+            results.update(summarize(runs))
+        base = results.get("examples") or sum(
+            len(_dedup([e for path in sorted(glob.glob(pattern)) for e in file_examples(source, path, validate=True)]))
+            for source, pattern in corpora)
+        for size in [int(s) for s in args.memory_examples.split(",") if s.strip()]:
+            target = os.path.join(tmp, f"scaled-{size}")
+            scaled = scaled_corpora(args.corpora, os.path.join(target, "corpora"), size, base)
+            load = _load()
+            seconds, peak = beam_run(scaled, os.path.join(target, "out"), 1)
+            with open(os.path.join(target, "out", "manifest.json")) as handle:
+                examples_in = json.load(handle)["counts"]["examples_in"]
+            results.setdefault("memory_runs", []).append(
+                {"examples": examples_in, "beam_1proc_s": round(seconds, 1), "peak_rss_mib": round(peak, 1),
+                 "load_avg": load})
+            print(f"scaled run: {examples_in} examples in {seconds:.0f} s, peak {peak:.0f} MiB", flush=True)
+            if not args.keep:
+                shutil.rmtree(target, ignore_errors=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if not args.json:
+        for key, value in results.items():
+            print(f"{key:28s} {value}")
+    print(json.dumps(results))
+    return 0
+
+
+def summarize(runs: dict[str, list[float]]) -> dict:
+    """Medians, ratios, and the spread (every repeat) of the timed runs."""
+    med = {key: _median(values) for key, values in runs.items()}
+    results = {
+        "loop_s": med["loop_s"], "beam_1proc_s": med["beam_1proc_s"], "beam_2proc_s": med["beam_2proc_s"],
+        "ratio_1proc": round(med["loop_s"] / med["beam_1proc_s"], 3),
+        "ratio_2proc": round(med["loop_s"] / med["beam_2proc_s"], 3),
+        "score_loop_s": med["score_loop_s"], "score_beam_s": med["score_beam_s"],
+        "score_stage_ratio": round(med["score_loop_s"] / med["score_beam_s"], 3),
+        "peak_rss_mib": round(med["peak_rss_1proc_mib"], 1),
+        "peak_rss_2proc_mib": round(med["peak_rss_2proc_mib"], 1),
+        # CPU seconds: what the work costs, whatever else the machine runs meanwhile.
+        "loop_cpu_s": med["loop_cpu_s"], "beam_1proc_cpu_s": med["beam_1proc_cpu_s"],
+        "beam_2proc_cpu_s": med["beam_2proc_cpu_s"],
+        "cpu_ratio_1proc": round(med["loop_cpu_s"] / med["beam_1proc_cpu_s"], 3),
+    }
+    # The spread: each repeat's ratios, and every timing.
+    results["ratio_1proc_runs"] = [round(a / b, 3) for a, b in zip(runs["loop_s"], runs["beam_1proc_s"])]
+    results["ratio_2proc_runs"] = [round(a / b, 3) for a, b in zip(runs["loop_s"], runs["beam_2proc_s"])]
+    results["score_stage_ratio_runs"] = [round(a / b, 3) for a, b in zip(runs["score_loop_s"], runs["score_beam_s"])]
+    results.update({f"{key}_runs": [round(v, 2) for v in values] for key, values in runs.items() if key != "load_avg"})
+    results["load_avg"] = runs["load_avg"]
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(main())
