@@ -221,7 +221,7 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, example_files: list[s
     upstream_dead = [*_upstream_dead_letters(pipeline, upstream),
                      *((step, dead_letters) for step, _, _, dead_letters in upstream_in_pipeline)]
     report_data = scored["scored"] | "ReportData" >> ReportData(
-        selected["pairs"], selected["quarantine"], [*upstream_dead, ("score", dead)])
+        selected["pairs"], selected["pair_details"], selected["quarantine"], [*upstream_dead, ("score", dead)])
     upstream_manifests = (
         tuple(manifest_pcoll | f"UpstreamManifest{n}" >> beam.Map(lambda m, folder: (folder, m), folder)
               for n, (_, folder, manifest_pcoll, _) in enumerate(upstream_in_pipeline))

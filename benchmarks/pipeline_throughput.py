@@ -47,7 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's 
 from process_memory import children_cpu_s, run_sampled  # noqa: E402
 from toolrm_beam.models import LITE_MODEL  # noqa: E402
 from toolrm_beam.schemas import records  # noqa: E402
-from toolrm_beam.schemas.pairs import PAIR_ARROW_SCHEMA, pair_row  # noqa: E402
+from toolrm_beam.schemas.pairs import PAIR_ARROW_SCHEMA, pair_rows  # noqa: E402
 from toolrm_beam.schemas.validation import validate_example  # noqa: E402
 from toolrm_beam.transforms import rules  # noqa: E402
 from toolrm_beam.transforms.corpus_examples import file_examples  # noqa: E402
@@ -112,8 +112,7 @@ def score_and_select(groups, output: str) -> int:
         if selection.quarantine_reason:
             quarantine.append(_quarantine_row(example, scored, selection))
             continue
-        pairs.extend(pair_row(example, chosen, rejected, scorer=model.name, hard_margin=policy.hard_margin)
-                     for chosen, rejected in selection.pairs)
+        pairs.extend(pair_rows(example, selection.pairs, scorer=model.name, hard_margin=policy.hard_margin))
         filtered.extend(_filtered_row(c, reason) for c, reason in selection.filtered)
     _write(os.path.join(output, "pairs", "pairs.parquet"), sorted(pairs, key=lambda p: (p["example_id"], p["uuid"])),
            PAIR_ARROW_SCHEMA)

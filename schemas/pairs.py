@@ -118,36 +118,63 @@ def generator_of(origin: str) -> str:
 
 def pair_row(example: dict[str, Any], chosen: dict[str, Any], rejected: dict[str, Any], *, scorer: str,
              hard_margin: float) -> dict[str, Any]:
+    return pair_rows(example, [(chosen, rejected)], scorer=scorer, hard_margin=hard_margin)[0]
+
+
+def pair_rows(example: dict[str, Any], pairs: list[tuple[dict[str, Any], dict[str, Any]]], *, scorer: str,
+              hard_margin: float) -> list[dict[str, Any]]:
+    """The rows of one example's (chosen, rejected) pairs.
+
+    What every pair of the example shares (its tools as JSON text, the
+    conversation) and what a candidate in several pairs shares (its output
+    text and assistant turn) is rendered once: the tools' JSON was most of
+    a pair's cost. The rows share those values; they are not to be mutated.
+    """
+    if not pairs:
+        return []
     conversation = [message_row(m) for m in example["messages"]]
-    margin = chosen["score"] - rejected["score"]
-    generator = generator_of(rejected["origin"])
-    return {
-        "uuid": short_hash(chosen["candidate_id"] + rejected["candidate_id"], 32),
-        "example_id": example["example_id"],
-        "dataset_name": example["source"],
-        "test_category": example["split"],
-        "test_id": example["upstream_id"],
-        "tools": json.dumps(openai_tools(example["tools"]), ensure_ascii=False),
-        "conversation": conversation,
-        "chosen_output": output_text(chosen["output"]),
-        "rejected_output": output_text(rejected["output"]),
-        "tool_calls_correct": output_text(chosen["output"]),
-        "tool_calls_incorrect": output_text(rejected["output"]),
-        "error_type": rejected.get("error_type"),
-        "model_name": generator,
-        "generator_model": generator,
-        "chosen_origin": chosen["origin"],
-        "rejected_origin": rejected["origin"],
-        "chosen_candidate_id": chosen["candidate_id"],
-        "rejected_candidate_id": rejected["candidate_id"],
-        "chosen_score": chosen["score"],
-        "rejected_score": rejected["score"],
-        "score_margin": margin,
-        "hard": margin <= hard_margin,
-        "rejected_schema_valid": rejected.get("schema_valid"),
-        "scorer": scorer,
-        "license": example.get("license", ""),
-        "prompt": conversation,
-        "chosen": [assistant_turn(chosen["output"])],
-        "rejected": [assistant_turn(rejected["output"])],
-    }
+    tools = json.dumps(openai_tools(example["tools"]), ensure_ascii=False)
+    rendered: dict[int, tuple[str, dict[str, Any]]] = {}
+
+    def render(candidate: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        found = rendered.get(id(candidate))
+        if found is None:
+            found = rendered[id(candidate)] = (output_text(candidate["output"]), assistant_turn(candidate["output"]))
+        return found
+
+    rows = []
+    for chosen, rejected in pairs:
+        (chosen_text, chosen_turn), (rejected_text, rejected_turn) = render(chosen), render(rejected)
+        margin = chosen["score"] - rejected["score"]
+        generator = generator_of(rejected["origin"])
+        rows.append({
+            "uuid": short_hash(chosen["candidate_id"] + rejected["candidate_id"], 32),
+            "example_id": example["example_id"],
+            "dataset_name": example["source"],
+            "test_category": example["split"],
+            "test_id": example["upstream_id"],
+            "tools": tools,
+            "conversation": conversation,
+            "chosen_output": chosen_text,
+            "rejected_output": rejected_text,
+            "tool_calls_correct": chosen_text,
+            "tool_calls_incorrect": rejected_text,
+            "error_type": rejected.get("error_type"),
+            "model_name": generator,
+            "generator_model": generator,
+            "chosen_origin": chosen["origin"],
+            "rejected_origin": rejected["origin"],
+            "chosen_candidate_id": chosen["candidate_id"],
+            "rejected_candidate_id": rejected["candidate_id"],
+            "chosen_score": chosen["score"],
+            "rejected_score": rejected["score"],
+            "score_margin": margin,
+            "hard": margin <= hard_margin,
+            "rejected_schema_valid": rejected.get("schema_valid"),
+            "scorer": scorer,
+            "license": example.get("license", ""),
+            "prompt": conversation,
+            "chosen": [chosen_turn],
+            "rejected": [rejected_turn],
+        })
+    return rows

@@ -60,15 +60,24 @@ def group_agreement(example: dict[str, Any], candidates: Iterable[dict[str, Any]
     return dict(slices)
 
 
+def merge_into(merged: dict[str, dict[str, Any]], part: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Add `part`'s sums into `merged` in place, and return it: per example, so the running sums are
+    not copied for each one."""
+    for name, stats in part.items():
+        into = merged.get(name)
+        if into is None:
+            into = merged[name] = _empty()
+        for key in ("pairs", "wins", "ties"):
+            into[key] += stats[key]
+        into["positives"].update(stats["positives"])
+        into["negatives"].update(stats["negatives"])
+    return merged
+
+
 def merge(parts: Iterable[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = collections.defaultdict(_empty)
+    merged: dict[str, dict[str, Any]] = {}
     for part in parts:
-        for name, stats in part.items():
-            into = merged[name]
-            for key in ("pairs", "wins", "ties"):
-                into[key] += stats[key]
-            into["positives"].update(stats["positives"])
-            into["negatives"].update(stats["negatives"])
+        merge_into(merged, part)
     return dict(merged)
 
 

@@ -1,6 +1,6 @@
 """What `report.html` shows beyond the manifest, computed in the pipeline as one small dict.
 
-    ReportData(pairs, quarantine, dead_letters) applied to the scored groups ->
+    ReportData(pairs, pair_details, quarantine, dead_letters) applied to the scored groups ->
       agreement      the scorer vs the checker's labels, by slice (transforms/agreement.py)
       hardest        per error type, the pairs with the smallest score margin, with the checker's detail
       margins        a sample of the pairs' score margins (bottom-k by pair id: deterministic)
@@ -32,7 +32,7 @@ class _Agreement(beam.CombineFn):
 
     def add_input(self, accumulator, group):
         example, candidates = group
-        return agreement.merge([accumulator, agreement.group_agreement(example, candidates)])
+        return agreement.merge_into(accumulator, agreement.group_agreement(example, candidates))
 
     def merge_accumulators(self, accumulators):
         return agreement.merge(accumulators)
@@ -127,26 +127,20 @@ def _dead_letter_order(view: dict[str, Any]) -> tuple:
     return (view["source_file"] or "", view["row_number"] or 0, view["stage"] or "", view["detail"] or "")
 
 
-def _hardness(pair: dict[str, Any]) -> tuple:
+def _hardness(pair_detail: tuple[dict[str, Any], Any]) -> tuple:
     # Top keeps the largest keys: the smallest margin is the hardest pair; the id breaks ties.
+    pair = pair_detail[0]
     return (-pair["score_margin"], pair["uuid"])
 
 
-def _rejected_details(group, wanted):
-    _, candidates = group
-    for candidate in candidates:
-        if candidate["candidate_id"] in wanted:
-            yield candidate["candidate_id"], candidate.get("detail")
-
-
-def _assemble(_, agreement_slices, hardest, details, margins, by_source, pairs_by_source, quarantined_by_source,
+def _assemble(_, agreement_slices, hardest, margins, by_source, pairs_by_source, quarantined_by_source,
               dead_letters):
     sources = {source: dict(counts) for source, counts in by_source.items()}
     for name, counts in (("pairs", pairs_by_source), ("quarantined_examples", quarantined_by_source)):
         for source, count in counts.items():
             sources.setdefault(source, {})[name] = count
     hardest_views = {
-        error_type: [pair_view(pair, details.get(pair["rejected_candidate_id"])) for pair in pairs]
+        error_type: [pair_view(pair, detail) for pair, detail in pairs]
         for error_type, pairs in sorted(hardest.items())}
     return {"agreement": agreement_slices, "hardest": hardest_views, "margins": margins,
             "by_source": dict(sorted(sources.items())),
@@ -157,28 +151,27 @@ def _assemble(_, agreement_slices, hardest, details, margins, by_source, pairs_b
 class ReportData(beam.PTransform):
     """Scored `(example, candidates)` groups (+ pairs, quarantine, dead letters) -> one dict for the report.
 
-    `dead_letters` is a list of (step, PCollection of dead-letter records):
+    `pair_details` holds `(pair, rejected candidate's checker detail)` (SelectPairs' output of that
+    name): the hardest pairs are picked from it in one lifted combine, with no second pass over the
+    groups. `dead_letters` is a list of (step, PCollection of dead-letter records):
     the stage's own and, where the stage knows them, those of the stages
     before it.
     """
 
-    def __init__(self, pairs, quarantine, dead_letters: list[tuple[str, Any]],
+    def __init__(self, pairs, pair_details, quarantine, dead_letters: list[tuple[str, Any]],
                  examples_per_error_type: int = EXAMPLES_PER_ERROR_TYPE):
         super().__init__()
         self._pairs = pairs
+        self._pair_details = pair_details
         self._quarantine = quarantine
         self._dead_letters = dead_letters
         self._per_type = examples_per_error_type
 
     def expand(self, groups):
-        hardest = (self._pairs | "ByErrorType" >> beam.Map(lambda p: (p.get("error_type") or "unknown", p))
+        hardest = (self._pair_details
+                   | "ByErrorType" >> beam.Map(lambda pd: (pd[0].get("error_type") or "unknown", pd))
                    | "Hardest" >> beam.combiners.Top.PerKey(self._per_type, key=_hardness)
                    | "HardestDict" >> beam.combiners.ToDict())
-        wanted = hardest | "RejectedIds" >> beam.Map(
-            lambda by_type: {p["rejected_candidate_id"] for pairs in by_type.values() for p in pairs})
-        details = (groups | "RejectedDetails" >> beam.FlatMap(_rejected_details,
-                                                              beam.pvalue.AsSingleton(wanted, default_value=set()))
-                   | "DetailsDict" >> beam.combiners.ToDict())
         views = [pcoll | f"DeadLetterView{position}" >> beam.Map(
                      lambda d, step=step: ((step, d.get("reason")), dead_letter_view(d, step)))
                  for position, (step, pcoll) in enumerate(self._dead_letters)]
@@ -187,7 +180,6 @@ class ReportData(beam.PTransform):
         parts = {
             "agreement_slices": groups | "Agreement" >> beam.CombineGlobally(_Agreement()),
             "hardest": hardest,
-            "details": details,
             "margins": self._pairs | "Margins" >> beam.CombineGlobally(_MarginSample()),
             "by_source": groups | "BySource" >> beam.CombineGlobally(_SourceCounts()),
             "pairs_by_source": count_by(self._pairs, "dataset_name", "PairsBySource"),

@@ -7,7 +7,7 @@ from typing import Any
 
 import apache_beam as beam
 
-from toolrm_beam.schemas.pairs import pair_row
+from toolrm_beam.schemas.pairs import pair_rows
 from toolrm_beam.schemas.records import collapse_candidates
 from toolrm_beam.transforms.dead_letter import FailedElements, dead_letter
 from toolrm_beam.transforms.selection import SelectionPolicy, select_pairs
@@ -18,6 +18,7 @@ FILTERED = "filtered"
 QUARANTINE = "quarantine"
 DEAD_LETTER = "dead_letter"
 MERGED = "merged"
+PAIR_DETAILS = "pair_details"
 EXAMPLES = "examples"
 CANDIDATES = "candidates"
 
@@ -82,8 +83,12 @@ class _Select(beam.DoFn):
                 "detail": selection.quarantine_detail, "candidates": len(candidates),
                 "reference_score": next((c.get("score") for c in candidates if c["origin"] == "reference"), None)})
             return
-        for chosen, rejected in selection.pairs:
-            yield pair_row(example, chosen, rejected, scorer=self._scorer, hard_margin=self._policy.hard_margin)
+        rows = pair_rows(example, selection.pairs, scorer=self._scorer, hard_margin=self._policy.hard_margin)
+        for pair, (_, rejected) in zip(rows, selection.pairs):
+            yield pair
+            # For the report's hardest pairs: the checker's word on the rejected side, taken here where
+            # the candidate is at hand (a join back to the scored groups would materialize them all).
+            yield beam.pvalue.TaggedOutput(PAIR_DETAILS, (pair, rejected.get("detail")))
         for candidate, reason in selection.filtered:
             yield beam.pvalue.TaggedOutput(FILTERED, _filtered_row(candidate, reason))
 
@@ -97,7 +102,8 @@ def _group_candidates(group) -> list[tuple[str, int, Any]]:
 
 class SelectPairs(beam.PTransform):
     """Scored `(example, candidates)` groups -> pairs, filtered candidates, quarantined examples,
-    and a dead letter per candidate of a group the selection failed on."""
+    and a dead letter per candidate of a group the selection failed on; `pair_details` holds each
+    pair with its rejected candidate's checker detail (`(pair, detail)`), for the report."""
 
     def __init__(self, policy: SelectionPolicy, scorer: str):
         super().__init__()
@@ -106,11 +112,12 @@ class SelectPairs(beam.PTransform):
 
     def expand(self, groups):
         select = beam.ParDo(_Select(self._policy, self._scorer)).with_output_types(
-            Any, **{FILTERED: Any, QUARANTINE: Any})  # declared, so Beam knows every tag it will see
-        out = groups | "Select" >> select.with_outputs(FILTERED, QUARANTINE, main=PAIRS).with_exception_handling(
-            dead_letter_tag="failed")
+            Any, **{FILTERED: Any, QUARANTINE: Any, PAIR_DETAILS: Any})  # declared: Beam knows every tag
+        out = groups | "Select" >> select.with_outputs(FILTERED, QUARANTINE, PAIR_DETAILS, main=PAIRS) \
+            .with_exception_handling(dead_letter_tag="failed")
         dead = out["failed"] | "FailedGroups" >> FailedElements("select", _group_candidates)
-        return {PAIRS: out[PAIRS], FILTERED: out[FILTERED], QUARANTINE: out[QUARANTINE], DEAD_LETTER: dead}
+        return {PAIRS: out[PAIRS], FILTERED: out[FILTERED], QUARANTINE: out[QUARANTINE],
+                PAIR_DETAILS: out[PAIR_DETAILS], DEAD_LETTER: dead}
 
 
 def _sample_rank(candidate_id: str) -> int:
