@@ -13,7 +13,7 @@ import os
 from typing import Any, Optional, Sequence
 
 import apache_beam as beam
-from apache_beam.ml.inference.base import ModelHandler, RunInference
+from toolrm_beam.transforms.run_inference import ModelHandler, RunInference
 
 from toolrm_beam.models import LITE_MODEL
 from toolrm_beam.runners.presets import gpu_resource_hints

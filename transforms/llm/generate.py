@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 import apache_beam as beam
-from apache_beam.ml.inference.base import ModelHandler, RunInference
+from toolrm_beam.transforms.run_inference import ModelHandler, RunInference
 
 from toolrm_beam.schemas.checker import check
 from toolrm_beam.transforms.rules import is_schema_valid

@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Any, Optional, Sequence
 
-from apache_beam.ml.inference.base import ModelHandler
+from toolrm_beam.transforms.run_inference import ModelHandler
 
 from toolrm_beam.transforms.llm.requests import (GenerationRequest, GenerationResult, calls_from_tool_calls,
                                      strip_reasoning)

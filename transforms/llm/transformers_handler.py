@@ -17,7 +17,7 @@ import json
 import logging
 from typing import Any, Optional, Sequence
 
-from apache_beam.ml.inference.base import ModelHandler
+from toolrm_beam.transforms.run_inference import ModelHandler
 
 from toolrm_beam.transforms.llm.requests import GenerationRequest, GenerationResult, strip_reasoning
 from toolrm_beam.transforms.model_files import check_device_and_dtype, load_pretrained

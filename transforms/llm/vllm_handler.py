@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any, Callable, Optional, Sequence
 
-from apache_beam.ml.inference.base import ModelHandler
+from toolrm_beam.transforms.run_inference import ModelHandler
 
 from toolrm_beam.transforms.llm.requests import GenerationRequest, GenerationResult, strip_reasoning
 from toolrm_beam.transforms.model_files import resolve_model_path

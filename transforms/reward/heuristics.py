@@ -19,7 +19,7 @@ import math
 import re
 from typing import Any, Callable, Optional, Sequence
 
-from apache_beam.ml.inference.base import ModelHandler
+from toolrm_beam.transforms.run_inference import ModelHandler
 
 from toolrm_beam.schemas.decoding import DecodeError, decode_calls
 from toolrm_beam.transforms.rules.schema_valid import is_schema_valid

@@ -39,7 +39,7 @@ import dataclasses
 import logging
 from typing import Any, Callable, Optional, Sequence
 
-from apache_beam.ml.inference.base import ModelHandler
+from toolrm_beam.transforms.run_inference import ModelHandler
 
 from toolrm_beam.transforms.model_files import check_device_and_dtype, load_pretrained
 from toolrm_beam.transforms.reward.batching import token_budget_batches

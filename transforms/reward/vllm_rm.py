@@ -18,7 +18,7 @@ import functools
 import logging
 from typing import Any, Callable, Optional, Sequence
 
-from apache_beam.ml.inference.base import ModelHandler
+from toolrm_beam.transforms.run_inference import ModelHandler
 
 from toolrm_beam.transforms.model_files import resolve_model_path
 from toolrm_beam.transforms.reward.serialize import RewardSerializer

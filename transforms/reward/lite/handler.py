@@ -5,7 +5,7 @@ import os
 import tempfile
 from typing import Any, Optional, Sequence
 
-from apache_beam.ml.inference.base import ModelHandler
+from toolrm_beam.transforms.run_inference import ModelHandler
 
 from toolrm_beam.transforms import fileio
 
