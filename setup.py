@@ -57,5 +57,5 @@ setup(
     exclude_package_data=EXCLUDE_PACKAGE_DATA,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["toolrm = toolrm_beam.runners.cli:main"]},
+    entry_points={"console_scripts": ["toolrm = toolrm_beam.runners.cli:console_main"]},
 )
