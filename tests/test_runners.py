@@ -628,7 +628,7 @@ def test_wheel_and_sdist_hold_every_module(built_package):
     assert not sorted(_expected_modules() - in_sdist), sorted(_expected_modules() - in_sdist)
     with zipfile.ZipFile(built_package["wheel"]) as wheel:
         entry_points = next(n for n in wheel.namelist() if n.endswith("entry_points.txt"))
-        assert "toolrm = toolrm_beam.runners.cli:main" in wheel.read(entry_points).decode()
+        assert "toolrm = toolrm_beam.runners.cli:console_main" in wheel.read(entry_points).decode()
 
 
 def _installed_path(module):
