@@ -73,15 +73,12 @@ def _summary_counts(element, name: str, how):
     return name, how(element)
 
 
-class _NestedCounts(beam.CombineFn):
+class _NestedCounts(SumCounts):
     """(summary, value) or (summary, {value: n}) -> `{summary: {value: count}}`, every summary present."""
 
     def __init__(self, names: list[str], keys: dict[str, str]):
         self._names = names
         self._keys = keys  # summary -> the value its elements count under when they count as themselves
-
-    def create_accumulator(self):
-        return collections.Counter()
 
     def add_input(self, counter, item):
         name, value = item
@@ -91,12 +88,6 @@ class _NestedCounts(beam.CombineFn):
         else:
             counter[(name, self._keys.get(name) if value is None else value)] += 1
         return counter
-
-    def merge_accumulators(self, counters):
-        total = collections.Counter()
-        for counter in counters:
-            total.update(counter)
-        return total
 
     def extract_output(self, counter):
         nested: dict[str, dict[str, int]] = {name: {} for name in self._names}
