@@ -174,8 +174,8 @@ def bestofn(args: argparse.Namespace) -> dict[str, Any]:
             "top1": round(top1 / counted, 4) if counted else None,
             "random": round(random_pick / counted, 4) if counted else None,
             "oracle": round(oracle / counted, 4) if counted else None,
-            **({"top1_by_category": {k: {"prompts": len(v), "top1": _share(v)} for k, v in sorted(top1_by_category.items())}}
-               if top1_by_category else {}),
+            **({"top1_by_category": {k: {"prompts": len(v), "top1": _share(v)}
+                                     for k, v in sorted(top1_by_category.items())}} if top1_by_category else {}),
             "rows_skipped": sum(skipped.values()), "skipped_by_reason": skipped}
 
 

@@ -187,7 +187,7 @@ def test_agreement_partial_sums_merge_in_any_order_and_flag_a_scorer_that_disagr
     random.Random(7).shuffle(shuffled)
     halves = agreement.merge([agreement.merge(shuffled[::2]), agreement.merge(shuffled[1::2])])
     assert agreement.summarize(halves) == whole
-    low = whole["all"]["pairwise_accuracy"] < agreement.LOW_AGREEMENT or whole["all"]["roc_auc"] < agreement.LOW_AGREEMENT
+    low = min(whole["all"]["pairwise_accuracy"], whole["all"]["roc_auc"]) < agreement.LOW_AGREEMENT
     assert whole["all"]["low"] == low
     # A scorer that agrees with the checker is not called out.
     agreeing = [(e, [{**c, "score": float(c["correct"])} for c in cs]) for e, cs in groups]

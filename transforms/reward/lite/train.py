@@ -578,6 +578,7 @@ def train_lite(corpora: str, output: str | None = None, *, seed: int = 0, gen_se
     """Build training pairs from the corpora (and real generations' train part), fit, evaluate on
     held-out splits (and the generations' dev part), save to `output`."""
     started = time.monotonic()
+    category_weights = dict(REAL_CATEGORY_WEIGHTS if category_weights is None else category_weights)
     log = log or (lambda *_: None)
     # Held-out content is never trained on, whether or not it is evaluated here.
     heldout_examples = {}
@@ -607,8 +608,7 @@ def train_lite(corpora: str, output: str | None = None, *, seed: int = 0, gen_se
         if real_groups and real_weight > 0:
             # all real prompts together weigh `real_weight` times all rule-made examples; within them a
             # category weighs `category_weights` (default 1) per prompt
-            share = np.array([(REAL_CATEGORY_WEIGHTS if category_weights is None else category_weights)
-                              .get(g.example["split"], 1.0) for g in real_groups])
+            share = np.array([category_weights.get(g.example["split"], 1.0) for g in real_groups])
             weights = np.concatenate([weights, real_weight * len(groups) * share / share.sum()])
             groups = groups + real_groups
         log(f"train-lite: {len(real_groups)} real prompts of {len(real_train)} in the train part of "
@@ -644,7 +644,7 @@ def train_lite(corpora: str, output: str | None = None, *, seed: int = 0, gen_se
         + ([f"bfcl_results:{os.path.basename(os.path.normpath(generations))} (train part)"] if real_train else []),
         "real_weight": real_weight if real_train else 0.0,
         "real_categories": list(real_categories) if real_train else [],
-        "real_category_weights": dict(REAL_CATEGORY_WEIGHTS if category_weights is None else category_weights) if real_train else {},
+        "real_category_weights": category_weights if real_train else {},
         "generator_seeds": [seed * 1000 + s for s in gen_seeds], "max_negatives": max_negatives,
         "seed": seed, "source_weights": dict(SOURCE_WEIGHTS if source_weights is None else source_weights),
         "metrics": metrics,
