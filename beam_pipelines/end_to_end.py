@@ -67,14 +67,13 @@ def example_as_stored(example: dict[str, Any]) -> dict[str, Any]:
     return from_row(example_row(example), EXAMPLE_JSON_FIELDS)
 
 
-def candidate_as_stored(candidate: dict[str, Any]) -> dict[str, Any]:
-    """A candidate as a stage that reads the candidate shards gets it."""
-    return from_row(candidate_row(candidate), CANDIDATE_JSON_FIELDS)
+def keyed_candidate_as_stored(candidate: dict[str, Any]) -> tuple[str, Any]:
+    """A candidate as a stage that reads the candidate shards gets it, keyed for the score stage's join."""
+    return score.key_candidate(from_row(candidate_row(candidate), CANDIDATE_JSON_FIELDS))
 
 
-def candidates_as_stored(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A batch of candidates as a stage that reads the candidate shards gets them."""
-    return [candidate_as_stored(candidate) for candidate in batch]
+def keyed_candidates_as_stored(batch: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    return [keyed_candidate_as_stored(candidate) for candidate in batch]
 
 
 @dataclasses.dataclass
@@ -158,15 +157,17 @@ def build(pipeline: beam.Pipeline, plan: RunPlan) -> None:
     stored = tuple(out["examples"] for out in ingested.values()) | "AllExamples" >> beam.Flatten() \
         | "ExamplesAsStored" >> beam.Map(example_as_stored)
     synthesized = {"examples": stored} | "Synthesize" >> Stage(synthesize.build, **plan.synthesize)
-    # The candidates synthesize made and those the corpora brought (pair corpora, model answers).
-    candidates = (synthesized["candidates"] | "CandidatesAsStored" >> beam.FlatMap(candidates_as_stored),
-                  *(out["candidates"] | f"CorpusCandidatesAsStored-{source}" >> beam.Map(candidate_as_stored)
-                    for source, out in ingested.items())) | "AllCandidates" >> beam.Flatten()
+    # The examples, the candidates synthesize made and those the corpora brought (pair corpora, model
+    # answers), keyed for the score stage's join: one Flatten (a local runner materializes each).
+    keyed = (stored | "KeyExamples" >> beam.Map(score.key_example),
+             synthesized["candidates"] | "CandidatesAsStored" >> beam.FlatMap(keyed_candidates_as_stored),
+             *(out["candidates"] | f"CorpusCandidatesAsStored-{source}" >> beam.Map(keyed_candidate_as_stored)
+               for source, out in ingested.items())) | "ScoreInputs" >> beam.Flatten()
     # For the report: each earlier stage's manifest and dead letters, from inside the pipeline.
     upstream = [(f"ingest {source}", plan.ingest_output(source), out["manifest"], out["dead_letter"])
                 for source, out in ingested.items()]
     upstream.append(("synthesize", plan.synthesize_output, synthesized["manifest"], synthesized["dead_letter"]))
-    _ = {"examples": stored, "candidates": candidates} | "ScoreAndSelect" >> Stage(
+    _ = {"keyed": keyed} | "ScoreAndSelect" >> Stage(
         score.build, **plan.score, upstream_in_pipeline=upstream)
 
 

@@ -1,6 +1,6 @@
 """The score-and-select pipeline: examples + candidates -> scored preference pairs.
 
-    examples, candidates --GroupCandidates--> (example, [candidates])
+    example and candidate shards --ReadInputs--> (example_id, tagged record) --GroupCandidates--> (example, [candidates])
       --ScoreGroups (RunInference: reward model)--> scored groups
       --SelectPairs (floor, hard negatives first, cap, balance; label-noise guard)-->
          pairs/     FC-RewardBench / ToolRM columns + scores + TRL chosen/rejected
@@ -25,14 +25,14 @@ from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, CANDIDATE_JSON_F
 from toolrm_beam.transforms import fileio
 from toolrm_beam.transforms.accounting import CountValues, WriteManifest
 from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA, dead_letter
-from toolrm_beam.transforms.examples_io import ReadExamples, example_shard_check
+from toolrm_beam.transforms.examples_io import example_shard_check, parse_example_row
 from toolrm_beam.transforms.input_files import check_inputs, record_columns
 from toolrm_beam.transforms.progress import CountProgress, group_size
 from toolrm_beam.transforms.read_rows import ReadRows
 from toolrm_beam.transforms.report import render_report
 from toolrm_beam.transforms.report_data import ReportData
 from toolrm_beam.transforms.score import SCORERS, ScoreGroups, make_scorer
-from toolrm_beam.transforms.select_stage import GroupCandidates, ScoreSample, SelectPairs
+from toolrm_beam.transforms.select_stage import CANDIDATE_TAG, EXAMPLE_TAG, GroupCandidates, ScoreSample, SelectPairs
 from toolrm_beam.transforms.selection import SelectionPolicy
 from toolrm_beam.transforms.stage_inputs import match_shards, stage_entry, upstream_stages
 from toolrm_beam.transforms.write_shards import WriteShards, WriteStreamingShards
@@ -52,26 +52,59 @@ QUARANTINE_SCHEMA = pa.schema([
 REPORT = "report.html"
 
 
-class _ParseCandidate(beam.DoFn):
+def parse_candidate_row(path: str, number: int, row) -> tuple[dict | None, dict | None]:
+    """A shard row -> `(candidate, None)`, or `(None, dead letter)` with the reason."""
+    try:
+        candidate = from_row(row, CANDIDATE_JSON_FIELDS)
+        if not candidate.get("example_id") or not candidate.get("candidate_id"):
+            raise ValueError("missing example_id or candidate_id")
+    except (ValueError, TypeError, AttributeError) as error:
+        return None, dead_letter(path, number, "read", "invalid_candidate", str(error), row)
+    return candidate, None
+
+
+class _ParseKeyed(beam.DoFn):
+    """Rows of example and candidate shards -> `(example_id, (tag, record))` for the join, or dead letters."""
+
+    def __init__(self, example_files: list[str]):
+        self._example_files = frozenset(example_files)
+
     def process(self, element):
         path, number, row = element
-        try:
-            candidate = from_row(row, CANDIDATE_JSON_FIELDS)
-            if not candidate.get("example_id") or not candidate.get("candidate_id"):
-                raise ValueError("missing example_id or candidate_id")
-        except (ValueError, TypeError, AttributeError) as error:
-            yield beam.pvalue.TaggedOutput("dead_letter", dead_letter(path, number, "read", "invalid_candidate",
-                                                                      str(error), row))
-            return
-        yield candidate
+        is_example = path in self._example_files
+        record, dead = (parse_example_row if is_example else parse_candidate_row)(path, number, row)
+        if dead is not None:
+            yield beam.pvalue.TaggedOutput("dead_letter", dead)
+        else:
+            yield (key_example if is_example else key_candidate)(record)
 
 
-class ReadCandidates(beam.PTransform):
+class ReadInputs(beam.PTransform):
+    """Example and candidate shard paths -> keyed, tagged records (what GroupCandidates joins) and
+    dead letters. One read step for both kinds: the join then needs no Flatten of two stages' outputs."""
+
+    def __init__(self, example_files: list[str]):
+        super().__init__()
+        self._example_files = example_files
+
     def expand(self, paths):
         read = paths | "Read" >> ReadRows(reshuffle=False)
-        parsed = read["rows"] | "Parse" >> beam.ParDo(_ParseCandidate()).with_outputs("dead_letter", main="candidates")
+        parsed = read["rows"] | "Parse" >> beam.ParDo(_ParseKeyed(self._example_files)).with_outputs(
+            "dead_letter", main="records")
         dead = (read["dead_letter"], parsed["dead_letter"]) | "DeadLetters" >> beam.Flatten()
-        return {"candidates": parsed["candidates"], "dead_letter": dead}
+        return {"records": parsed["records"], "dead_letter": dead}
+
+
+def key_example(example: dict[str, Any]) -> tuple[str, tuple[int, dict[str, Any]]]:
+    return example["example_id"], (EXAMPLE_TAG, example)
+
+
+def key_candidate(candidate: dict[str, Any]) -> tuple[str, tuple[int, dict[str, Any]]]:
+    return candidate["example_id"], (CANDIDATE_TAG, candidate)
+
+
+def _input_kind(keyed) -> dict[str, int]:
+    return {"examples" if keyed[1][0] == EXAMPLE_TAG else "candidates": 1}
 
 
 def _quarantined_candidates(quarantined) -> dict[str, int]:
@@ -95,9 +128,9 @@ def score_counts(summaries: dict[str, Any]) -> dict[str, Any]:
     filtered = summaries["filtered_reasons"]
     quarantined = summaries["quarantined"]
     dead = summaries["reasons"]
-    candidates_in = summaries["candidates_in"].get("candidates", 0)
+    candidates_in = summaries["inputs"].get("candidates", 0)
     return {
-        "examples_in": summaries["examples_in"].get("examples", 0),
+        "examples_in": summaries["inputs"].get("examples", 0),
         "candidates_in": candidates_in,
         # The same output given twice for one example (a corpus answer equal to the rendered reference)
         # is one candidate: candidates_in = paired + filtered + quarantined + dead letters + merged.
@@ -139,8 +172,8 @@ class _WriteReport(beam.DoFn):
         yield self._path
 
 
-def _paired_candidates(pair) -> list[str]:
-    return [pair["chosen_candidate_id"], pair["rejected_candidate_id"]]
+def _paired_count(paired: int) -> dict[str, int]:
+    return {"candidates": paired}
 
 
 def _upstream_dead_letters(pipeline: beam.Pipeline, upstream: list[dict[str, Any]]) -> list[tuple[str, Any]]:
@@ -155,31 +188,28 @@ def _upstream_dead_letters(pipeline: beam.Pipeline, upstream: list[dict[str, Any
 
 def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, example_files: list[str], candidate_files: list[str],
           output: str, scorer: Any, policy: SelectionPolicy, config: dict[str, Any],
-          upstream: list[dict[str, Any]] | None = None, examples: beam.PCollection | None = None,
-          candidates: beam.PCollection | None = None,
+          upstream: list[dict[str, Any]] | None = None, keyed: beam.PCollection | None = None,
           upstream_in_pipeline: list[tuple[str, str, beam.PCollection, beam.PCollection]] | None = None,
           ) -> dict[str, beam.PCollection]:
-    """Add the score-and-select stages to `pipeline`: from shards, or from `examples` and `candidates`.
+    """Add the score-and-select stages to `pipeline`: from shards, or from `keyed` records.
 
     `upstream`: the earlier stages that wrote the shards read here
     (transforms/stage_inputs.upstream_stages), for the report. `toolrm run`
     instead passes the examples and candidates the earlier stages produced in
-    the same pipeline, in the form their shards hold them, and those stages as
+    the same pipeline, in the form their shards hold them, keyed and tagged
+    for the join (`key_example`, `key_candidate`), and those stages as
     `upstream_in_pipeline`: (step, output folder, manifest, dead letters).
     Returns the manifest.
     """
     upstream = upstream or []
     upstream_in_pipeline = upstream_in_pipeline or []
     read_dead = []
-    if examples is None:
-        read = pipeline | "ExampleFiles" >> beam.Create(example_files) | "ReadExamples" >> ReadExamples()
-        examples = read["examples"]
+    if keyed is None:
+        read = (pipeline | "InputFiles" >> beam.Create(example_files + candidate_files)
+                | "ReadInputs" >> ReadInputs(example_files))
+        keyed = read["records"]
         read_dead.append(read["dead_letter"])
-    if candidates is None:
-        read = pipeline | "CandidateFiles" >> beam.Create(candidate_files) | "ReadCandidates" >> ReadCandidates()
-        candidates = read["candidates"]
-        read_dead.append(read["dead_letter"])
-    grouped = examples | "Group" >> GroupCandidates(candidates)
+    grouped = keyed | "Group" >> GroupCandidates()
     scored = grouped["groups"] | "Score" >> ScoreGroups(scorer)
     selected = scored["scored"] | "Select" >> SelectPairs(policy, scorer.scorer_name)
     _ = scored["scored"] | "ProgressScored" >> CountProgress("score.candidates", size=group_size)
@@ -193,7 +223,8 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, example_files: list[s
 
     # Pairs are most of the output (conversation and tools in every row): written as they stream, one file
     # per bundle, so a run's memory does not grow with them; the small outputs are sorted shards.
-    pair_batches = selected["pairs"] | "BatchPairs" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
+    # Fixed-size batches: BatchElements' adaptive sizing fits a regression per batch, here for nothing.
+    pair_batches = selected["pairs"] | "BatchPairs" >> beam.BatchElements(min_batch_size=512, max_batch_size=512)
     written = (
         pair_batches | "Writepairs" >> WriteStreamingShards(output, "pairs", PAIR_ARROW_SCHEMA, subdir="pairs"),
         shards(selected["filtered"], "filtered", FILTERED_SCHEMA, lambda f: f["example_id"],
@@ -204,17 +235,15 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, example_files: list[s
                lambda d: (d["source_file"], d["row_number"], d["stage"], d["reason"], d["detail"]), 1),
     ) | "ShardInfos" >> beam.Flatten()
 
-    paired = (selected["pairs"] | "PairedIds" >> beam.FlatMap(_paired_candidates)
-              | "DistinctPaired" >> beam.Distinct())
     counted = pipeline | "Counts" >> CountValues({
-        "examples_in": (examples, None), "candidates_in": (candidates, None), "paired": (paired, None),
+        "inputs": (keyed, _input_kind), "paired": (selected["paired"], _paired_count),
         "merged": (grouped["merged"], _merged_candidates),
         "stages": (scored["scored"], _group_stats), "pair_types": (selected["pairs"], "error_type"),
         "hard": (selected["pairs"], "hard"), "filtered_reasons": (selected["filtered"], "reason"),
         "quarantined": (selected["quarantine"], "reason"),
         "quarantined_candidates": (selected["quarantine"], _quarantined_candidates),
         "reasons": (dead, "reason"), "dead_stages": (dead, "stage"),
-    }, keys={"examples_in": "examples", "candidates_in": "candidates", "paired": "candidates"})
+    })
     manifest = written | "Manifest" >> WriteManifest(fileio.join(output, MANIFEST), config, versions(),
                                                      summaries={}, counted=counted, counts_fn=score_counts)
     samples = scored["scored"] | "ScoreSample" >> beam.CombineGlobally(ScoreSample())
@@ -225,7 +254,7 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, example_files: list[s
     upstream_manifests = (
         tuple(manifest_pcoll | f"UpstreamManifest{n}" >> beam.Map(lambda m, folder: (folder, m), folder)
               for n, (_, folder, manifest_pcoll, _) in enumerate(upstream_in_pipeline))
-        | "UpstreamManifests" >> beam.Flatten(pipeline=examples.pipeline))
+        | "UpstreamManifests" >> beam.Flatten(pipeline=keyed.pipeline))
     _ = manifest | "Report" >> beam.ParDo(_WriteReport(fileio.join(output, REPORT), upstream),
                                           beam.pvalue.AsSingleton(samples, default_value={}),
                                           beam.pvalue.AsSingleton(report_data, default_value={}),

@@ -9,14 +9,19 @@ On the shared corpora (Seal-Tools, ACEBench, BFCL live sample), each repeat time
     files joined), validate, de-duplicate, write example shards; reference
     and rule candidates labelled by the checker, write candidate shards;
     score them with the bundled model, select pairs, write pairs, filtered
-    and quarantine shards;
+    and quarantine shards, the manifest and report.html;
   - `beam_1proc_s` / `beam_2proc_s`: `toolrm run` on the DirectRunner, one
     process and two worker processes (`--direct_num_workers 2
-    --direct_running_mode multi_processing`), each a fresh process whose wall
-    time includes interpreter and pipeline start-up;
+    --direct_running_mode multi_processing`);
   - `score_stage_ratio`: a plain loop that reads the example and candidate
-    shards of that run, validates the examples, scores, selects and writes,
+    shards of that run, validates the examples, scores, selects and writes
+    the same outputs (pairs, filtered, quarantine, manifest counts, report),
     over `toolrm score` on the same shards (one process).
+Every one of them is a fresh process (this script started again for the
+loops), timed from its start to its exit: each pays its interpreter start and
+imports. `loop_inner_s` / `score_loop_inner_s` are the loops' times inside
+their processes, without those (`score_stage_ratio_inner` compares that with
+`toolrm score`'s whole wall time, the ratio this script reported before).
 Ratios are loop time / Beam time (above 1: Beam is faster). Each number is the
 median over the repeats; `*_runs` lists every repeat and `load_avg` the 1-minute
 load average before each, because the machines these run on are shared; the
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import glob
 import json
 import os
@@ -40,6 +46,8 @@ import statistics
 import sys
 import tempfile
 import time
+
+import pyarrow.parquet as pq
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -97,22 +105,33 @@ def _quarantine_row(example: dict, candidates: list[dict], selection) -> dict:
             "reference_score": next((c.get("score") for c in candidates if c["origin"] == "reference"), None)}
 
 
-def score_and_select(groups, output: str) -> int:
-    """Score each (example, candidates) with the bundled model, select pairs, write the three outputs."""
-    from toolrm_beam.beam_pipelines.score import FILTERED_SCHEMA, QUARANTINE_SCHEMA
+def score_and_select(groups, output: str, inputs: list[str] | None = None) -> int:
+    """Score each (example, candidates) with the bundled model, select pairs, write the three outputs,
+    then the manifest and report.html as `toolrm score` makes them (same counts, same report data)."""
+    from toolrm_beam.beam_pipelines.common import versions
+    from toolrm_beam.beam_pipelines.score import FILTERED_SCHEMA, QUARANTINE_SCHEMA, REPORT, score_counts
+    from toolrm_beam.transforms.report import render_report
+    from toolrm_beam.transforms.report_data import report_data_in_memory
     from toolrm_beam.transforms.reward.lite.model import LiteRewardModel
+    from toolrm_beam.transforms.select_stage import ScoreSample
+    from toolrm_beam.transforms.stage_inputs import upstream_stages
 
+    started = time.time()
     model = LiteRewardModel.load(LITE_MODEL)
     policy = SelectionPolicy()
-    pairs, filtered, quarantine = [], [], []
+    pairs, details, filtered, quarantine, scored_groups, paired = [], [], [], [], [], 0
     for example, candidates in groups:
         scores = model.score_candidates(example, candidates)
         scored = [{**c, "score": float(s), "scorer": model.name} for c, s in zip(candidates, scores)]
+        scored_groups.append((example, scored))
         selection = select_pairs(example, scored, policy)
         if selection.quarantine_reason:
             quarantine.append(_quarantine_row(example, scored, selection))
             continue
-        pairs.extend(pair_rows(example, selection.pairs, scorer=model.name, hard_margin=policy.hard_margin))
+        rows = pair_rows(example, selection.pairs, scorer=model.name, hard_margin=policy.hard_margin)
+        pairs.extend(rows)
+        details.extend((row, rejected.get("detail")) for row, (_, rejected) in zip(rows, selection.pairs))
+        paired += len({c["candidate_id"] for pair in selection.pairs for c in pair})
         filtered.extend(_filtered_row(c, reason) for c, reason in selection.filtered)
     _write(os.path.join(output, "pairs", "pairs.parquet"), sorted(pairs, key=lambda p: (p["example_id"], p["uuid"])),
            PAIR_ARROW_SCHEMA)
@@ -120,6 +139,35 @@ def score_and_select(groups, output: str) -> int:
            sorted(filtered, key=lambda f: (f["example_id"], f["candidate_id"])), FILTERED_SCHEMA)
     _write(os.path.join(output, "quarantine", "quarantine.parquet"),
            sorted(quarantine, key=lambda q: q["example_id"]), QUARANTINE_SCHEMA)
+    counts = score_counts({
+        "inputs": {"examples": len(scored_groups), "candidates": sum(len(c) for _, c in scored_groups)},
+        "paired": {"candidates": paired}, "merged": {},
+        "stages": {"examples_scored": len(scored_groups), "candidates_scored": sum(len(c) for _, c in scored_groups),
+                   "candidates_unscored": 0},
+        "pair_types": dict(collections.Counter(str(p["error_type"]) for p in pairs)),
+        "hard": dict(collections.Counter(str(p["hard"]) for p in pairs)),
+        "filtered_reasons": dict(collections.Counter(f["reason"] for f in filtered)),
+        "quarantined": dict(collections.Counter(q["reason"] for q in quarantine)),
+        "quarantined_candidates": {"candidates": sum(q["candidates"] for q in quarantine)},
+        "reasons": {}, "dead_stages": {}})
+    manifest = {"counts": counts, "config": {"pipeline": "score", "scorer": model.name,
+                                             "policy": dataclasses.asdict(policy)},
+                "versions": versions(), "timing": {"seconds": round(time.time() - started, 1)}}
+    with open(os.path.join(output, "manifest.json"), "w", encoding="utf-8") as handle:
+        json.dump(manifest, handle, indent=2, sort_keys=True)
+    sample = ScoreSample()
+    accumulator = sample.create_accumulator()
+    for group in scored_groups:
+        accumulator = sample.add_input(accumulator, group)
+    stages = [("examples in", counts["examples_in"]), ("candidates in", counts["candidates_in"]),
+              ("candidates scored", counts["candidates_scored"]), ("candidates in pairs", counts["candidates_paired"]),
+              ("candidates filtered", counts["candidates_filtered"]),
+              ("candidates quarantined", counts["candidates_quarantined"]), ("pairs written", counts["pairs"])]
+    page = render_report(manifest, sample.extract_output(accumulator), stages,
+                         data=report_data_in_memory(scored_groups, pairs, details, quarantine),
+                         upstream=upstream_stages(inputs or []))
+    with open(os.path.join(output, REPORT), "w", encoding="utf-8") as handle:
+        handle.write(page)
     return len(pairs)
 
 
@@ -167,7 +215,7 @@ def plain_score_stage(example_files: list[str], candidate_files: list[str], outp
             by_example[candidate["example_id"]].append(candidate)
     groups = [(examples[key], sorted(found, key=lambda c: c["candidate_id"]))
               for key, found in sorted(by_example.items()) if key in examples]
-    return score_and_select(groups, output)
+    return score_and_select(groups, output, example_files + candidate_files)
 
 
 # ----------------------------------------------------------------------------- the Beam runs
@@ -188,6 +236,52 @@ def beam_score_stage(run_output: str, output: str) -> float:
                "--examples", os.path.join(run_output, "ingest", "*", "examples-*.parquet"),
                "--candidates", os.path.join(run_output, "synthesize", "candidates-*.parquet")]
     return run_sampled(command, cwd=REPO, what="toolrm score")[0]
+
+
+def loop_process(which: str, corpora: list[tuple[str, str]], run_output: str | None, output: str,
+                 timing: str | None) -> int:
+    """The body of a loop subprocess: the whole run or the score stage; its inner time to `timing`."""
+    started = time.perf_counter()
+    if which == "run":
+        counts = plain_run(corpora, output)
+    else:
+        example_files = sorted(glob.glob(os.path.join(run_output, "ingest", "*", "examples-*.parquet")))
+        candidate_files = sorted(glob.glob(os.path.join(run_output, "synthesize", "candidates-*.parquet")))
+        counts = {"pairs": plain_score_stage(example_files, candidate_files, output)}
+    if timing:
+        with open(timing, "w", encoding="utf-8") as handle:
+            json.dump({"seconds": time.perf_counter() - started, "counts": counts}, handle)
+    return 0
+
+
+def loop_subprocess(which: str, run_output: str | None, output: str, corpora_root: str) -> tuple[float, float, dict]:
+    """Run a loop in a fresh process, as `toolrm` runs: (wall seconds with start-up, peak MiB, its inner timing).
+
+    The inner timing leaves out the interpreter's start and the imports, which `toolrm`'s wall time includes.
+    """
+    timing = output.rstrip("/") + ".timing.json"
+    command = [sys.executable, os.path.abspath(__file__), "--corpora", corpora_root, "--loop", which,
+               "--loop_output", output, "--loop_timing", timing]
+    if run_output:
+        command += ["--loop_input", run_output]
+    seconds, peak = run_sampled(command, cwd=REPO, what=f"the {which} loop")
+    with open(timing, encoding="utf-8") as handle:
+        return seconds, peak, json.load(handle)
+
+
+def same_work(loop_output: str, beam_output: str, counts_of=("manifest.json", "manifest.json")) -> None:
+    """Refuse a comparison in which the loop did other work: the same score-stage counts, the same pairs."""
+    counts = []
+    for folder, manifest in zip((loop_output, beam_output), counts_of):
+        with open(os.path.join(folder, manifest), encoding="utf-8") as handle:
+            counts.append(json.load(handle)["counts"])
+    pairs = [sorted(row["uuid"] for path in glob.glob(os.path.join(folder, "pairs", "*.parquet"))
+                    for row in pq.read_table(path, columns=["uuid"]).to_pylist())
+             for folder in (loop_output, beam_output)]
+    if counts[0] != counts[1] or pairs[0] != pairs[1]:
+        differ = sorted(k for k in counts[0].keys() | counts[1].keys() if counts[0].get(k) != counts[1].get(k))
+        raise RuntimeError(f"the score loop and `toolrm score` made different outputs: counts differ in {differ}, "
+                           f"pairs {len(pairs[0])} vs {len(pairs[1])}")
 
 
 # ----------------------------------------------------------------------------- scaled corpora
@@ -260,8 +354,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated example counts: also run on corpora scaled to each, report peak memory")
     parser.add_argument("--keep", help="keep the outputs here (default: a temporary folder)")
     parser.add_argument("--json", action="store_true")
+    # How this script runs a loop in a process of its own (what the ratios compare with `toolrm`).
+    parser.add_argument("--loop", choices=("run", "score"), help=argparse.SUPPRESS)
+    parser.add_argument("--loop_input", help=argparse.SUPPRESS)
+    parser.add_argument("--loop_output", help=argparse.SUPPRESS)
+    parser.add_argument("--loop_timing", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     corpora = [(source, os.path.join(args.corpora, folder, pattern)) for source, folder, pattern in SOURCES]
+    if args.loop:
+        return loop_process(args.loop, corpora, args.loop_input, args.loop_output, args.loop_timing)
     runs: dict[str, list[float]] = collections.defaultdict(list)
     results: dict = {"corpora": args.corpora, "repeats": args.repeat, "cpus": os.cpu_count()}
     tmp = args.keep or tempfile.mkdtemp(prefix="pipeline-throughput-")
@@ -269,23 +370,29 @@ def main(argv: list[str] | None = None) -> int:
         for repeat in range(args.repeat):
             runs["load_avg"].append(_load())
             out = os.path.join(tmp, f"r{repeat}")
-            started, cpu = time.perf_counter(), time.process_time()
-            counts = plain_run(corpora, os.path.join(out, "loop"))
-            runs["loop_s"].append(time.perf_counter() - started)
-            runs["loop_cpu_s"].append(time.process_time() - cpu)
+            cpu = children_cpu_s()
+            seconds, _, inner = loop_subprocess("run", None, os.path.join(out, "loop"), args.corpora)
+            runs["loop_s"].append(seconds)
+            runs["loop_cpu_s"].append(children_cpu_s() - cpu)
+            runs["loop_inner_s"].append(inner["seconds"])
+            counts = inner["counts"]
             for workers in (1, 2):
                 cpu = children_cpu_s()
                 seconds, peak = beam_run(corpora, os.path.join(out, f"beam{workers}"), workers)
                 runs[f"beam_{workers}proc_s"].append(seconds)
                 runs[f"beam_{workers}proc_cpu_s"].append(children_cpu_s() - cpu)
                 runs[f"peak_rss_{workers}proc_mib"].append(peak)
+                same_work(os.path.join(out, "loop"), os.path.join(out, f"beam{workers}"))
             beam1 = os.path.join(out, "beam1")
-            example_files = sorted(glob.glob(os.path.join(beam1, "ingest", "*", "examples-*.parquet")))
-            candidate_files = sorted(glob.glob(os.path.join(beam1, "synthesize", "candidates-*.parquet")))
-            started = time.perf_counter()
-            plain_score_stage(example_files, candidate_files, os.path.join(out, "score-loop"))
-            runs["score_loop_s"].append(time.perf_counter() - started)
+            cpu = children_cpu_s()
+            seconds, _, inner = loop_subprocess("score", beam1, os.path.join(out, "score-loop"), args.corpora)
+            runs["score_loop_s"].append(seconds)
+            runs["score_loop_cpu_s"].append(children_cpu_s() - cpu)
+            runs["score_loop_inner_s"].append(inner["seconds"])
+            cpu = children_cpu_s()
             runs["score_beam_s"].append(beam_score_stage(beam1, os.path.join(out, "score-beam")))
+            runs["score_beam_cpu_s"].append(children_cpu_s() - cpu)
+            same_work(os.path.join(out, "score-loop"), os.path.join(out, "score-beam"))
             results.update(counts)
             print(f"repeat {repeat + 1}/{args.repeat} (load {runs['load_avg'][-1]}): "
                   + ", ".join(f"{k} {v[-1]:.1f}" for k, v in runs.items() if k != "load_avg"), flush=True)
@@ -329,6 +436,12 @@ def summarize(runs: dict[str, list[float]]) -> dict:
         "ratio_2proc": round(med["loop_s"] / med["beam_2proc_s"], 3),
         "score_loop_s": med["score_loop_s"], "score_beam_s": med["score_beam_s"],
         "score_stage_ratio": round(med["score_loop_s"] / med["score_beam_s"], 3),
+        "score_loop_cpu_s": med["score_loop_cpu_s"], "score_beam_cpu_s": med["score_beam_cpu_s"],
+        "score_stage_cpu_ratio": round(med["score_loop_cpu_s"] / med["score_beam_cpu_s"], 3),
+        # The loops' own time inside their processes (no interpreter start, no imports): the ratio
+        # this script reported before the loops ran as processes of their own.
+        "loop_inner_s": med["loop_inner_s"], "score_loop_inner_s": med["score_loop_inner_s"],
+        "score_stage_ratio_inner": round(med["score_loop_inner_s"] / med["score_beam_s"], 3),
         "peak_rss_mib": round(med["peak_rss_1proc_mib"], 1),
         "peak_rss_2proc_mib": round(med["peak_rss_2proc_mib"], 1),
         # CPU seconds: what the work costs, whatever else the machine runs meanwhile.

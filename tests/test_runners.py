@@ -276,12 +276,14 @@ def test_a_whole_run_is_one_dataflow_job(tmp_path, cached_sdist):
                  "ScoreAndSelect/Writepairs", "ScoreAndSelect/Manifest", "ScoreAndSelect/Report"):
         assert any(name == step or name.startswith(step + "/") for name in names), step
     # The later stages take the earlier stages' records from the job, not from files read back.
-    assert not any(n.startswith(("Synthesize/ReadExamples", "ScoreAndSelect/ReadExamples",
-                                 "ScoreAndSelect/ReadCandidates")) for n in names)
+    assert not any(n.startswith(("Synthesize/ReadExamples", "ScoreAndSelect/ReadInputs")) for n in names)
     by_name = {t["uniqueName"]: t for t in transforms.values()}
     produced = set(by_name["ExamplesAsStored"]["outputs"].values())
     assert produced & set(by_name["Synthesize"]["inputs"].values())
-    assert produced & set(by_name["ScoreAndSelect"]["inputs"].values())
+    assert produced & set(by_name["KeyExamples"]["inputs"].values())
+    keyed = set(by_name["ScoreInputs"]["outputs"].values())
+    assert set(by_name["KeyExamples"]["outputs"].values()) <= set(by_name["ScoreInputs"]["inputs"].values())
+    assert keyed & set(by_name["ScoreAndSelect"]["inputs"].values())
 
 
 # ----------------------------------------------------------------------------- Flink

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
 
 from toolrm_beam.transforms import fileio
 from toolrm_beam.transforms.dedup import DEAD, DUPLICATE, WRITTEN
@@ -67,26 +68,46 @@ class SumCounts(beam.CombineFn):
         return dict(counter)
 
 
-def _summary_counts(element, name: str, how):
-    if how is None or isinstance(how, str):
-        return name, (how if how is None else str(element.get(how)))
-    return name, how(element)
+class _CountInBundle(beam.DoFn):
+    """One summary's counts of a bundle's records, as one `(summary, {value: n})` at the bundle's end.
+
+    The counts are added up before they leave the stage (what combiner lifting does for one
+    input): the Flatten that joins the summaries then carries a few elements per bundle, not one
+    per record (a local runner materializes a Flatten's input).
+    """
+
+    def __init__(self, name: str, how, key: str | None):
+        self._name = name
+        self._how = how
+        self._key = key  # what a record counts under when it counts as itself (`how` None)
+
+    def start_bundle(self):
+        self._counts = collections.Counter()
+
+    def process(self, element):
+        how = self._how
+        if how is None:
+            self._counts[self._key] += 1
+        elif isinstance(how, str):
+            self._counts[str(element.get(how))] += 1
+        else:
+            self._counts.update(how(element))
+
+    def finish_bundle(self):
+        if self._counts:
+            yield GlobalWindows.windowed_value((self._name, dict(self._counts)))
 
 
 class _NestedCounts(SumCounts):
-    """(summary, value) or (summary, {value: n}) -> `{summary: {value: count}}`, every summary present."""
+    """(summary, {value: n}) -> `{summary: {value: count}}`, every summary present."""
 
-    def __init__(self, names: list[str], keys: dict[str, str]):
+    def __init__(self, names: list[str]):
         self._names = names
-        self._keys = keys  # summary -> the value its elements count under when they count as themselves
 
     def add_input(self, counter, item):
-        name, value = item
-        if isinstance(value, dict):
-            for key, count in value.items():
-                counter[(name, key)] += count
-        else:
-            counter[(name, self._keys.get(name) if value is None else value)] += 1
+        name, counts = item
+        for key, count in counts.items():
+            counter[(name, key)] += count
         return counter
 
     def extract_output(self, counter):
@@ -100,11 +121,11 @@ class CountValues(beam.PTransform):
     """Several summaries' counts in one combine: one element, `{summary: {value: count}}`.
 
     `sources` maps a summary to `(records, how)`: a field name (count each
-    record under `str(record[field])`), `(None, key)` style `how=None` with
-    `keys[summary]` (count records as such), or a function returning
-    `{value: count}` for a record. Apply to the pipeline. One Map per input,
-    a Flatten and one CombineGlobally: a Count and a ToDict per summary are
-    several runner stages each, and a run has dozens of summaries.
+    record under `str(record[field])`), None (count records as such, under
+    `keys[summary]`), or a function returning `{value: count}` for a record.
+    Apply to the pipeline. One counting step per input, a Flatten and one
+    CombineGlobally: a Count and a ToDict per summary are several runner
+    stages each, and a run has dozens of summaries.
     """
 
     def __init__(self, sources: dict[str, tuple[Any, Any]], keys: dict[str, str] | None = None):
@@ -114,10 +135,11 @@ class CountValues(beam.PTransform):
 
     def expand(self, pbegin):
         names = sorted(self._sources)
-        keyed = [self._sources[name][0] | f"Key-{name}" >> beam.Map(_summary_counts, name, self._sources[name][1])
-                 for name in names]
-        return (tuple(keyed) | "AllKeys" >> beam.Flatten(pipeline=pbegin.pipeline)
-                | "Sum" >> beam.CombineGlobally(_NestedCounts(names, self._keys)))
+        counted = [self._sources[name][0] | f"Key-{name}" >> beam.ParDo(
+                       _CountInBundle(name, self._sources[name][1], self._keys.get(name)))
+                   for name in names]
+        return (tuple(counted) | "AllKeys" >> beam.Flatten(pipeline=pbegin.pipeline)
+                | "Sum" >> beam.CombineGlobally(_NestedCounts(names)))
 
 
 def count_by(records, field: str, label: str):

@@ -24,23 +24,29 @@ EXAMPLES = "examples"
 DEAD_LETTER = "dead_letter"
 
 
+def parse_example_row(path: str, number: int, row) -> tuple[dict | None, dict | None]:
+    """A shard row -> `(example, None)`, or `(None, dead letter)` with the reason it is not a valid Example."""
+    try:
+        if not isinstance(row, dict):
+            raise ValidationError("invalid_record", f"row is {type(row).__name__}, not an Example")
+        example = from_row(row, EXAMPLE_JSON_FIELDS)
+        validate_example(example)
+        if example.get("content_hash") != example_content_hash(example):
+            raise ValidationError("content_hash_mismatch", "content_hash does not match the example's content")
+    except ValidationError as error:
+        return None, dead_letter(path, number, "read", error.reason, error.detail, row)
+    except ValueError as error:  # JSON text fields that do not parse
+        return None, dead_letter(path, number, "read", "malformed_json", str(error), row)
+    return example, None
+
+
 class _ParseExample(beam.DoFn):
     def process(self, element):
-        path, number, row = element
-        try:
-            if not isinstance(row, dict):
-                raise ValidationError("invalid_record", f"row is {type(row).__name__}, not an Example")
-            example = from_row(row, EXAMPLE_JSON_FIELDS)
-            validate_example(example)
-            if example.get("content_hash") != example_content_hash(example):
-                raise ValidationError("content_hash_mismatch", "content_hash does not match the example's content")
-        except ValidationError as error:
-            yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(path, number, "read", error.reason, error.detail, row))
-            return
-        except ValueError as error:  # JSON text fields that do not parse
-            yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(path, number, "read", "malformed_json", str(error), row))
-            return
-        yield example
+        example, dead = parse_example_row(*element)
+        if dead is not None:
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead)
+        else:
+            yield example
 
 
 class ReadExamples(beam.PTransform):

@@ -189,3 +189,26 @@ class ReportData(beam.PTransform):
         }
         sides = {name: beam.pvalue.AsSingleton(pcoll, default_value={}) for name, pcoll in parts.items()}
         return groups.pipeline | "Once" >> beam.Create([None]) | "Assemble" >> beam.Map(_assemble, **sides)
+
+
+def _combined(combine: beam.CombineFn, items) -> Any:
+    accumulator = combine.create_accumulator()
+    for item in items:
+        accumulator = combine.add_input(accumulator, item)
+    return combine.extract_output(accumulator)
+
+
+def report_data_in_memory(groups: list, pairs: list[dict[str, Any]], pair_details: list[tuple],
+                          quarantine: list[dict[str, Any]], per_type: int = EXAMPLES_PER_ERROR_TYPE) -> dict[str, Any]:
+    """ReportData's dict from lists in one process, by the same combines (no dead letters): what a
+    plain loop doing the score stage's work computes for its report (benchmarks/pipeline_throughput.py)."""
+    by_type: dict[str, list] = collections.defaultdict(list)
+    for detail in pair_details:
+        by_type[detail[0].get("error_type") or "unknown"].append(detail)
+    hardest = {key: sorted(found, key=_hardness, reverse=True)[:per_type] for key, found in by_type.items()}
+
+    def count(records, field):
+        return dict(collections.Counter(str(r.get(field)) for r in records))
+    return _assemble(None, _combined(_Agreement(), groups), hardest, _combined(_MarginSample(), pairs),
+                     _combined(_SourceCounts(), groups), count(pairs, "dataset_name"), count(quarantine, "source"), {})
+

@@ -32,7 +32,9 @@ def score_histograms(samples: dict[str, list[float]], prefix: str, title: str) -
 
     def draw(axis):
         for name, values in sorted(series.items()):
-            axis.hist(values, bins=bins, alpha=0.5, label=f"{name} (n={len(values)})", density=True)
+            # One filled outline per series, not a patch per bin: the same picture, drawn 3-4x faster.
+            axis.hist(values, bins=bins, alpha=0.5, label=f"{name} (n={len(values)})", density=True,
+                      histtype="stepfilled")
         axis.set_xlabel("reward-model score")
         axis.set_ylabel("density")
         axis.set_title(title)
@@ -74,7 +76,7 @@ def margin_histogram(margins: list[float], hard_margin: float | None) -> str | N
         return None
 
     def draw(axis):
-        axis.hist(margins, bins=40, color="#4c72b0")
+        axis.hist(margins, bins=40, color="#4c72b0", histtype="stepfilled")
         axis.axvline(0.0, color="#c44e52", linewidth=1, label="0: the scorer prefers the rejected call")
         if hard_margin is not None:
             axis.axvline(hard_margin, color="#dd8452", linestyle="--", linewidth=1,

@@ -19,14 +19,19 @@ QUARANTINE = "quarantine"
 DEAD_LETTER = "dead_letter"
 MERGED = "merged"
 PAIR_DETAILS = "pair_details"
-EXAMPLES = "examples"
-CANDIDATES = "candidates"
+PAIRED = "paired"
+
+
+# The tags of the records GroupCandidates joins: `(example_id, (EXAMPLE_TAG, example))`, `(example_id, (CANDIDATE_TAG, c))`.
+EXAMPLE_TAG = 0
+CANDIDATE_TAG = 1
 
 
 class _Group(beam.DoFn):
     def process(self, element):
-        example_id, grouped = element
-        examples, candidates = list(grouped[EXAMPLES]), list(grouped[CANDIDATES])
+        example_id, tagged = element
+        examples = [record for tag, record in tagged if tag == EXAMPLE_TAG]
+        candidates = [record for tag, record in tagged if tag == CANDIDATE_TAG]
         if not examples:
             for candidate in candidates:
                 yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(
@@ -46,18 +51,17 @@ class _Group(beam.DoFn):
 
 
 class GroupCandidates(beam.PTransform):
-    """Examples and candidates -> `(example, [candidates])`; orphans dead-lettered; `merged` counts the
-    input rows folded into another with the same candidate id (one output, two inputs)."""
+    """Keyed, tagged records (`(example_id, (EXAMPLE_TAG | CANDIDATE_TAG, record))`) -> `(example,
+    [candidates])`; orphans dead-lettered; `merged` counts the input rows folded into another with
+    the same candidate id (one output, two inputs).
 
-    def __init__(self, candidates):
-        super().__init__()
-        self._candidates = candidates
+    A GroupByKey of records keyed where they are made or read, rather than a
+    CoGroupByKey of two PCollections: a local runner materializes the Flatten
+    inside CoGroupByKey, one more encode and decode of every example and candidate.
+    """
 
-    def expand(self, examples):
-        joined = {
-            EXAMPLES: examples | "KeyExamples" >> beam.Map(lambda e: (e["example_id"], e)),
-            CANDIDATES: self._candidates | "KeyCandidates" >> beam.Map(lambda c: (c["example_id"], c)),
-        } | "Join" >> beam.CoGroupByKey()
+    def expand(self, keyed):
+        joined = keyed | "Join" >> beam.GroupByKey()
         out = joined | "Group" >> beam.ParDo(_Group()).with_outputs(DEAD_LETTER, MERGED, main=GROUPS)
         return {GROUPS: out[GROUPS], DEAD_LETTER: out[DEAD_LETTER], MERGED: out[MERGED]}
 
@@ -84,6 +88,9 @@ class _Select(beam.DoFn):
                 "reference_score": next((c.get("score") for c in candidates if c["origin"] == "reference"), None)})
             return
         rows = pair_rows(example, selection.pairs, scorer=self._scorer, hard_margin=self._policy.hard_margin)
+        # Candidates in at least one pair, counted here: an example's pairs all come from this call, so
+        # the per-example counts add up to the run's without a shuffle of every paired id.
+        yield beam.pvalue.TaggedOutput(PAIRED, len({c["candidate_id"] for pair in selection.pairs for c in pair}))
         for pair, (_, rejected) in zip(rows, selection.pairs):
             yield pair
             # For the report's hardest pairs: the checker's word on the rejected side, taken here where
@@ -103,7 +110,8 @@ def _group_candidates(group) -> list[tuple[str, int, Any]]:
 class SelectPairs(beam.PTransform):
     """Scored `(example, candidates)` groups -> pairs, filtered candidates, quarantined examples,
     and a dead letter per candidate of a group the selection failed on; `pair_details` holds each
-    pair with its rejected candidate's checker detail (`(pair, detail)`), for the report."""
+    pair with its rejected candidate's checker detail (`(pair, detail)`), for the report, and
+    `paired` each example's number of candidates in at least one pair."""
 
     def __init__(self, policy: SelectionPolicy, scorer: str):
         super().__init__()
@@ -112,12 +120,12 @@ class SelectPairs(beam.PTransform):
 
     def expand(self, groups):
         select = beam.ParDo(_Select(self._policy, self._scorer)).with_output_types(
-            Any, **{FILTERED: Any, QUARANTINE: Any, PAIR_DETAILS: Any})  # declared: Beam knows every tag
-        out = groups | "Select" >> select.with_outputs(FILTERED, QUARANTINE, PAIR_DETAILS, main=PAIRS) \
+            Any, **{FILTERED: Any, QUARANTINE: Any, PAIR_DETAILS: Any, PAIRED: int})  # declared: Beam knows every tag
+        out = groups | "Select" >> select.with_outputs(FILTERED, QUARANTINE, PAIR_DETAILS, PAIRED, main=PAIRS) \
             .with_exception_handling(dead_letter_tag="failed")
         dead = out["failed"] | "FailedGroups" >> FailedElements("select", _group_candidates)
         return {PAIRS: out[PAIRS], FILTERED: out[FILTERED], QUARANTINE: out[QUARANTINE],
-                PAIR_DETAILS: out[PAIR_DETAILS], DEAD_LETTER: dead}
+                PAIR_DETAILS: out[PAIR_DETAILS], PAIRED: out[PAIRED], DEAD_LETTER: dead}
 
 
 def _sample_rank(candidate_id: str) -> int:
