@@ -64,11 +64,10 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, source: str, files: l
     shard_infos = (example_shards, candidate_shards, dead_letter_shards) | "ShardInfos" >> beam.Flatten()
     counted = pipeline | "Counts" >> CountValues({
         "splits": (deduped["examples"], "split"), "reasons": (dead_letters, "reason"),
-        "origins": (candidates, "origin")})
+        "origins": (candidates, "origin"), "verdicts": (adapted["verdicts"], VerdictCounts())})
     manifest = shard_infos | "Manifest" >> WriteManifest(
         fileio.join(output, MANIFEST), config, versions(),
-        summaries={"rows": deduped["row_status"] | "CountRows" >> CountRowStatuses(dead_letters),
-                   "verdicts": adapted["verdicts"] | "CountVerdicts" >> beam.CombineGlobally(VerdictCounts())},
+        summaries={"rows": deduped["row_status"] | "CountRows" >> CountRowStatuses(dead_letters)},
         counted=counted, counts_fn=lambda summaries: ingest_counts(summaries, input_counts))
     return {"examples": deduped["examples"], "candidates": candidates, "manifest": manifest,
             "dead_letter": dead_letters}

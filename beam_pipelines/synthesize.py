@@ -151,10 +151,10 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, files: list[str], out
     target = mix or rules.DEFAULT_MIX
     manifest = tuple(written) | "ShardInfos" >> beam.Flatten() | "Manifest" >> WriteManifest(
         fileio.join(output, MANIFEST), config, versions(),
-        summaries={"candidates": candidates | "Summarize" >> beam.CombineGlobally(CandidateSummary())},
+        summaries={},
         counted=pipeline | "Counts" >> CountValues(
             {"examples_in": (examples, None), "dead_rows": (read_dead, None), "copies": (copy_examples, None),
-             "reasons": (dead, "reason"), "dead_stages": (dead, "stage")},
+             "reasons": (dead, "reason"), "dead_stages": (dead, "stage"), "candidates": (candidates, CandidateSummary())},
             keys={"examples_in": "examples", "dead_rows": "rows", "copies": "examples"}),
         counts_fn=lambda summaries: synthesize_counts(summaries, target))
     return {"candidates": candidates, "manifest": manifest, "dead_letter": dead}

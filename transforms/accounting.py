@@ -13,9 +13,9 @@ import time
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.transforms.window import GlobalWindows
 
 from toolrm_beam.transforms import fileio
+from toolrm_beam.transforms.combine_several import CombineSeveral
 from toolrm_beam.transforms.dedup import DEAD, DUPLICATE, WRITTEN
 
 _RANK = {WRITTEN: 0, DUPLICATE: 1, DEAD: 2}
@@ -68,53 +68,25 @@ class SumCounts(beam.CombineFn):
         return dict(counter)
 
 
-class _CountInBundle(beam.DoFn):
-    """One summary's counts of a bundle's records, as one `(summary, {value: n})` at the bundle's end.
+class CountBy(SumCounts):
+    """Records -> `{value: count}`: under a field's value, as themselves (`key`), or `how(record)`'s counts."""
 
-    The counts are added up before they leave the stage (what combiner lifting does for one
-    input): the Flatten that joins the summaries then carries a few elements per bundle, not one
-    per record (a local runner materializes a Flatten's input).
-    """
-
-    def __init__(self, name: str, how, key: str | None):
-        self._name = name
+    def __init__(self, how, key: str | None):
         self._how = how
         self._key = key  # what a record counts under when it counts as itself (`how` None)
 
-    def start_bundle(self):
-        self._counts = collections.Counter()
-
-    def process(self, element):
+    def add_input(self, counter, record):
         how = self._how
         if how is None:
-            self._counts[self._key] += 1
+            counter[self._key] += 1
         elif isinstance(how, str):
-            self._counts[str(element.get(how))] += 1
+            counter[str(record.get(how))] += 1
         else:
-            self._counts.update(how(element))
-
-    def finish_bundle(self):
-        if self._counts:
-            yield GlobalWindows.windowed_value((self._name, dict(self._counts)))
-
-
-class _NestedCounts(SumCounts):
-    """(summary, {value: n}) -> `{summary: {value: count}}`, every summary present."""
-
-    def __init__(self, names: list[str]):
-        self._names = names
-
-    def add_input(self, counter, item):
-        name, counts = item
-        for key, count in counts.items():
-            counter[(name, key)] += count
+            counter.update(how(record))
         return counter
 
     def extract_output(self, counter):
-        nested: dict[str, dict[str, int]] = {name: {} for name in self._names}
-        for (name, key), count in sorted(counter.items()):
-            nested[name][key] = count
-        return nested
+        return dict(sorted(counter.items()))
 
 
 class CountValues(beam.PTransform):
@@ -122,10 +94,10 @@ class CountValues(beam.PTransform):
 
     `sources` maps a summary to `(records, how)`: a field name (count each
     record under `str(record[field])`), None (count records as such, under
-    `keys[summary]`), or a function returning `{value: count}` for a record.
-    Apply to the pipeline. One counting step per input, a Flatten and one
-    CombineGlobally: a Count and a ToDict per summary are several runner
-    stages each, and a run has dozens of summaries.
+    `keys[summary]`), a function returning `{value: count}` for a record, or
+    a CombineFn (the summary is its output). Apply to the pipeline. One
+    CombineSeveral for them all: a Count and a ToDict per summary are several
+    runner stages each, and a run has dozens.
     """
 
     def __init__(self, sources: dict[str, tuple[Any, Any]], keys: dict[str, str] | None = None):
@@ -134,22 +106,9 @@ class CountValues(beam.PTransform):
         self._keys = dict(keys or {})
 
     def expand(self, pbegin):
-        names = sorted(self._sources)
-        counted = [self._sources[name][0] | f"Key-{name}" >> beam.ParDo(
-                       _CountInBundle(name, self._sources[name][1], self._keys.get(name)))
-                   for name in names]
-        return (tuple(counted) | "AllKeys" >> beam.Flatten(pipeline=pbegin.pipeline)
-                | "Sum" >> beam.CombineGlobally(_NestedCounts(names)))
-
-
-def count_by(records, field: str, label: str):
-    """A one-element PCollection: `{value of field: count}`."""
-    return (
-        records
-        | f"{label}Field" >> beam.Map(lambda r: str(r.get(field)))
-        | f"{label}Count" >> beam.combiners.Count.PerElement()
-        | f"{label}Dict" >> beam.combiners.ToDict()
-    )
+        return pbegin | "Combine" >> CombineSeveral({
+            name: (records, how if isinstance(how, beam.CombineFn) else CountBy(how, self._keys.get(name)))
+            for name, (records, how) in self._sources.items()})
 
 
 def shard_files(shards: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

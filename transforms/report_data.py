@@ -19,7 +19,8 @@ from typing import Any
 import apache_beam as beam
 
 from toolrm_beam.transforms import agreement
-from toolrm_beam.transforms.accounting import count_by
+from toolrm_beam.transforms.accounting import CountBy
+from toolrm_beam.transforms.combine_several import CombineSeveral
 from toolrm_beam.transforms.report_views import dead_letter_view, pair_view
 
 EXAMPLES_PER_ERROR_TYPE = 3
@@ -123,6 +124,60 @@ class _DeadLetterSample(beam.CombineFn):
         return {"count": accumulator[0], "sample": accumulator[1]}
 
 
+class _DeadLetterSamples(beam.CombineFn):
+    """`((step, reason), view)` -> per (step, reason): how many, and the first (`_DeadLetterSample` per key)."""
+
+    _sample = _DeadLetterSample()
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, accumulator, keyed_view):
+        key, view = keyed_view
+        accumulator[key] = self._sample.add_input(accumulator.get(key) or self._sample.create_accumulator(), view)
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        merged: dict = {}
+        for accumulator in accumulators:
+            for key, part in accumulator.items():
+                merged[key] = self._sample.merge_accumulators([merged[key], part]) if key in merged else part
+        return merged
+
+    def extract_output(self, accumulator):
+        return {key: self._sample.extract_output(part) for key, part in sorted(accumulator.items())}
+
+
+class _HardestPerType(beam.CombineFn):
+    """`(pair, detail)` -> per error type, the `size` hardest pairs (smallest margin first; ties by pair id)."""
+
+    def __init__(self, size: int):
+        self._size = size
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, accumulator, pair_detail):
+        kept = accumulator.setdefault(pair_detail[0].get("error_type") or "unknown", [])
+        kept.append(pair_detail)
+        if len(kept) > 4 * self._size:
+            kept[:] = self._hardest(kept)
+        return accumulator
+
+    def _hardest(self, pair_details: list) -> list:
+        return sorted(pair_details, key=_hardness, reverse=True)[:self._size]
+
+    def merge_accumulators(self, accumulators):
+        merged: dict[str, list] = {}
+        for accumulator in accumulators:
+            for error_type, kept in accumulator.items():
+                merged.setdefault(error_type, []).extend(kept)
+        return {error_type: self._hardest(kept) for error_type, kept in merged.items()}
+
+    def extract_output(self, accumulator):
+        return {error_type: self._hardest(kept) for error_type, kept in sorted(accumulator.items())}
+
+
 def _dead_letter_order(view: dict[str, Any]) -> tuple:
     return (view["source_file"] or "", view["row_number"] or 0, view["stage"] or "", view["detail"] or "")
 
@@ -152,8 +207,8 @@ class ReportData(beam.PTransform):
     """Scored `(example, candidates)` groups (+ pairs, quarantine, dead letters) -> one dict for the report.
 
     `pair_details` holds `(pair, rejected candidate's checker detail)` (SelectPairs' output of that
-    name): the hardest pairs are picked from it in one lifted combine, with no second pass over the
-    groups. `dead_letters` is a list of (step, PCollection of dead-letter records):
+    name): the hardest pairs are picked from it as it streams, with no second pass over the groups.
+    Every part is one CombineFn, all of them one CombineSeveral step. `dead_letters` is a list of (step, PCollection of dead-letter records):
     the stage's own and, where the stage knows them, those of the stages
     before it.
     """
@@ -168,27 +223,21 @@ class ReportData(beam.PTransform):
         self._per_type = examples_per_error_type
 
     def expand(self, groups):
-        hardest = (self._pair_details
-                   | "ByErrorType" >> beam.Map(lambda pd: (pd[0].get("error_type") or "unknown", pd))
-                   | "Hardest" >> beam.combiners.Top.PerKey(self._per_type, key=_hardness)
-                   | "HardestDict" >> beam.combiners.ToDict())
-        views = [pcoll | f"DeadLetterView{position}" >> beam.Map(
-                     lambda d, step=step: ((step, d.get("reason")), dead_letter_view(d, step)))
+        views = [(pcoll | f"DeadLetterView{position}" >> beam.Map(
+                     lambda d, step=step: ((step, d.get("reason")), dead_letter_view(d, step))), _DeadLetterSamples())
                  for position, (step, pcoll) in enumerate(self._dead_letters)]
-        dead = ((tuple(views) | "AllDeadLetters" >> beam.Flatten()) if views
-                else groups.pipeline | "NoDeadLetters" >> beam.Create([]))
         parts = {
-            "agreement_slices": groups | "Agreement" >> beam.CombineGlobally(_Agreement()),
-            "hardest": hardest,
-            "margins": self._pairs | "Margins" >> beam.CombineGlobally(_MarginSample()),
-            "by_source": groups | "BySource" >> beam.CombineGlobally(_SourceCounts()),
-            "pairs_by_source": count_by(self._pairs, "dataset_name", "PairsBySource"),
-            "quarantined_by_source": count_by(self._quarantine, "source", "QuarantinedBySource"),
-            "dead_letters": (dead | "DeadLetterSamples" >> beam.CombinePerKey(_DeadLetterSample())
-                             | "DeadLetterDict" >> beam.combiners.ToDict()),
+            "agreement_slices": (groups, _Agreement()),
+            "hardest": (self._pair_details, _HardestPerType(self._per_type)),
+            "margins": (self._pairs, _MarginSample()),
+            "by_source": (groups, _SourceCounts()),
+            "pairs_by_source": (self._pairs, CountBy("dataset_name", None)),
+            "quarantined_by_source": (self._quarantine, CountBy("source", None)),
         }
-        sides = {name: beam.pvalue.AsSingleton(pcoll, default_value={}) for name, pcoll in parts.items()}
-        return groups.pipeline | "Once" >> beam.Create([None]) | "Assemble" >> beam.Map(_assemble, **sides)
+        if views:
+            parts["dead_letters"] = views
+        return (groups.pipeline | "Combine" >> CombineSeveral(parts)
+                | "Assemble" >> beam.Map(lambda found: _assemble(None, **{"dead_letters": {}, **found})))
 
 
 def _combined(combine: beam.CombineFn, items) -> Any:
@@ -202,13 +251,7 @@ def report_data_in_memory(groups: list, pairs: list[dict[str, Any]], pair_detail
                           quarantine: list[dict[str, Any]], per_type: int = EXAMPLES_PER_ERROR_TYPE) -> dict[str, Any]:
     """ReportData's dict from lists in one process, by the same combines (no dead letters): what a
     plain loop doing the score stage's work computes for its report (benchmarks/pipeline_throughput.py)."""
-    by_type: dict[str, list] = collections.defaultdict(list)
-    for detail in pair_details:
-        by_type[detail[0].get("error_type") or "unknown"].append(detail)
-    hardest = {key: sorted(found, key=_hardness, reverse=True)[:per_type] for key, found in by_type.items()}
-
-    def count(records, field):
-        return dict(collections.Counter(str(r.get(field)) for r in records))
-    return _assemble(None, _combined(_Agreement(), groups), hardest, _combined(_MarginSample(), pairs),
-                     _combined(_SourceCounts(), groups), count(pairs, "dataset_name"), count(quarantine, "source"), {})
-
+    return _assemble(None, _combined(_Agreement(), groups), _combined(_HardestPerType(per_type), pair_details),
+                     _combined(_MarginSample(), pairs), _combined(_SourceCounts(), groups),
+                     _combined(CountBy("dataset_name", None), pairs), _combined(CountBy("source", None), quarantine),
+                     {})

@@ -1,0 +1,99 @@
+"""Several combines over several PCollections as one step: `{name: output}` in one element.
+
+A stage's summaries (the manifest's counts, the report's agreement, margins,
+hardest pairs ...) are each a small combine. Applied one by one, every
+CombineGlobally is two or three runner stages and every Count + ToDict more;
+the score stage had 20 of them for the report alone, each with its own bundle
+set-up. Here each input adds its records up into its CombineFn's accumulator
+within the bundle (what combiner lifting does), emits that one accumulator
+when the bundle ends, and a single CombineGlobally merges the accumulators by
+name. The Flatten between them (which a local runner materializes) carries a
+few accumulators per bundle, not the records.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
+
+
+class _PartialCombine(beam.DoFn):
+    """A bundle's records added into one accumulator of `combine`, emitted as `(name, accumulator)` at its end."""
+
+    def __init__(self, name: str, combine: beam.CombineFn):
+        self._name = name
+        self._combine = combine
+
+    def setup(self):
+        self._combine.setup()
+
+    def start_bundle(self):
+        self._accumulator = None
+
+    def process(self, element):
+        if self._accumulator is None:
+            self._accumulator = self._combine.create_accumulator()
+        self._accumulator = self._combine.add_input(self._accumulator, element)
+
+    def finish_bundle(self):
+        if self._accumulator is not None:
+            yield GlobalWindows.windowed_value((self._name, self._accumulator))
+
+    def teardown(self):
+        self._combine.teardown()
+
+
+class _MergeByName(beam.CombineFn):
+    """`(name, accumulator)` -> `{name: output}`; every name present (an input without records: its empty output)."""
+
+    def __init__(self, combines: dict[str, beam.CombineFn]):
+        self._combines = combines
+
+    def setup(self):
+        for combine in self._combines.values():
+            combine.setup()
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, merged, item):
+        name, accumulator = item
+        merged[name] = (self._combines[name].merge_accumulators([merged[name], accumulator])
+                        if name in merged else accumulator)
+        return merged
+
+    def merge_accumulators(self, accumulators):
+        merged: dict[str, Any] = {}
+        for accumulator in accumulators:
+            for item in accumulator.items():
+                self.add_input(merged, item)
+        return merged
+
+    def extract_output(self, merged):
+        return {name: combine.extract_output(merged[name] if name in merged else combine.create_accumulator())
+                for name, combine in sorted(self._combines.items())}
+
+    def teardown(self):
+        for combine in self._combines.values():
+            combine.teardown()
+
+
+class CombineSeveral(beam.PTransform):
+    """`{name: (records, CombineFn)}` -> one element `{name: that combine's output}`. Apply to the pipeline.
+
+    A name may be given several PCollections (`[(records, fn), (more, fn)]`
+    with the same CombineFn): their records combine as one input.
+    """
+
+    def __init__(self, parts: dict[str, Any]):
+        super().__init__()
+        self._parts = {name: part if isinstance(part, list) else [part] for name, part in parts.items()}
+
+    def expand(self, pbegin):
+        partials = [records | f"Partial-{name}-{position}" >> beam.ParDo(_PartialCombine(name, combine))
+                    for name, inputs in sorted(self._parts.items())
+                    for position, (records, combine) in enumerate(inputs)]
+        combines = {name: inputs[0][1] for name, inputs in self._parts.items()}
+        return (tuple(partials) | "Partials" >> beam.Flatten(pipeline=pbegin.pipeline)
+                | "Merge" >> beam.CombineGlobally(_MergeByName(combines)))
