@@ -20,7 +20,8 @@ from toolrm_beam.schemas.adapters import ADAPTERS, get_adapter
 from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
 from toolrm_beam.transforms import fileio
 from toolrm_beam.schemas.upstream_agreement import agreement_table, verdict_key
-from toolrm_beam.transforms.accounting import CountRowStatuses, CountValues, SumCounts, WriteManifest, row_counts
+from toolrm_beam.transforms.accounting import (BestRowStatuses, CountValues, SumCounts, WriteManifest, row_counts,
+                                               row_status_counts)
 from toolrm_beam.transforms.adapt import AdaptRows
 from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA
 from toolrm_beam.transforms.dedup import DedupExamples, RekeyCandidates
@@ -64,10 +65,10 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, source: str, files: l
     shard_infos = (example_shards, candidate_shards, dead_letter_shards) | "ShardInfos" >> beam.Flatten()
     counted = pipeline | "Counts" >> CountValues({
         "splits": (deduped["examples"], "split"), "reasons": (dead_letters, "reason"),
-        "origins": (candidates, "origin"), "verdicts": (adapted["verdicts"], VerdictCounts())})
+        "origins": (candidates, "origin"), "verdicts": (adapted["verdicts"], VerdictCounts()),
+        "rows": (deduped["row_status"] | "RowStatuses" >> BestRowStatuses(dead_letters), row_status_counts)})
     manifest = shard_infos | "Manifest" >> WriteManifest(
         fileio.join(output, MANIFEST), config, versions(),
-        summaries={"rows": deduped["row_status"] | "CountRows" >> CountRowStatuses(dead_letters)},
         counted=counted, counts_fn=lambda summaries: ingest_counts(summaries, input_counts))
     return {"examples": deduped["examples"], "candidates": candidates, "manifest": manifest,
             "dead_letter": dead_letters}

@@ -245,7 +245,7 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, example_files: list[s
         "reasons": (dead, "reason"), "dead_stages": (dead, "stage"),
     })
     manifest = written | "Manifest" >> WriteManifest(fileio.join(output, MANIFEST), config, versions(),
-                                                     summaries={}, counted=counted, counts_fn=score_counts)
+                                                     counted=counted, counts_fn=score_counts)
     samples = scored["scored"] | "ScoreSample" >> beam.CombineGlobally(ScoreSample())
     upstream_dead = [*_upstream_dead_letters(pipeline, upstream),
                      *((step, dead_letters) for step, _, _, dead_letters in upstream_in_pipeline)]

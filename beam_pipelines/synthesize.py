@@ -151,7 +151,6 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, files: list[str], out
     target = mix or rules.DEFAULT_MIX
     manifest = tuple(written) | "ShardInfos" >> beam.Flatten() | "Manifest" >> WriteManifest(
         fileio.join(output, MANIFEST), config, versions(),
-        summaries={},
         counted=pipeline | "Counts" >> CountValues(
             {"examples_in": (examples, None), "dead_rows": (read_dead, None), "copies": (copy_examples, None),
              "reasons": (dead, "reason"), "dead_stages": (dead, "stage"), "candidates": (candidates, CandidateSummary())},

@@ -25,8 +25,12 @@ def best_status(statuses) -> str:
     return min(statuses, key=_RANK.__getitem__)
 
 
-class CountRowStatuses(beam.PTransform):
-    """`(row_key, status)` events and dead letters -> one dict of counts."""
+class BestRowStatuses(beam.PTransform):
+    """`(row_key, status)` events and dead letters -> `(row_key, best status)`, one per input row.
+
+    Count them with `row_status_counts` (in the stage's CountValues): the
+    per-row grouping is the one step that needs a shuffle.
+    """
 
     def __init__(self, dead_letters):
         super().__init__()
@@ -35,14 +39,11 @@ class CountRowStatuses(beam.PTransform):
     def expand(self, statuses):
         dead = self._dead_letters | "DeadRowKeys" >> beam.Map(
             lambda d: (f"{d['source_file']}#{d['row_number']}", DEAD))
-        return (
-            (statuses, dead)
-            | "AllStatuses" >> beam.Flatten()
-            | "PerRow" >> beam.CombinePerKey(best_status)
-            | "Status" >> beam.Map(lambda item: item[1])
-            | "Count" >> beam.combiners.Count.PerElement()
-            | "AsDict" >> beam.combiners.ToDict()
-        )
+        return (statuses, dead) | "AllStatuses" >> beam.Flatten() | "PerRow" >> beam.CombinePerKey(best_status)
+
+
+def row_status_counts(row_status: tuple[str, str]) -> dict[str, int]:
+    return {row_status[1]: 1}
 
 
 class SumCounts(beam.CombineFn):
@@ -134,21 +135,19 @@ def timing(started_at: float, finished_at: float) -> dict[str, Any]:
 
 
 class _WriteManifest(beam.DoFn):
-    def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str], names: list[str], counts_fn,
-                 started_at: float):
+    def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str], counts_fn, started_at: float):
         self._path = path
         self._config = config
         self._versions = versions
-        self._names = names
         self._counts_fn = counts_fn
         self._started_at = started_at
 
-    def process(self, _, shards, counted, *summaries):
+    def process(self, _, shards, counted):
         manifest = {
             "manifest_version": "1.0",
             "config": self._config,
             "versions": self._versions,
-            "counts": self._counts_fn({**counted, **dict(zip(self._names, summaries))}),
+            "counts": self._counts_fn(counted),
             "files": shard_files(shards),
             "timing": timing(self._started_at, time.time()),
         }
@@ -159,32 +158,25 @@ class _WriteManifest(beam.DoFn):
 class WriteManifest(beam.PTransform):
     """Write `manifest.json` once every shard is written (it depends on their infos).
 
-    `summaries` are one-element PCollections (dicts of counts), and
-    `counted` one `CountValues` output whose summaries join them; `counts_fn`
-    turns them, by name, into the manifest's `counts` section. `timing` spans
+    `counted` is the stage's `CountValues` output (`{summary: counts}`);
+    `counts_fn` turns it into the manifest's `counts` section. `timing` spans
     from building this transform (the pipeline's construction) to the write.
     """
 
-    def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str], *,
-                 summaries: dict[str, Any], counts_fn, counted: Any = None):
+    def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str], *, counts_fn, counted: Any):
         super().__init__()
         self._path = path
         self._config = config
         self._versions = versions
-        self._summaries = summaries
         self._counts_fn = counts_fn
         self._counted = counted
         self._started_at = time.time()
 
     def expand(self, shard_infos):
-        names = sorted(self._summaries)
-        sides = [beam.pvalue.AsSingleton(self._summaries[n], default_value={}) for n in names]
-        counted = self._counted if self._counted is not None else \
-            shard_infos.pipeline | "NothingCounted" >> beam.Create([{}])
         return (
             shard_infos.pipeline
             | "Once" >> beam.Create([None])
-            | "Write" >> beam.ParDo(_WriteManifest(self._path, self._config, self._versions, names,
-                                                   self._counts_fn, self._started_at),
-                                    beam.pvalue.AsList(shard_infos), beam.pvalue.AsSingleton(counted), *sides)
+            | "Write" >> beam.ParDo(_WriteManifest(self._path, self._config, self._versions, self._counts_fn,
+                                                   self._started_at),
+                                    beam.pvalue.AsList(shard_infos), beam.pvalue.AsSingleton(self._counted))
         )
