@@ -224,15 +224,20 @@ def corpora_args(corpora: list[tuple[str, str]]) -> list[str]:
     return [arg for source, pattern in corpora for arg in ("--source", source, "--input", pattern)]
 
 
+# The Python whose `toolrm` the Beam runs use (`--toolrm_python`: another checkout's, to time it against
+# the same loop); the loops always run this checkout's code.
+TOOLRM_PYTHON = [sys.executable]
+
+
 def beam_run(corpora: list[tuple[str, str]], output: str, workers: int) -> tuple[float, float]:
-    command = [sys.executable, "-m", "toolrm_beam.runners.cli", "run", "--output", output, *corpora_args(corpora)]
+    command = [TOOLRM_PYTHON[0], "-m", "toolrm_beam.runners.cli", "run", "--output", output, *corpora_args(corpora)]
     if workers > 1:
         command += ["--direct_num_workers", str(workers), "--direct_running_mode", "multi_processing"]
     return run_sampled(command, cwd=REPO, what="toolrm run")
 
 
 def beam_score_stage(run_output: str, output: str) -> float:
-    command = [sys.executable, "-m", "toolrm_beam.runners.cli", "score", "--output", output,
+    command = [TOOLRM_PYTHON[0], "-m", "toolrm_beam.runners.cli", "score", "--output", output,
                "--examples", os.path.join(run_output, "ingest", "*", "examples-*.parquet"),
                "--candidates", os.path.join(run_output, "synthesize", "candidates-*.parquet")]
     return run_sampled(command, cwd=REPO, what="toolrm score")[0]
@@ -354,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated example counts: also run on corpora scaled to each, report peak memory")
     parser.add_argument("--keep", help="keep the outputs here (default: a temporary folder)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--toolrm_python", default=sys.executable,
+                        help="the Python (a virtual environment's) whose toolrm the Beam runs use: time another "
+                             "checkout against the same loops")
     # How this script runs a loop in a process of its own (what the ratios compare with `toolrm`).
     parser.add_argument("--loop", choices=("run", "score"), help=argparse.SUPPRESS)
     parser.add_argument("--loop_input", help=argparse.SUPPRESS)
@@ -361,10 +369,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loop_timing", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     corpora = [(source, os.path.join(args.corpora, folder, pattern)) for source, folder, pattern in SOURCES]
+    TOOLRM_PYTHON[0] = args.toolrm_python
     if args.loop:
         return loop_process(args.loop, corpora, args.loop_input, args.loop_output, args.loop_timing)
     runs: dict[str, list[float]] = collections.defaultdict(list)
-    results: dict = {"corpora": args.corpora, "repeats": args.repeat, "cpus": os.cpu_count()}
+    results: dict = {"corpora": args.corpora, "repeats": args.repeat, "cpus": os.cpu_count(),
+                     "toolrm_python": args.toolrm_python}
     tmp = args.keep or tempfile.mkdtemp(prefix="pipeline-throughput-")
     try:
         for repeat in range(args.repeat):
