@@ -19,8 +19,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/toolrm run --output out
 
+# Test files run side by side (pytest-xdist), a whole file per worker so that a file's shared
+# fixtures run once: one worker per core, at most 4. `make test TEST_WORKERS=0` runs them in one process.
+# One BLAS/OpenMP thread per process: the workers already fill the cores, and numpy's and torch's
+# thread pools competing for them made the numeric tests slower, not faster.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile tests
 
 clean:
 	rm -rf out .pytest_cache

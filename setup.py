@@ -21,8 +21,9 @@ EXTRAS = {
     # Open-weight LLM generation and reward-model scoring. torch is pinned to
     # the CPU build the Makefile installs first; GPU workers bring their own.
     "llm": ["torch==2.13.0", "transformers[serving]==5.24.0", "httpx==0.28.1"],
-    # TRL and datasets prove the pairs shards train a reward model as they are.
-    "test": ["pytest==9.2.0", "hypothesis==6.170.17", "trl==1.16.0", "datasets==5.2.0"],
+    # TRL and datasets prove the pairs shards train a reward model as they are;
+    # pytest-xdist runs the test files side by side (`make test`).
+    "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "hypothesis==6.170.17", "trl==1.16.0", "datasets==5.2.0"],
 }
 
 # The distribution and its one import package; `toolrm` (the command) stays.

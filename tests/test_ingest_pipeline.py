@@ -44,10 +44,18 @@ def assert_balanced(manifest):
     assert counts["rows_in"] == counts["rows_written"] + counts["rows_duplicate"] + counts["rows_dead_letter"]
 
 
-def test_bundled_bfcl_sample_ingests_every_row(tmp_path):
-    out = str(tmp_path / "out")
-    manifest = ingest.run(["--source", "bfcl", "--input", os.path.join(SAMPLES, "bfcl_live_sample", "*.json"),
-                           "--output", out])
+BFCL_SAMPLE_ARGS = ["--source", "bfcl", "--input", os.path.join(SAMPLES, "bfcl_live_sample", "*.json")]
+
+
+@pytest.fixture(scope="module")
+def bfcl_sample(tmp_path_factory):
+    """The bundled BFCL live sample ingested on the default (direct) runner: (output folder, manifest)."""
+    out = str(tmp_path_factory.mktemp("bfcl_sample") / "out")
+    return out, ingest.run(BFCL_SAMPLE_ARGS + ["--output", out])
+
+
+def test_bundled_bfcl_sample_ingests_every_row(bfcl_sample):
+    out, manifest = bfcl_sample
     rows_in = sum(len(read_jsonl(p)) for p in glob.glob(os.path.join(SAMPLES, "bfcl_live_sample", "*.json")))
     assert manifest["counts"]["rows_in"] == rows_in
     assert_balanced(manifest)
@@ -171,8 +179,7 @@ def test_missing_input_is_a_clear_error_before_running(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_portable_runner_writes_the_same_files(tmp_path):
-    args = ["--source", "bfcl", "--input", os.path.join(SAMPLES, "bfcl_live_sample", "*.json")]
-    direct = ingest.run(args + ["--output", str(tmp_path / "direct")])
-    portable = ingest.run(args + ["--output", str(tmp_path / "portable"), "--runner", "portable"])
+def test_portable_runner_writes_the_same_files(bfcl_sample, tmp_path):
+    _, direct = bfcl_sample
+    portable = ingest.run(BFCL_SAMPLE_ARGS + ["--output", str(tmp_path / "portable"), "--runner", "portable"])
     assert direct["files"] == portable["files"]  # same names, row counts and sha256 of every shard

@@ -39,9 +39,15 @@ def _candidates(synthesized):
     return [from_row(r, CANDIDATE_JSON_FIELDS) for r in _rows(synthesized, "candidates")]
 
 
-def test_bundled_model_scores_selects_and_accounts_for_every_candidate(synthesized, tmp_path):
-    out = tmp_path / "out"
-    manifest = _score(synthesized, out, "--max_pairs_per_example", "4")
+@pytest.fixture(scope="module")
+def scored(synthesized, tmp_path_factory):
+    """The bundled model's scoring and selection (at most 4 pairs per example): (output folder, manifest)."""
+    out = tmp_path_factory.mktemp("scored") / "out"
+    return out, _score(synthesized, out, "--max_pairs_per_example", "4")
+
+
+def test_bundled_model_scores_selects_and_accounts_for_every_candidate(synthesized, scored):
+    out, manifest = scored
     counts = manifest["counts"]
     candidates = _candidates(synthesized)
     assert counts["candidates_in"] == len(candidates) == counts["candidates_scored"]
@@ -91,13 +97,12 @@ def test_floor_and_hard_negatives_first(synthesized, tmp_path):
     assert manifest["counts"]["pairs"] > capped["counts"]["pairs"]
 
 
-def test_pairs_load_in_datasets_and_train_with_trl(synthesized, tmp_path):
+def test_pairs_load_in_datasets_and_train_with_trl(scored, tmp_path):
     datasets = pytest.importorskip("datasets")
     trl = pytest.importorskip("trl")
     from reward_fixtures import build_tiny_reward_model
 
-    out = tmp_path / "out"
-    _score(synthesized, out, "--max_pairs_per_example", "2")
+    out, _ = scored  # the pairs shard as the score command writes it
     [shard] = glob.glob(str(out / "pairs" / "*.parquet"))
     dataset = datasets.Dataset.from_parquet(shard)
     for column in ("tools", "conversation", "chosen_output", "rejected_output", "error_type", "prompt", "chosen",
