@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from apache_beam.transforms.window import GlobalWindows
 
 from toolrm_beam.transforms import fileio
+from toolrm_beam.transforms.packed import pack, unpack
 
 
 def shard_name(prefix: str, index: int, count: int) -> str:
@@ -28,24 +29,31 @@ def shard_of(key: str, count: int) -> int:
 
 
 class _WriteShard(beam.DoFn):
-    def __init__(self, directory: str, prefix: str, count: int, schema: pa.Schema,
-                 sort_key: Callable[[dict], Any], to_row: Callable[[dict], dict], subdir: str):
+    """`(shard, [(sort key, packed row)])` -> the shard's file, rows in sort-key order (ties in arrival order)."""
+
+    def __init__(self, directory: str, prefix: str, count: int, schema: pa.Schema, subdir: str):
         self._subdir = subdir
         self._directory = directory
         self._prefix = prefix
         self._count = count
         self._schema = schema
-        self._sort_key = sort_key
-        self._to_row = to_row
 
     def process(self, element):
         index, records = element
-        rows = sorted((self._to_row(r) for r in records if r is not None), key=self._sort_key)
-        data = fileio.parquet_bytes(rows, self._schema)
+        keyed = sorted((r for r in records if r is not None), key=lambda keyed_row: keyed_row[0])
+        # Unpacked a slice at a time into Arrow: a shard's rows never all exist as Python objects.
+        data = fileio.parquet_bytes_of_tables(
+            (fileio.arrow_table([unpack(packed) for _, packed in keyed[start:start + _ROWS_PER_SLICE]], self._schema)
+             for start in range(0, len(keyed), _ROWS_PER_SLICE)), self._schema)
         name = shard_name(self._prefix, index, self._count)
         relative = f"{self._subdir}/{name}" if self._subdir else name
         fileio.write_bytes_atomic(fileio.join(self._directory, relative), data)
-        yield {"file": relative, "rows": len(rows), "bytes": len(data), "sha256": fileio.sha256_hex(data)}
+        yield {"file": relative, "rows": len(keyed), "bytes": len(data), "sha256": fileio.sha256_hex(data)}
+
+
+# A multiple of the Parquet writer's batch size (1,024 values): a table made of slices this long is
+# written to the same bytes as the same rows in one piece.
+_ROWS_PER_SLICE = 8192
 
 
 def _identity(record: dict) -> dict:
@@ -74,15 +82,20 @@ class WriteShards(beam.PTransform):
         self._to_row = to_row
 
     def expand(self, records):
-        count, shard_key = self._count, self._shard_key
-        keyed = records | "KeyByShard" >> beam.Map(lambda r: (shard_of(shard_key(r), count), r))
+        count, shard_key, sort_key, to_row = self._count, self._shard_key, self._sort_key, self._to_row
+
+        def keyed_row(record):
+            # The shard groups every record: it carries them packed, each with its sort key.
+            row = to_row(record)
+            return shard_of(shard_key(record), count), (sort_key(row), pack(row))
+
+        keyed = records | "KeyByShard" >> beam.Map(keyed_row)
         every_shard = records.pipeline | "AllShards" >> beam.Create([(i, None) for i in range(count)])
         return (
             (keyed, every_shard)
             | "WithEmpty" >> beam.Flatten()
             | "GroupByShard" >> beam.GroupByKey()
-            | "Write" >> beam.ParDo(_WriteShard(self._directory, self._prefix, count, self._schema,
-                                                self._sort_key, self._to_row, self._subdir))
+            | "Write" >> beam.ParDo(_WriteShard(self._directory, self._prefix, count, self._schema, self._subdir))
         )
 
 
@@ -97,29 +110,38 @@ class _WriteBundleFile(beam.DoFn):
 
     def start_bundle(self):
         self._writer = None
-        self._buffer: list[dict] = []
+        # The row group being gathered, a batch at a time as Arrow: about half what the rows take as
+        # Python objects (which also keep alive the records they were made from).
+        self._batches: list[pa.Table] = []
+        self._buffered = 0
         self._rows = 0
         self._first_key = None
 
     def process(self, batch):
-        for record in batch:
-            row = self._to_row(record)
-            self._first_key = self._first_key or _bundle_key(row)
-            self._buffer.append(row)
-        if len(self._buffer) >= self._rows_per_group:
+        rows = [self._to_row(record) for record in batch]
+        if not rows:
+            return
+        if self._first_key is None:
+            self._first_key = _bundle_key(rows[0])
+        self._batches.append(fileio.arrow_table(rows, self._schema))
+        self._buffered += len(rows)
+        if self._buffered >= self._rows_per_group:
             self._flush()
 
     def _flush(self):
-        if not self._buffer:
+        if not self._batches:
             return
         if self._writer is None:
             fileio.makedirs(self._temp_dir)
             self._path = fileio.join(self._temp_dir, f"{uuid.uuid4().hex}.parquet")
             self._handle = fileio.open_write(self._path)
             self._writer = pq.ParquetWriter(self._handle, self._schema, compression="zstd")
-        self._writer.write_table(fileio.arrow_table(self._buffer, self._schema))
-        self._rows += len(self._buffer)
-        self._buffer = []
+        # One piece: the bytes depend on the rows, not on how they came batched.
+        group = pa.concat_tables(self._batches).combine_chunks()
+        self._batches = []
+        self._writer.write_table(group)
+        self._rows += self._buffered
+        self._buffered = 0
 
     def finish_bundle(self):
         self._flush()
