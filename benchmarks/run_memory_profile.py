@@ -10,7 +10,7 @@ bytes and elements, per input PCollection; a grouping step's input counted
 once grouped), what the runner still holds after it (every buffer waiting for
 a later stage, and the side inputs kept in its state), and the process's
 resident memory before, after and at its peak during the bundle (sampled
-from /proc every 20 ms). It prints the bundles that held or read the most
+from /proc every 20 ms), and the peak of what Arrow's memory pool held. It prints the bundles that held or read the most
 and, as its last line, one JSON object. Run it at two sizes and compare: what
 grows with the input shows up as a buffer that grows with it.
 """
@@ -44,6 +44,9 @@ class PeakSampler:
     def __init__(self, every_s: float = 0.02):
         self._every = every_s
         self.peak = 0.0
+        self.arrow_peak = 0.0  # bytes Arrow's memory pool had allocated (MiB): not in tracemalloc
+        self.series: list[tuple[float, int, int]] = []  # (seconds into the bundle, RSS, Arrow) MiB
+        self._since = time.perf_counter()
         self.snapshot = None
         self._snapshot_at = 0
         self._stop = threading.Event()
@@ -51,9 +54,16 @@ class PeakSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
+        import pyarrow
+        ticks = 0
         while not self._stop.wait(self._every):
+            ticks += 1
             with self._lock:  # not across a reset: a bundle's peak is not the one before's
-                self.peak = max(self.peak, rss_mib())
+                rss, arrow = rss_mib(), pyarrow.total_allocated_bytes() / 2**20
+                self.peak = max(self.peak, rss)
+                self.arrow_peak = max(self.arrow_peak, arrow)
+                if ticks % 50 == 0:  # about every second: how memory moves through a long bundle
+                    self.series.append((round(time.perf_counter() - self._since, 1), round(rss), round(arrow)))
             if tracemalloc.is_tracing():
                 current = tracemalloc.get_traced_memory()[0]
                 if current > self._snapshot_at * 1.05 + (1 << 20):
@@ -70,6 +80,9 @@ class PeakSampler:
     def reset(self) -> float:
         with self._lock:
             self.peak = rss_mib()
+            self.arrow_peak = 0.0
+            self.series = []
+            self._since = time.perf_counter()
             return self.peak
 
     def __enter__(self):
@@ -120,8 +133,11 @@ def top_allocations(snapshot, count: int = 20) -> list[str]:
     total = sum(stat.size for stat in stats)
     lines = [f"traced {total / 2**20:.1f} MiB at the sampled peak"]
     for stat in stats[:count]:
-        frames = " < ".join(f"{os.path.basename(f.filename)}:{f.lineno}" for f in stat.traceback)
+        frames = " > ".join(f"{os.path.basename(f.filename)}:{f.lineno}" for f in stat.traceback)
         lines.append(f"{stat.size / 2**20:8.1f} MiB {stat.count:>9} blocks  {frames}")
+    lines.append("by file (allocating line's file):")
+    for stat in snapshot.statistics("filename")[:count]:
+        lines.append(f"{stat.size / 2**20:8.1f} MiB {stat.count:>9} blocks  {stat.traceback[0].filename}")
     return lines
 
 
@@ -149,12 +165,12 @@ def install(records: list[dict], sampler: PeakSampler, trace: str | None = None)
         records.append({
             "stage": stage, "seconds": round(time.perf_counter() - started, 2),
             "rss_before_mib": round(before, 1), "rss_peak_mib": round(sampler.peak, 1),
-            "rss_after_mib": round(rss_mib(), 1),
+            "rss_after_mib": round(rss_mib(), 1), "arrow_peak_mib": round(sampler.arrow_peak, 1),
             "input_bytes": sum(max(b, 0) for b, _ in inputs.values()),
             "inputs": {t: {"bytes": b, "items": n} for t, (b, n) in inputs.items()},
             "held_bytes": sum(max(b, 0) for b, _ in held.values()),
             "held": {k: {"bytes": b, "items": n} for k, (b, n) in held.items() if b or n},
-            "state_bytes": state_bytes(context)})
+            "state_bytes": state_bytes(context), "series": sampler.series})
         return result
 
     fn_runner.FnApiRunner._execute_bundle = execute
@@ -194,11 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     with open(os.path.join(work, f"out-{args.examples}", "manifest.json")) as handle:
         counts = json.load(handle)["counts"]
     peak = max(r["rss_peak_mib"] for r in records)
-    print(f"{'stage':60s} {'s':>6} {'in MiB':>8} {'held MiB':>9} {'state':>6} {'rss peak':>9} {'after':>7}")
+    print(f"{'stage':60s} {'s':>6} {'in MiB':>8} {'held MiB':>9} {'state':>6} {'arrow':>6} {'rss peak':>9} {'after':>7}")
     by_peak = sorted(records, key=lambda r: -max(r["input_bytes"], r["held_bytes"]))[:args.top]
     for r in sorted(by_peak, key=records.index):
         print(f"{r['stage'][:60]:60s} {r['seconds']:6.1f} {r['input_bytes'] / 2**20:8.1f} "
-              f"{r['held_bytes'] / 2**20:9.1f} {r['state_bytes'] / 2**20:6.1f} {r['rss_peak_mib']:9.0f} "
+              f"{r['held_bytes'] / 2**20:9.1f} {r['state_bytes'] / 2**20:6.1f} {r['arrow_peak_mib']:6.0f} "
+              f"{r['rss_peak_mib']:9.0f} "
               f"{r['rss_after_mib']:7.0f}")
     if args.json:
         with open(args.json, "w") as handle:

@@ -102,11 +102,13 @@ class WriteShards(beam.PTransform):
 class _WriteBundleFile(beam.DoFn):
     """Stream each bundle's records into one temporary Parquet file, a row group at a time."""
 
-    def __init__(self, temp_dir: str, schema: pa.Schema, to_row: Callable[[dict], dict], rows_per_group: int):
+    def __init__(self, temp_dir: str, schema: pa.Schema, to_row: Callable[[dict], dict], rows_per_group: int,
+                 bytes_per_group: int):
         self._temp_dir = temp_dir
         self._schema = schema
         self._to_row = to_row
         self._rows_per_group = rows_per_group
+        self._bytes_per_group = bytes_per_group
 
     def start_bundle(self):
         self._writer = None
@@ -114,6 +116,7 @@ class _WriteBundleFile(beam.DoFn):
         # Python objects (which also keep alive the records they were made from).
         self._batches: list[pa.Table] = []
         self._buffered = 0
+        self._buffered_bytes = 0
         self._rows = 0
         self._first_key = None
 
@@ -123,9 +126,11 @@ class _WriteBundleFile(beam.DoFn):
             return
         if self._first_key is None:
             self._first_key = _bundle_key(rows[0])
-        self._batches.append(fileio.arrow_table(rows, self._schema))
+        table = fileio.arrow_table(rows, self._schema)
+        self._batches.append(table)
         self._buffered += len(rows)
-        if self._buffered >= self._rows_per_group:
+        self._buffered_bytes += table.nbytes
+        if self._buffered >= self._rows_per_group or self._buffered_bytes >= self._bytes_per_group:
             self._flush()
 
     def _flush(self):
@@ -141,7 +146,7 @@ class _WriteBundleFile(beam.DoFn):
         self._batches = []
         self._writer.write_table(group)
         self._rows += self._buffered
-        self._buffered = 0
+        self._buffered = self._buffered_bytes = 0
 
     def finish_bundle(self):
         self._flush()
@@ -189,24 +194,28 @@ class WriteStreamingShards(beam.PTransform):
     split into files follows the runner's bundles, so compare shards by
     content, not by file. Records are not de-duplicated here. With `subdir`,
     files go to `<directory>/<subdir>/` and the infos name them relative to
-    `directory`, as `WriteShards` does.
+    `directory`, as `WriteShards` does. A row group is written once it has
+    `rows_per_group` rows or `bytes_per_group` bytes as Arrow (a writer holds
+    about twice that while it writes one): pairs, whose rows carry the
+    conversation and tools, reach the bytes first.
     """
 
     def __init__(self, directory: str, prefix: str, schema: pa.Schema, to_row: Callable[[dict], dict] = _identity,
-                 rows_per_group: int = 20000, subdir: str = ""):
+                 rows_per_group: int = 20000, subdir: str = "", bytes_per_group: int = 32 << 20):
         super().__init__()
         self._directory = directory
         self._prefix = prefix
         self._schema = schema
         self._to_row = to_row
         self._rows_per_group = rows_per_group
+        self._bytes_per_group = bytes_per_group
         self._subdir = subdir
 
     def expand(self, batches):
         folder = fileio.join(self._directory, self._subdir) if self._subdir else self._directory
         temp_dir = fileio.join(folder, f".tmp-{self._prefix}")
         parts = batches | "WriteBundles" >> beam.ParDo(
-            _WriteBundleFile(temp_dir, self._schema, self._to_row, self._rows_per_group))
+            _WriteBundleFile(temp_dir, self._schema, self._to_row, self._rows_per_group, self._bytes_per_group))
         return (
             batches.pipeline
             | "Once" >> beam.Create([None])
