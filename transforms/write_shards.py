@@ -41,19 +41,19 @@ class _WriteShard(beam.DoFn):
     def process(self, element):
         index, records = element
         keyed = sorted((r for r in records if r is not None), key=lambda keyed_row: keyed_row[0])
-        # Unpacked a slice at a time into Arrow: a shard's rows never all exist as Python objects.
-        data = fileio.parquet_bytes_of_tables(
-            (fileio.arrow_table([unpack(packed) for _, packed in keyed[start:start + _ROWS_PER_SLICE]], self._schema)
-             for start in range(0, len(keyed), _ROWS_PER_SLICE)), self._schema)
+        # A row group at a time, unpacked into Arrow as it is written: a shard's rows never all exist
+        # as Python objects, nor as Arrow.
+        data = fileio.parquet_row_groups(
+            (fileio.arrow_table([unpack(packed) for _, packed in keyed[start:start + ROWS_PER_GROUP]], self._schema)
+             for start in range(0, len(keyed), ROWS_PER_GROUP)), self._schema)
         name = shard_name(self._prefix, index, self._count)
         relative = f"{self._subdir}/{name}" if self._subdir else name
         fileio.write_bytes_atomic(fileio.join(self._directory, relative), data)
         yield {"file": relative, "rows": len(keyed), "bytes": len(data), "sha256": fileio.sha256_hex(data)}
 
 
-# A multiple of the Parquet writer's batch size (1,024 values): a table made of slices this long is
-# written to the same bytes as the same rows in one piece.
-_ROWS_PER_SLICE = 8192
+# Rows per row group of a sorted shard (about 40 MB of examples as Arrow).
+ROWS_PER_GROUP = 8192
 
 
 def _identity(record: dict) -> dict:
@@ -63,7 +63,9 @@ def _identity(record: dict) -> dict:
 class WriteShards(beam.PTransform):
     """Records -> `<directory>/[<subdir>/]<prefix>-NNNNN-of-MMMMM.parquet`; emits one info dict per shard.
 
-    The info's `file` is relative to `directory`.
+    The info's `file` is relative to `directory`. The grouping by shard
+    carries each record packed with its sort key (transforms/packed.py), and a
+    shard is written `ROWS_PER_GROUP` sorted rows (one row group) at a time.
     """
 
     def __init__(self, directory: str, prefix: str, schema: pa.Schema, num_shards: int,
