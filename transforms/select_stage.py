@@ -47,9 +47,11 @@ def key_candidates(candidates: list[dict[str, Any]]) -> list[tuple[str, tuple[in
     (124 vs 372 bytes a candidate), and a runner that holds the join's whole
     input (the DirectRunner) holds that.
     """
-    return [(example_id, (CANDIDATE_TAG, len(run), pack(run)))
-            for example_id, run in ((key, list(found)) for key, found in
-                                    itertools.groupby(candidates, key=lambda c: c["example_id"]))]
+    keyed = []
+    for example_id, found in itertools.groupby(candidates, key=lambda c: c["example_id"]):
+        run = list(found)
+        keyed.append((example_id, (CANDIDATE_TAG, len(run), pack(run))))
+    return keyed
 
 
 def input_counts(keyed) -> dict[str, int]:
