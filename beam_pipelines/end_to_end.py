@@ -16,7 +16,9 @@ manifest, so a stage can be inspected or rerun alone; the later stages take
 the earlier stages' records from the pipeline instead of reading the files
 back. "As stored" puts the JSON fields in the canonical form the shards hold
 (`records.to_row`/`from_row`), so the rows written are the ones the stage
-commands write when they read those shards.
+commands write when they read those shards. Where a local runner holds a
+step's whole input (a Flatten, a grouping step: the DirectRunner does), the
+records cross it packed (transforms/packed.py).
 """
 from __future__ import annotations
 
@@ -36,7 +38,9 @@ from toolrm_beam.schemas.adapters import get_adapter
 from toolrm_beam.schemas.records import CANDIDATE_JSON_FIELDS, EXAMPLE_JSON_FIELDS, from_row
 from toolrm_beam.transforms import fileio, rules
 from toolrm_beam.transforms.input_files import check_corpus_inputs
+from toolrm_beam.transforms.packed import pack, unpack
 from toolrm_beam.transforms.score import make_scorer
+from toolrm_beam.transforms.select_stage import key_candidates, key_example
 from toolrm_beam.transforms.write_shards import shard_name
 
 INGEST = "ingest"
@@ -62,18 +66,29 @@ class Stage(beam.PTransform):
         return self._build(root, **self._settings, **inputs)
 
 
-def example_as_stored(example: dict[str, Any]) -> dict[str, Any]:
-    """An example as a stage that reads the example shards gets it."""
-    return from_row(example_row(example), EXAMPLE_JSON_FIELDS)
+def packed_example_row(example: dict[str, Any]) -> bytes:
+    """An example's shard row, packed (transforms/packed.py): what crosses from ingest to synthesize."""
+    return pack(example_row(example))
 
 
-def keyed_candidate_as_stored(candidate: dict[str, Any]) -> tuple[str, Any]:
-    """A candidate as a stage that reads the candidate shards gets it, keyed for the score stage's join."""
-    return score.key_candidate(from_row(candidate_row(candidate), CANDIDATE_JSON_FIELDS))
+def stored_example(packed: bytes) -> dict[str, Any]:
+    """The example `packed_example_row` packed, as a stage that reads the example shards gets it."""
+    return from_row(unpack(packed), EXAMPLE_JSON_FIELDS)
+
+
+def candidate_as_stored(candidate: dict[str, Any]) -> dict[str, Any]:
+    """A candidate as a stage that reads the candidate shards gets it."""
+    return from_row(candidate_row(candidate), CANDIDATE_JSON_FIELDS)
 
 
 def keyed_candidates_as_stored(batch: list[dict[str, Any]]) -> list[tuple[str, Any]]:
-    return [keyed_candidate_as_stored(candidate) for candidate in batch]
+    """A batch of candidates as a stage that reads the candidate shards gets them, keyed for the score
+    stage's join (each example's candidates, side by side in the batch, packed as one)."""
+    return key_candidates([candidate_as_stored(candidate) for candidate in batch])
+
+
+def keyed_candidate_as_stored(candidate: dict[str, Any]) -> tuple[str, Any]:
+    return keyed_candidates_as_stored([candidate])[0]
 
 
 @dataclasses.dataclass
@@ -154,12 +169,14 @@ def build(pipeline: beam.Pipeline, plan: RunPlan) -> None:
     """Add every stage of the run to `pipeline`."""
     ingested = {source: pipeline | f"Ingest-{source}" >> Stage(ingest.build, **settings)
                 for source, settings in plan.ingest.items()}
-    stored = tuple(out["examples"] for out in ingested.values()) | "AllExamples" >> beam.Flatten() \
-        | "ExamplesAsStored" >> beam.Map(example_as_stored)
+    # The sources' examples meet in a Flatten, which a local runner holds whole: they cross it packed.
+    stored = tuple(out["examples"] | f"PackExamples-{source}" >> beam.Map(packed_example_row)
+                   for source, out in ingested.items()) | "AllExamples" >> beam.Flatten() \
+        | "ExamplesAsStored" >> beam.Map(stored_example)
     synthesized = {"examples": stored} | "Synthesize" >> Stage(synthesize.build, **plan.synthesize)
     # The examples, the candidates synthesize made and those the corpora brought (pair corpora, model
-    # answers), keyed for the score stage's join: one Flatten (a local runner materializes each).
-    keyed = (stored | "KeyExamples" >> beam.Map(score.key_example),
+    # answers), keyed (and packed) for the score stage's join: one Flatten (a local runner materializes each).
+    keyed = (stored | "KeyExamples" >> beam.Map(key_example),
              synthesized["candidates"] | "CandidatesAsStored" >> beam.FlatMap(keyed_candidates_as_stored),
              *(out["candidates"] | f"CorpusCandidatesAsStored-{source}" >> beam.Map(keyed_candidate_as_stored)
                for source, out in ingested.items())) | "ScoreInputs" >> beam.Flatten()

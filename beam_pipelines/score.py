@@ -15,6 +15,7 @@ import argparse
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
 import pyarrow as pa
 
 from toolrm_beam.beam_pipelines.common import MANIFEST, make_pipeline, read_manifest, remove_stale_shards, versions
@@ -32,7 +33,8 @@ from toolrm_beam.transforms.read_rows import ReadRows
 from toolrm_beam.transforms.report import render_report
 from toolrm_beam.transforms.report_data import ReportData
 from toolrm_beam.transforms.score import SCORERS, ScoreGroups, make_scorer
-from toolrm_beam.transforms.select_stage import CANDIDATE_TAG, EXAMPLE_TAG, GroupCandidates, ScoreSample, SelectPairs
+from toolrm_beam.transforms.select_stage import (GroupCandidates, ScoreSample, SelectPairs, input_counts,
+                                                 key_candidates, key_example)
 from toolrm_beam.transforms.selection import SelectionPolicy
 from toolrm_beam.transforms.stage_inputs import match_shards, stage_entry, upstream_stages
 from toolrm_beam.transforms.write_shards import WriteShards, WriteStreamingShards
@@ -64,10 +66,14 @@ def parse_candidate_row(path: str, number: int, row) -> tuple[dict | None, dict 
 
 
 class _ParseKeyed(beam.DoFn):
-    """Rows of example and candidate shards -> `(example_id, (tag, record))` for the join, or dead letters."""
+    """Rows of example and candidate shards -> keyed records for the join (`key_example`,
+    `key_candidates`: a shard's run of one example's candidates packed as one), or dead letters."""
 
     def __init__(self, example_files: list[str]):
         self._example_files = frozenset(example_files)
+
+    def start_bundle(self):
+        self._run: list[dict] = []
 
     def process(self, element):
         path, number, row = element
@@ -75,8 +81,20 @@ class _ParseKeyed(beam.DoFn):
         record, dead = (parse_example_row if is_example else parse_candidate_row)(path, number, row)
         if dead is not None:
             yield beam.pvalue.TaggedOutput("dead_letter", dead)
+        elif is_example:
+            yield key_example(record)
         else:
-            yield (key_example if is_example else key_candidate)(record)
+            if self._run and self._run[-1]["example_id"] != record["example_id"]:
+                yield from self._keyed_run()
+            self._run.append(record)
+
+    def _keyed_run(self):
+        run, self._run = self._run, []
+        return key_candidates(run)
+
+    def finish_bundle(self):
+        for keyed in self._keyed_run():
+            yield GlobalWindows.windowed_value(keyed)
 
 
 class ReadInputs(beam.PTransform):
@@ -93,18 +111,6 @@ class ReadInputs(beam.PTransform):
             "dead_letter", main="records")
         dead = (read["dead_letter"], parsed["dead_letter"]) | "DeadLetters" >> beam.Flatten()
         return {"records": parsed["records"], "dead_letter": dead}
-
-
-def key_example(example: dict[str, Any]) -> tuple[str, tuple[int, dict[str, Any]]]:
-    return example["example_id"], (EXAMPLE_TAG, example)
-
-
-def key_candidate(candidate: dict[str, Any]) -> tuple[str, tuple[int, dict[str, Any]]]:
-    return candidate["example_id"], (CANDIDATE_TAG, candidate)
-
-
-def _input_kind(keyed) -> dict[str, int]:
-    return {"examples" if keyed[1][0] == EXAMPLE_TAG else "candidates": 1}
 
 
 def _quarantined_candidates(quarantined) -> dict[str, int]:
@@ -197,7 +203,7 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, example_files: list[s
     (transforms/stage_inputs.upstream_stages), for the report. `toolrm run`
     instead passes the examples and candidates the earlier stages produced in
     the same pipeline, in the form their shards hold them, keyed and tagged
-    for the join (`key_example`, `key_candidate`), and those stages as
+    for the join (`key_example`, `key_candidates`), and those stages as
     `upstream_in_pipeline`: (step, output folder, manifest, dead letters).
     Returns the manifest.
     """
@@ -236,7 +242,7 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, example_files: list[s
     ) | "ShardInfos" >> beam.Flatten()
 
     counted = pipeline | "Counts" >> CountValues({
-        "inputs": (keyed, _input_kind), "paired": (selected["paired"], _paired_count),
+        "inputs": (keyed, input_counts), "paired": (selected["paired"], _paired_count),
         "merged": (grouped["merged"], _merged_candidates),
         "stages": (scored["scored"], _group_stats), "pair_types": (selected["pairs"], "error_type"),
         "hard": (selected["pairs"], "hard"), "filtered_reasons": (selected["filtered"], "reason"),

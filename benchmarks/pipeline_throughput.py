@@ -31,7 +31,10 @@ load average before each, because the machines these run on are shared; the
 process tree, sampled from /proc). `--memory_examples N[,M...]` also runs
 `toolrm run` on copies of the corpora scaled to about N examples (each copy's
 questions altered so that de-duplication keeps it) and reports their peak
-memory. The last line printed is one JSON object with every number.
+memory, wall and CPU time, counts and load averages (`memory_runs`; with two
+sizes or more, `memory_mib_per_1000_examples`, the slope of peak memory over
+examples). `--progress_log FILE` keeps each scaled run's progress lines, to
+follow a long one. The last line printed is one JSON object with every number.
 """
 from __future__ import annotations
 
@@ -229,11 +232,12 @@ def corpora_args(corpora: list[tuple[str, str]]) -> list[str]:
 TOOLRM_PYTHON = [sys.executable]
 
 
-def beam_run(corpora: list[tuple[str, str]], output: str, workers: int) -> tuple[float, float]:
+def beam_run(corpora: list[tuple[str, str]], output: str, workers: int,
+             log_path: str | None = None) -> tuple[float, float]:
     command = [TOOLRM_PYTHON[0], "-m", "toolrm_beam.runners.cli", "run", "--output", output, *corpora_args(corpora)]
     if workers > 1:
         command += ["--direct_num_workers", str(workers), "--direct_running_mode", "multi_processing"]
-    return run_sampled(command, cwd=REPO, what="toolrm run")
+    return run_sampled(command, cwd=REPO, what="toolrm run", log_path=log_path)
 
 
 def beam_score_stage(run_output: str, output: str) -> float:
@@ -358,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory_examples", default="",
                         help="comma-separated example counts: also run on corpora scaled to each, report peak memory")
     parser.add_argument("--keep", help="keep the outputs here (default: a temporary folder)")
+    parser.add_argument("--progress_log", help="write each scaled run's progress lines (its stderr) to "
+                                               "PROGRESS_LOG.<examples>, to follow a long run")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--toolrm_python", default=sys.executable,
                         help="the Python (a virtual environment's) whose toolrm the Beam runs use: time another "
@@ -417,16 +423,25 @@ def main(argv: list[str] | None = None) -> int:
         for size in [int(s) for s in args.memory_examples.split(",") if s.strip()]:
             target = os.path.join(tmp, f"scaled-{size}")
             scaled = scaled_corpora(args.corpora, os.path.join(target, "corpora"), size, base)
-            load = _load()
-            seconds, peak = beam_run(scaled, os.path.join(target, "out"), 1)
+            load, cpu = os.getloadavg(), children_cpu_s()
+            log = args.progress_log and f"{args.progress_log}.{size}"
+            print(f"scaled run of about {size} examples started (load {load[0]:.2f}"
+                  + (f"; its progress in {log}" if log else "") + ")", flush=True)
+            seconds, peak = beam_run(scaled, os.path.join(target, "out"), 1, log_path=log)
             with open(os.path.join(target, "out", "manifest.json")) as handle:
-                examples_in = json.load(handle)["counts"]["examples_in"]
+                counts = json.load(handle)["counts"]
             results.setdefault("memory_runs", []).append(
-                {"examples": examples_in, "beam_1proc_s": round(seconds, 1), "peak_rss_mib": round(peak, 1),
-                 "load_avg": load})
-            print(f"scaled run: {examples_in} examples in {seconds:.0f} s, peak {peak:.0f} MiB", flush=True)
+                {"examples": counts["examples_in"], "candidates": counts["candidates_in"], "pairs": counts["pairs"],
+                 "beam_1proc_s": round(seconds, 1), "cpu_s": round(children_cpu_s() - cpu, 1),
+                 "peak_rss_mib": round(peak, 1),
+                 # 1-, 5- and 15-minute load averages before and after: the machine is shared
+                 "load_avg": [round(v, 2) for v in load], "load_avg_after": [round(v, 2) for v in os.getloadavg()]})
+            print(f"scaled run: {counts['examples_in']} examples, {counts['candidates_in']} candidates, "
+                  f"{counts['pairs']} pairs in {seconds:.0f} s, peak {peak:.0f} MiB", flush=True)
             if not args.keep:
                 shutil.rmtree(target, ignore_errors=True)
+        if len(results.get("memory_runs", [])) > 1:
+            results["memory_mib_per_1000_examples"] = memory_slope(results["memory_runs"])
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -435,6 +450,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key:28s} {value}")
     print(json.dumps(results))
     return 0
+
+
+def memory_slope(memory_runs: list[dict]) -> float:
+    """Least-squares slope of peak memory over examples, MiB per 1,000 examples."""
+    xs = [run["examples"] / 1000 for run in memory_runs]
+    ys = [run["peak_rss_mib"] for run in memory_runs]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    return round(sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / spread, 2) if spread else 0.0
 
 
 def summarize(runs: dict[str, list[float]]) -> dict:

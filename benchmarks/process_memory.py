@@ -39,12 +39,13 @@ def children_cpu_s() -> float:
 
 
 def run_sampled(command: list[str], *, cwd: str | None = None, env: dict | None = None,
-                what: str = "command") -> tuple[float, float]:
+                what: str = "command", log_path: str | None = None) -> tuple[float, float]:
     """Run `command`; (wall seconds, peak MiB of its process tree). Raises with its stderr tail if it fails.
 
     `children_cpu_s()` before and after gives the CPU time it used, worker processes included.
+    With `log_path`, its stderr (progress lines, say) goes to that file as it runs.
     """
-    with tempfile.TemporaryFile() as log:
+    with (open(log_path, "w+b") if log_path else tempfile.TemporaryFile()) as log:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=log)
         peak = 0.0

@@ -3,7 +3,7 @@
 `FnApiRunner.run_pipeline` returns only when the pipeline is done, and its
 result holds the metrics of finished bundles only; a stage is one bundle per
 worker, so a driver asking "how far along is this run?" would hear nothing
-until the end. `LiveDirectRunner` is that runner with two changes:
+until the end. `LiveDirectRunner` is that runner with three changes:
 
 - `run_pipeline` starts the run in a thread and returns a `LiveResult` at
   once (state RUNNING, then DONE or FAILED; `wait_until_finish` blocks and
@@ -12,7 +12,9 @@ until the end. `LiveDirectRunner` is that runner with two changes:
   finished bundles, plus those of the bundles in flight, which it asks the
   workers for with the Fn API's own progress request
   (`ProcessBundleProgressRequest`: what a runner sends its SDK workers to
-  learn a bundle's progress), in-process and multi-process workers alike.
+  learn a bundle's progress), in-process and multi-process workers alike;
+- when a bundle ends, the memory it freed goes back to the OS
+  (`release_freed_memory`), so the next stage does not start from its peak.
 
 Everything else (fusion, execution, the final result) is FnApiRunner's own.
 The hooks (`_execute_bundle`, bundle ids `bundle_<n>`) are FnApiRunner
@@ -20,6 +22,7 @@ internals of the pinned apache-beam; tests/test_progress.py checks them.
 """
 from __future__ import annotations
 
+import ctypes
 import itertools
 import threading
 from typing import Any
@@ -151,6 +154,12 @@ class LiveDirectRunner(fn_runner.FnApiRunner):
         return result
 
     def _execute_bundle(self, runner_execution_context, bundle_context_manager, bundle_input):
+        try:
+            return self._execute_counted(runner_execution_context, bundle_context_manager, bundle_input)
+        finally:
+            release_freed_memory()
+
+    def _execute_counted(self, runner_execution_context, bundle_context_manager, bundle_input):
         in_flight = self._in_flight
         if in_flight is None:  # run_via_runner_api called directly
             return super()._execute_bundle(runner_execution_context, bundle_context_manager, bundle_input)
@@ -162,3 +171,25 @@ class LiveDirectRunner(fn_runner.FnApiRunner):
             return response
         finally:
             in_flight.end(token, infos)
+
+
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc; absent from musl and macOS
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Hand the heap pages freed so far back to the OS (glibc's `malloc_trim`; elsewhere nothing).
+
+    Each stage of the local runner frees its input and outputs when it ends,
+    but glibc keeps the freed pages mapped: without this, every stage starts
+    from the resident size of the largest before it (at 14,560 examples, the
+    last stage started 200 MiB higher; the peak was 84 MiB lower with it).
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)

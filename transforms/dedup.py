@@ -11,6 +11,7 @@ import apache_beam as beam
 
 from toolrm_beam.schemas.records import candidate_id, collapse_candidates
 from toolrm_beam.transforms.dead_letter import dead_letter
+from toolrm_beam.transforms.packed import pack, unpack
 
 EXAMPLES = "examples"
 ROW_STATUS = "row_status"
@@ -22,14 +23,20 @@ DUPLICATE = "duplicate"
 DEAD = "dead_letter"
 
 
+def _by_content(item):
+    """`(row_key, example)` -> `(content_hash, (row_key, example_id, packed example))`."""
+    key, example = item
+    return example["content_hash"], (key, example["example_id"], pack(example))
+
+
 class _KeepFirstByContent(beam.DoFn):
     def process(self, element):
         content_hash, keyed = element
-        ordered = sorted(keyed, key=lambda item: (item[1]["example_id"], item[0]))
-        kept_key, kept = ordered[0]
-        yield kept["example_id"], (kept_key, kept)
-        yield beam.pvalue.TaggedOutput(SURVIVORS, (content_hash, kept["example_id"]))
-        for key, _ in ordered[1:]:
+        ordered = sorted(keyed, key=lambda item: (item[1], item[0]))
+        kept_key, kept_id, kept = ordered[0]
+        yield kept_id, (kept_key, content_hash, kept)
+        yield beam.pvalue.TaggedOutput(SURVIVORS, (content_hash, kept_id))
+        for key, _, _ in ordered[1:]:
             yield beam.pvalue.TaggedOutput(ROW_STATUS, (key, DUPLICATE))
 
 
@@ -38,25 +45,28 @@ class _OnePerExampleId(beam.DoFn):
 
     def process(self, element):
         example_id, keyed = element
-        ordered = sorted(keyed, key=lambda item: (item[1]["content_hash"], item[0]))
-        kept_key, kept = ordered[0]
-        yield kept
+        ordered = sorted(keyed, key=lambda item: (item[1], item[0]))
+        kept_key, _, kept = ordered[0]
+        yield unpack(kept)
         yield beam.pvalue.TaggedOutput(ROW_STATUS, (kept_key, WRITTEN))
-        for key, example in ordered[1:]:
+        for key, _, example in ordered[1:]:
             path, _, number = key.rpartition("#")
             yield beam.pvalue.TaggedOutput(ROW_STATUS, (key, DEAD))
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(
                 path, int(number), "dedup", "conflicting_example_id",
-                f"example_id {example_id} already names different content ({kept_key})", example))
+                f"example_id {example_id} already names different content ({kept_key})", unpack(example)))
 
 
 class DedupExamples(beam.PTransform):
-    """`(row_key, example)` -> unique examples, row statuses, `(content_hash, kept_id)` and dead letters."""
+    """`(row_key, example)` -> unique examples, row statuses, `(content_hash, kept_id)` and dead letters.
+
+    Both grouping steps carry the examples packed (transforms/packed.py), with
+    the fields they decide on beside them."""
 
     def expand(self, keyed_examples):
         by_content = (
             keyed_examples
-            | "KeyByContent" >> beam.Map(lambda item: (item[1]["content_hash"], item))
+            | "KeyByContent" >> beam.Map(_by_content)
             | "GroupByContent" >> beam.GroupByKey()
             | "KeepFirst" >> beam.ParDo(_KeepFirstByContent()).with_output_types(tuple[str, Any]).with_outputs(ROW_STATUS, SURVIVORS, main=EXAMPLES)
         )
@@ -75,11 +85,12 @@ def _rekey(element):
     survivors = list(grouped["survivor"])
     # No survivor: the example was dead-lettered, and its row with it.
     kept_id = survivors[0] if survivors else None
-    for candidate in grouped["candidate"] if kept_id else ():
+    for packed in grouped["candidate"] if kept_id else ():
+        candidate = unpack(packed)
         rekeyed = {k: v for k, v in candidate.items() if k != "example_content_hash"}
         rekeyed["example_id"] = kept_id
         rekeyed["candidate_id"] = candidate_id(kept_id, candidate["output"])
-        yield rekeyed
+        yield rekeyed["candidate_id"], pack(rekeyed)
 
 
 class RekeyCandidates(beam.PTransform):
@@ -90,15 +101,15 @@ class RekeyCandidates(beam.PTransform):
         self._survivors = survivors
 
     def expand(self, candidates):
-        keyed = candidates | "KeyByExample" >> beam.Map(lambda c: (c["example_content_hash"], c))
+        # Both grouping steps carry the candidates packed (transforms/packed.py).
+        keyed = candidates | "KeyByExample" >> beam.Map(lambda c: (c["example_content_hash"], pack(c)))
         return (
             {"candidate": keyed, "survivor": self._survivors}
             | "Join" >> beam.CoGroupByKey()
             | "Rekey" >> beam.FlatMap(_rekey)
-            | "KeyById" >> beam.Map(lambda c: (c["candidate_id"], c))
             | "GroupById" >> beam.GroupByKey()
             # Same output for the same example: one candidate, the smallest origin
             # (a correct corpus answer wins over the same text labelled otherwise),
             # with every model that gave it.
-            | "Collapse" >> beam.Map(lambda item: collapse_candidates(list(item[1])))
+            | "Collapse" >> beam.Map(lambda item: collapse_candidates([unpack(c) for c in item[1]]))
         )

@@ -192,10 +192,21 @@ def _escaped(value):
 
 def parquet_bytes(rows: list[dict], schema: pa.Schema) -> bytes:
     """Serialize rows to Parquet in memory (zstd; deterministic for the same rows)."""
-    table = arrow_table(rows, schema)
+    return bytes(parquet_row_groups([arrow_table(rows, schema)], schema))
+
+
+def parquet_row_groups(tables: Iterable[pa.Table], schema: pa.Schema) -> memoryview:
+    """Serialize Arrow tables to Parquet in memory, one row group each, in order (zstd;
+    deterministic for the same tables): only one table need exist as Arrow at a time."""
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd", write_statistics=True)
-    return sink.getvalue()
+    with pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=True) as writer:
+        written = False
+        for table in tables:
+            writer.write_table(table, row_group_size=max(1, table.num_rows))
+            written = True
+        if not written:
+            writer.write_table(arrow_table([], schema))
+    return sink.getbuffer()
 
 
 def sha256_hex(data: bytes) -> str:

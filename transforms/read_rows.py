@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from toolrm_beam.schemas import strict_json
 from toolrm_beam.transforms import fileio
 from toolrm_beam.transforms.dead_letter import dead_letter
+from toolrm_beam.transforms.packed import PackedReshuffle
 
 ROWS = "rows"
 DEAD_LETTER = "dead_letter"
@@ -179,5 +180,5 @@ class ReadRows(beam.PTransform):
 
     def expand(self, paths):
         results = paths | "ReadFile" >> beam.ParDo(_ReadFileRows()).with_outputs(DEAD_LETTER, main=ROWS)
-        rows = results[ROWS] | "Spread" >> beam.Reshuffle() if self._reshuffle else results[ROWS]
+        rows = results[ROWS] | "Spread" >> PackedReshuffle() if self._reshuffle else results[ROWS]
         return {ROWS: rows, DEAD_LETTER: results[DEAD_LETTER]}

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from apache_beam.transforms.window import GlobalWindows
 
 from toolrm_beam.transforms import fileio
+from toolrm_beam.transforms.packed import pack, unpack
 
 
 def shard_name(prefix: str, index: int, count: int) -> str:
@@ -28,24 +29,31 @@ def shard_of(key: str, count: int) -> int:
 
 
 class _WriteShard(beam.DoFn):
-    def __init__(self, directory: str, prefix: str, count: int, schema: pa.Schema,
-                 sort_key: Callable[[dict], Any], to_row: Callable[[dict], dict], subdir: str):
+    """`(shard, [(sort key, packed row)])` -> the shard's file, rows in sort-key order (ties in arrival order)."""
+
+    def __init__(self, directory: str, prefix: str, count: int, schema: pa.Schema, subdir: str):
         self._subdir = subdir
         self._directory = directory
         self._prefix = prefix
         self._count = count
         self._schema = schema
-        self._sort_key = sort_key
-        self._to_row = to_row
 
     def process(self, element):
         index, records = element
-        rows = sorted((self._to_row(r) for r in records if r is not None), key=self._sort_key)
-        data = fileio.parquet_bytes(rows, self._schema)
+        keyed = sorted((r for r in records if r is not None), key=lambda keyed_row: keyed_row[0])
+        # A row group at a time, unpacked into Arrow as it is written: a shard's rows never all exist
+        # as Python objects, nor as Arrow.
+        data = fileio.parquet_row_groups(
+            (fileio.arrow_table([unpack(packed) for _, packed in keyed[start:start + ROWS_PER_GROUP]], self._schema)
+             for start in range(0, len(keyed), ROWS_PER_GROUP)), self._schema)
         name = shard_name(self._prefix, index, self._count)
         relative = f"{self._subdir}/{name}" if self._subdir else name
         fileio.write_bytes_atomic(fileio.join(self._directory, relative), data)
-        yield {"file": relative, "rows": len(rows), "bytes": len(data), "sha256": fileio.sha256_hex(data)}
+        yield {"file": relative, "rows": len(keyed), "bytes": len(data), "sha256": fileio.sha256_hex(data)}
+
+
+# Rows per row group of a sorted shard (about 40 MB of examples as Arrow).
+ROWS_PER_GROUP = 8192
 
 
 def _identity(record: dict) -> dict:
@@ -55,7 +63,9 @@ def _identity(record: dict) -> dict:
 class WriteShards(beam.PTransform):
     """Records -> `<directory>/[<subdir>/]<prefix>-NNNNN-of-MMMMM.parquet`; emits one info dict per shard.
 
-    The info's `file` is relative to `directory`.
+    The info's `file` is relative to `directory`. The grouping by shard
+    carries each record packed with its sort key (transforms/packed.py), and a
+    shard is written `ROWS_PER_GROUP` sorted rows (one row group) at a time.
     """
 
     def __init__(self, directory: str, prefix: str, schema: pa.Schema, num_shards: int,
@@ -74,52 +84,71 @@ class WriteShards(beam.PTransform):
         self._to_row = to_row
 
     def expand(self, records):
-        count, shard_key = self._count, self._shard_key
-        keyed = records | "KeyByShard" >> beam.Map(lambda r: (shard_of(shard_key(r), count), r))
+        count, shard_key, sort_key, to_row = self._count, self._shard_key, self._sort_key, self._to_row
+
+        def keyed_row(record):
+            # The shard groups every record: it carries them packed, each with its sort key.
+            row = to_row(record)
+            return shard_of(shard_key(record), count), (sort_key(row), pack(row))
+
+        keyed = records | "KeyByShard" >> beam.Map(keyed_row)
         every_shard = records.pipeline | "AllShards" >> beam.Create([(i, None) for i in range(count)])
         return (
             (keyed, every_shard)
             | "WithEmpty" >> beam.Flatten()
             | "GroupByShard" >> beam.GroupByKey()
-            | "Write" >> beam.ParDo(_WriteShard(self._directory, self._prefix, count, self._schema,
-                                                self._sort_key, self._to_row, self._subdir))
+            | "Write" >> beam.ParDo(_WriteShard(self._directory, self._prefix, count, self._schema, self._subdir))
         )
 
 
 class _WriteBundleFile(beam.DoFn):
     """Stream each bundle's records into one temporary Parquet file, a row group at a time."""
 
-    def __init__(self, temp_dir: str, schema: pa.Schema, to_row: Callable[[dict], dict], rows_per_group: int):
+    def __init__(self, temp_dir: str, schema: pa.Schema, to_row: Callable[[dict], dict], rows_per_group: int,
+                 bytes_per_group: int):
         self._temp_dir = temp_dir
         self._schema = schema
         self._to_row = to_row
         self._rows_per_group = rows_per_group
+        self._bytes_per_group = bytes_per_group
 
     def start_bundle(self):
         self._writer = None
-        self._buffer: list[dict] = []
+        # The row group being gathered, a batch at a time as Arrow: about half what the rows take as
+        # Python objects (which also keep alive the records they were made from).
+        self._batches: list[pa.Table] = []
+        self._buffered = 0
+        self._buffered_bytes = 0
         self._rows = 0
         self._first_key = None
 
     def process(self, batch):
-        for record in batch:
-            row = self._to_row(record)
-            self._first_key = self._first_key or _bundle_key(row)
-            self._buffer.append(row)
-        if len(self._buffer) >= self._rows_per_group:
+        rows = [self._to_row(record) for record in batch]
+        if not rows:
+            return
+        if self._first_key is None:
+            self._first_key = _bundle_key(rows[0])
+        table = fileio.arrow_table(rows, self._schema)
+        self._batches.append(table)
+        self._buffered += len(rows)
+        self._buffered_bytes += table.nbytes
+        if self._buffered >= self._rows_per_group or self._buffered_bytes >= self._bytes_per_group:
             self._flush()
 
     def _flush(self):
-        if not self._buffer:
+        if not self._batches:
             return
         if self._writer is None:
             fileio.makedirs(self._temp_dir)
             self._path = fileio.join(self._temp_dir, f"{uuid.uuid4().hex}.parquet")
             self._handle = fileio.open_write(self._path)
             self._writer = pq.ParquetWriter(self._handle, self._schema, compression="zstd")
-        self._writer.write_table(fileio.arrow_table(self._buffer, self._schema))
-        self._rows += len(self._buffer)
-        self._buffer = []
+        # One piece: the bytes depend on the rows, not on how they came batched.
+        group = pa.concat_tables(self._batches).combine_chunks()
+        self._batches = []
+        self._writer.write_table(group)
+        self._rows += self._buffered
+        self._buffered = self._buffered_bytes = 0
 
     def finish_bundle(self):
         self._flush()
@@ -167,24 +196,28 @@ class WriteStreamingShards(beam.PTransform):
     split into files follows the runner's bundles, so compare shards by
     content, not by file. Records are not de-duplicated here. With `subdir`,
     files go to `<directory>/<subdir>/` and the infos name them relative to
-    `directory`, as `WriteShards` does.
+    `directory`, as `WriteShards` does. A row group is written once it has
+    `rows_per_group` rows or `bytes_per_group` bytes as Arrow (a writer holds
+    about twice that while it writes one): pairs, whose rows carry the
+    conversation and tools, reach the bytes first.
     """
 
     def __init__(self, directory: str, prefix: str, schema: pa.Schema, to_row: Callable[[dict], dict] = _identity,
-                 rows_per_group: int = 20000, subdir: str = ""):
+                 rows_per_group: int = 20000, subdir: str = "", bytes_per_group: int = 32 << 20):
         super().__init__()
         self._directory = directory
         self._prefix = prefix
         self._schema = schema
         self._to_row = to_row
         self._rows_per_group = rows_per_group
+        self._bytes_per_group = bytes_per_group
         self._subdir = subdir
 
     def expand(self, batches):
         folder = fileio.join(self._directory, self._subdir) if self._subdir else self._directory
         temp_dir = fileio.join(folder, f".tmp-{self._prefix}")
         parts = batches | "WriteBundles" >> beam.ParDo(
-            _WriteBundleFile(temp_dir, self._schema, self._to_row, self._rows_per_group))
+            _WriteBundleFile(temp_dir, self._schema, self._to_row, self._rows_per_group, self._bytes_per_group))
         return (
             batches.pipeline
             | "Once" >> beam.Create([None])

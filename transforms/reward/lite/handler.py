@@ -9,8 +9,13 @@ from toolrm_beam.transforms.run_inference import ModelHandler
 
 from toolrm_beam.transforms import fileio
 
+from toolrm_beam.transforms.reward.lite.features import ContextCache
 from toolrm_beam.transforms.reward.lite.model import LiteRewardModel
 from toolrm_beam.transforms.reward.transformers_rm import ScoreRequest, ScoreResult, as_score_request
+
+
+# Examples' contexts kept between batches: as many as the groups of one batch (transforms/score.py).
+CONTEXTS_KEPT = 256
 
 
 class LiteRewardHandler(ModelHandler[ScoreRequest, ScoreResult, LiteRewardModel]):
@@ -39,7 +44,12 @@ class LiteRewardHandler(ModelHandler[ScoreRequest, ScoreResult, LiteRewardModel]
             return LiteRewardModel.load(directory)
 
     def load_model(self) -> LiteRewardModel:
-        return self._load()
+        model = self._load()
+        # A pipeline scores each example once, its candidates side by side in one batch: the
+        # contexts of a batch are all a cache can reuse. The model's default (4,096 contexts, for
+        # training's epochs) held about 200 MB for nothing.
+        model.cache = ContextCache(size=CONTEXTS_KEPT)
+        return model
 
     def run_inference(self, batch: Sequence[Any], model: LiteRewardModel,
                       inference_args: Optional[dict[str, Any]] = None) -> list[ScoreResult]:
