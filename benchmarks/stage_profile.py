@@ -25,7 +25,7 @@ import time
 
 from apache_beam.runners.portability.fn_api_runner import fn_runner
 
-from toolrm_beam.runners import cli
+from toolrm_beam.runners import cli, worker_setup
 
 
 def _steps(stage_name: str) -> str:
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             collecting["full"] += info["generation"] == 2
 
     fn_runner.FnApiRunner._execute_bundle = timed_bundle
-    gc.set_threshold(*cli.GC_THRESHOLDS)
+    gc.set_threshold(*worker_setup.GC_THRESHOLDS)
     gc.callbacks.append(on_collect)
     started = time.process_time()
     try:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
 import sys
@@ -222,16 +221,11 @@ def exit_without_teardown(code: int) -> None:
     os._exit(code if isinstance(code, int) and 0 <= code <= 255 else 1)
 
 
-# The cyclic collector's thresholds for the command's process. With the defaults (700, 10, 10) a
-# `toolrm score` of the shared corpora spent 2.3-4 s of its ~25 s CPU collecting (gc.callbacks):
-# records are many small dicts, and every few hundred of them the collector walked the young
-# generation, every 100 collections the whole heap (Beam's graph, protos and buffers included).
-GC_THRESHOLDS = (10_000, 20, 20)
-
-
 def console_main() -> None:
     """The `toolrm` command (and `python -m toolrm_beam.runners.cli`)."""
-    gc.set_threshold(*GC_THRESHOLDS)
+    from toolrm_beam.runners import worker_setup
+
+    worker_setup.apply()  # the same process settings as Beam's worker processes get
     exit_without_teardown(main())
 
 

@@ -28,6 +28,7 @@ import threading
 from typing import Any
 
 from apache_beam.metrics.monitoring_infos import consolidate, is_user_monitoring_info
+from apache_beam.options.pipeline_options import SetupOptions
 from apache_beam.options.pipeline_options_context import scoped_pipeline_options
 from apache_beam.portability.api import beam_fn_api_pb2
 from apache_beam.runners.portability.fn_api_runner import fn_runner
@@ -133,12 +134,26 @@ class LiveResult(PipelineResult):
         raise NotImplementedError("the local runner cannot cancel a run")
 
 
+def _give_workers_their_plugins(provision_info, options) -> None:
+    """Hand `--beam_plugins` to the worker processes of `multi_processing` mode.
+
+    The FnApiRunner starts them with empty pipeline options (its provision info
+    carries none), so they would not import the modules every other runner's
+    workers import at start (runners/worker_setup.py). Only this option is
+    passed: the others keep their meaning in this process alone, as before.
+    """
+    plugins = options.view_as(SetupOptions).beam_plugins
+    if plugins:
+        provision_info.pipeline_options.update({"beam:option:beam_plugins:v1": list(plugins)})
+
+
 class LiveDirectRunner(fn_runner.FnApiRunner):
     """FnApiRunner that runs in the background and reports counters of bundles still running."""
 
     _in_flight: _InFlight | None = None
 
     def run_pipeline(self, pipeline, options) -> LiveResult:
+        _give_workers_their_plugins(self._provision_info.provision_info, options)
         in_flight = _InFlight()
         result = LiveResult(in_flight)
         self._in_flight = in_flight

@@ -38,6 +38,8 @@ from apache_beam.options.pipeline_options import (DebugOptions, DirectOptions, F
 _LOG = logging.getLogger(__name__)
 
 RUNNERS = ("direct", "portable", "dataflow", "flink")
+# Imported by every worker process Beam starts (`--beam_plugins`): the process settings in it.
+WORKER_SETUP = "toolrm_beam.runners.worker_setup"
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Present in a checkout (and an editable install); not in an installed wheel,
@@ -366,6 +368,10 @@ def pipeline_options(runner: str, beam_args: list[str]) -> PipelineOptions:
         # thousand transforms; measured with cProfile) and the stages declare few hints. Coders are
         # inferred as before. `--pipeline_type_check` turns the checks back on.
         options.view_as(TypeOptions).pipeline_type_check = False
+    setup = options.view_as(SetupOptions)
+    if WORKER_SETUP not in (setup.beam_plugins or []):
+        # Beam imports it in each worker process it starts (runners/worker_setup.py).
+        setup.beam_plugins = [*(setup.beam_plugins or []), WORKER_SETUP]
     options.view_as(StandardOptions).runner = {
         "direct": None,  # resolved to an FnApiRunner instance by make_runner
         "portable": "PortableRunner",

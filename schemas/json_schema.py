@@ -29,6 +29,11 @@ _SCHEMA_VALUES = ("items", "additionalProperties", "not", "if", "then", "else", 
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems", "items")
 _REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
 
+# Distinct tool schemas each per-schema cache keeps (per process). The shared corpora hold 4,534: an
+# LRU cache smaller than that, visited in the same order twice (ingest, then synthesize in the same
+# worker), misses every time. Entries are a schema's JSON text and a small result.
+SCHEMA_CACHE_SIZE = 8192
+
 # The registry every validator uses: metaschemas only; its retrieve refuses (no network).
 OFFLINE_REGISTRY = _METASCHEMAS
 
@@ -55,7 +60,7 @@ def ref_problem(schema: Any) -> RefProblem | None:
     return _ref_problem_cached(text)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=SCHEMA_CACHE_SIZE)
 def _ref_problem_cached(text: str) -> RefProblem | None:
     schema = json.loads(text)
     refs = list(_refs(schema, ()))

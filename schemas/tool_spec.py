@@ -19,7 +19,7 @@ import regress
 from jsonschema import Draft7Validator, Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
-from toolrm_beam.schemas.json_schema import ref_problem, validator
+from toolrm_beam.schemas.json_schema import SCHEMA_CACHE_SIZE, ref_problem, validator
 
 # Dialect type names -> JSON Schema type. `None` means "any type" (no keyword).
 _TYPE_ALIASES: dict[str, str | None] = {
@@ -98,7 +98,7 @@ def schema_error(schema: Any) -> str | None:
     return _schema_error_cached(text)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=SCHEMA_CACHE_SIZE)
 def _schema_error_cached(text: str) -> str | None:
     schema = json.loads(text)
     validator = _META_2020 if any(k in text for k in _NEWER_KEYWORDS) or not isinstance(schema, dict) else _META_7

@@ -77,6 +77,47 @@ def test_direct_runs_fnapi_in_process_or_on_several_processes():
     assert multi.view_as(SetupOptions).setup_file is None  # local workers import the checkout
 
 
+def test_worker_processes_beam_starts_get_the_command_process_settings():
+    """`--beam_plugins` names runners/worker_setup.py on every runner; Beam's worker processes import it."""
+    from toolrm_beam.runners import worker_setup
+
+    for runner, args in RUNNER_ARGS.items():
+        assert presets.WORKER_SETUP in pipeline_options(runner, args).view_as(SetupOptions).beam_plugins
+    here, thresholds = os.getpid(), worker_setup.GC_THRESHOLDS
+
+    # Nested, so that they travel to the workers by value (this test module is not importable there).
+    def process_settings(_):
+        import gc
+        import os
+
+        return os.getpid(), gc.get_threshold()
+
+    def in_other_processes_with_the_thresholds(found):
+        assert found and all(pid != here for pid, _ in found), found
+        assert {tuple(t) for _, t in found} == {thresholds}, found
+
+    options = pipeline_options("direct", ["--direct_num_workers", "2"])
+    with beam.Pipeline(runner=make_runner("direct"), options=options) as pipeline:
+        seen = pipeline | beam.Create(range(8)) | beam.Map(process_settings)
+        assert_that(seen, in_other_processes_with_the_thresholds)
+
+
+@pytest.mark.parametrize("failed", [False, True])
+def test_a_harness_process_leaves_without_teardown_and_keeps_a_failure_status(failed):
+    """Only a process whose main module is Beam's harness leaves early; an exception that ended it exits 1."""
+    from toolrm_beam.runners import worker_setup
+
+    assert not worker_setup._in_a_harness_process()  # this test process keeps its normal exit
+    code = ("import sys; sys.modules['__main__'].__spec__ = type('Spec', (), {'name': %r})()\n"
+            "from toolrm_beam.runners import worker_setup\n"
+            "print(worker_setup._in_a_harness_process(), flush=True)\n" % worker_setup.HARNESS_MODULE)
+    code += "raise ValueError('the harness failed')\n" if failed else "print('done')\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.stdout.startswith("True")
+    assert done.returncode == (1 if failed else 0), done.stderr
+    assert ("the harness failed" in done.stderr) == failed
+
+
 def test_portable_embeds_a_job_server_or_uses_a_given_one():
     embedded = pipeline_options("portable", [])
     portable = embedded.view_as(PortableOptions)

@@ -17,6 +17,7 @@ from typing import Any
 from toolrm_beam.schemas import decoding, records, strict_json
 from toolrm_beam.schemas.errors import ErrorType
 from toolrm_beam.schemas.adapters.base import AdaptError, OpenFn
+from toolrm_beam.schemas.json_schema import SCHEMA_CACHE_SIZE
 from toolrm_beam.schemas.tool_spec import ToolSpecError, normalize_tool, properties_schema
 
 _MISSING = object()
@@ -231,7 +232,7 @@ def tool_from_spec(spec: Any, *, flat: bool | None = None) -> dict[str, Any]:
     return copy.deepcopy(_cached_tool(key, flat))
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=SCHEMA_CACHE_SIZE)
 def _cached_tool(spec_json: str, flat: bool | None) -> dict[str, Any]:
     # Corpora repeat the same specs across rows, and validating a schema
     # against the 2020-12 metaschema costs milliseconds: normalize each once

@@ -11,7 +11,7 @@ import functools
 import json
 from typing import Any
 
-from toolrm_beam.schemas.json_schema import ref_problem, validator
+from toolrm_beam.schemas.json_schema import SCHEMA_CACHE_SIZE, ref_problem, validator
 
 from toolrm_beam.schemas import records
 from toolrm_beam.transforms.rules.candidates import make_candidate
@@ -95,7 +95,7 @@ def _schema_valid_first(acceptable: list, schema: Any) -> list:
     return sorted(acceptable, key=lambda option: not is_valid(option))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=SCHEMA_CACHE_SIZE)
 def _validator(schema_json: str):
     try:
         schema = json.loads(schema_json)
