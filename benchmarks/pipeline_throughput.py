@@ -1,7 +1,7 @@
 """Whole-run throughput: `toolrm run` on one and two processes beside a plain loop doing the same work.
 
     python benchmarks/pipeline_throughput.py [--corpora /work/shared/data/corpora] [--repeat 3]
-        [--memory_examples 100000] [--json]
+        [--memory_examples 100000] [--scale_examples 20000] [--json]
 
 On the shared corpora (Seal-Tools, ACEBench, BFCL live sample), each repeat times:
   - `loop_s`: one Python process doing what `toolrm run` does, with the same
@@ -34,7 +34,9 @@ questions altered so that de-duplication keeps it) and reports their peak
 memory, wall and CPU time, counts and load averages (`memory_runs`; with two
 sizes or more, `memory_mib_per_1000_examples`, the slope of peak memory over
 examples). `--progress_log FILE` keeps each scaled run's progress lines, to
-follow a long one. The last line printed is one JSON object with every number.
+follow a long one. `--scale_examples N` times the repeats on such copies
+(about N examples) instead of the corpora themselves: start-up and what each
+worker process computes once (imports, per-schema caches) weigh less there. The last line printed is one JSON object with every number.
 """
 from __future__ import annotations
 
@@ -361,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="timed repeats (0: only the --memory_examples runs)")
     parser.add_argument("--memory_examples", default="",
                         help="comma-separated example counts: also run on corpora scaled to each, report peak memory")
+    parser.add_argument("--scale_examples", type=int, default=0,
+                        help="time the repeats on copies of the corpora scaled to about this many examples "
+                             "(as --memory_examples makes them), not on the corpora themselves")
     parser.add_argument("--keep", help="keep the outputs here (default: a temporary folder)")
     parser.add_argument("--progress_log", help="write each scaled run's progress lines (its stderr) to "
                                                "PROGRESS_LOG.<examples>, to follow a long run")
@@ -383,6 +388,14 @@ def main(argv: list[str] | None = None) -> int:
                      "toolrm_python": args.toolrm_python}
     tmp = args.keep or tempfile.mkdtemp(prefix="pipeline-throughput-")
     try:
+        base, original_root = None, args.corpora
+        if args.scale_examples:
+            # Fixed costs (start-up, each worker's imports and per-schema caches) weigh less on more input.
+            base = count_examples(corpora)
+            root = os.path.join(tmp, "scaled-corpora")
+            corpora = scaled_corpora(args.corpora, root, args.scale_examples, base)
+            args.corpora = results["corpora"] = root
+            results["scale_examples"] = args.scale_examples
         for repeat in range(args.repeat):
             runs["load_avg"].append(_load())
             out = os.path.join(tmp, f"r{repeat}")
@@ -417,12 +430,10 @@ def main(argv: list[str] | None = None) -> int:
         runs["load_avg"].append(_load())
         if args.repeat:
             results.update(summarize(runs))
-        base = results.get("examples") or sum(
-            len(_dedup([e for path in sorted(glob.glob(pattern)) for e in file_examples(source, path, validate=True)]))
-            for source, pattern in corpora)
+        base = base or results.get("examples") or count_examples(corpora)
         for size in [int(s) for s in args.memory_examples.split(",") if s.strip()]:
             target = os.path.join(tmp, f"scaled-{size}")
-            scaled = scaled_corpora(args.corpora, os.path.join(target, "corpora"), size, base)
+            scaled = scaled_corpora(original_root, os.path.join(target, "corpora"), size, base)
             load, cpu = os.getloadavg(), children_cpu_s()
             log = args.progress_log and f"{args.progress_log}.{size}"
             print(f"scaled run of about {size} examples started (load {load[0]:.2f}"
@@ -450,6 +461,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key:28s} {value}")
     print(json.dumps(results))
     return 0
+
+
+def count_examples(corpora: list[tuple[str, str]]) -> int:
+    """The examples ingest keeps from `corpora` (what the scaled copies multiply)."""
+    return sum(len(_dedup([e for path in sorted(glob.glob(pattern)) for e in file_examples(source, path, validate=True)]))
+               for source, pattern in corpora)
 
 
 def memory_slope(memory_runs: list[dict]) -> float:
