@@ -40,8 +40,9 @@ def _exit_without_teardown() -> None:
     """The last exit step of a harness process: leave without tearing the interpreter down.
 
     The harness has returned (its bundles done, its DoFns torn down, its log
-    channel closed) and the other exit functions have run: what is left is
-    freeing the heap object by object, which took a worker of a whole run on
+    channel closed; streams are flushed here) and the exit functions
+    registered after this one (at worker start) have run: what is skipped is
+    the earlier ones' and freeing the heap object by object, which took a worker of a whole run on
     the shared corpora about 1.2 s, and the local runner waits for each of its
     workers in turn before a run returns. An exception that ended the harness
     keeps exit status 1.
