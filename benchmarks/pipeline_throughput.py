@@ -36,7 +36,8 @@ sizes or more, `memory_mib_per_1000_examples`, the slope of peak memory over
 examples). `--progress_log FILE` keeps each scaled run's progress lines, to
 follow a long one. `--scale_examples N` times the repeats on such copies
 (about N examples) instead of the corpora themselves: start-up and what each
-worker process computes once (imports, per-schema caches) weigh less there. The last line printed is one JSON object with every number.
+worker process computes once (imports, per-schema caches) weigh less there.
+The last line printed is one JSON object with every number.
 """
 from __future__ import annotations
 
@@ -465,7 +466,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def count_examples(corpora: list[tuple[str, str]]) -> int:
     """The examples ingest keeps from `corpora` (what the scaled copies multiply)."""
-    return sum(len(_dedup([e for path in sorted(glob.glob(pattern)) for e in file_examples(source, path, validate=True)]))
+    return sum(len(_dedup([e for path in sorted(glob.glob(pattern))
+                           for e in file_examples(source, path, validate=True)]))
                for source, pattern in corpora)
 
 

@@ -223,9 +223,8 @@ def exit_without_teardown(code: int) -> None:
 
 def console_main() -> None:
     """The `toolrm` command (and `python -m toolrm_beam.runners.cli`)."""
-    from toolrm_beam.runners import worker_setup
-
-    worker_setup.apply()  # the same process settings as Beam's worker processes get
+    # Importing it applies the process settings Beam's worker processes get (runners/worker_setup.py).
+    from toolrm_beam.runners import worker_setup  # noqa: F401
     exit_without_teardown(main())
 
 
