@@ -152,6 +152,10 @@ COMMANDS = {"ingest": ingest, "synthesize": synthesize, "score": score, "run": r
             "train-lite": train_lite, "bench": bench, "refresh": refresh}
 
 
+# The commands that run a Beam pipeline (and take Beam's runner flags).
+PIPELINE_COMMANDS = ("ingest", "synthesize", "score", "run", "refresh")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -162,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"toolrm: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if command in PIPELINE_COMMANDS:
+        # Local worker processes start now, while this process imports Beam and builds the job.
+        from toolrm_beam.runners import prestarted_workers
+        prestarted_workers.prestart(prestarted_workers.local_worker_processes(rest))
     return guarded(command, COMMANDS[command], rest)
 
 

@@ -14,7 +14,10 @@ until the end. `LiveDirectRunner` is that runner with three changes:
   (`ProcessBundleProgressRequest`: what a runner sends its SDK workers to
   learn a bundle's progress), in-process and multi-process workers alike;
 - when a bundle ends, the memory it freed goes back to the OS
-  (`release_freed_memory`), so the next stage does not start from its peak.
+  (`release_freed_memory`), so the next stage does not start from its peak;
+- in `multi_processing` mode its workers are processes started before the
+  graph was built, which have imported Beam and the stages by the time the
+  first stage runs (runners/prestarted_workers.py).
 
 Everything else (fusion, execution, the final result) is FnApiRunner's own.
 The hooks (`_execute_bundle`, bundle ids `bundle_<n>`) are FnApiRunner
@@ -31,8 +34,11 @@ from apache_beam.metrics.monitoring_infos import consolidate, is_user_monitoring
 from apache_beam.options.pipeline_options import SetupOptions
 from apache_beam.options.pipeline_options_context import scoped_pipeline_options
 from apache_beam.portability.api import beam_fn_api_pb2
+from apache_beam.portability import python_urns
 from apache_beam.runners.portability.fn_api_runner import fn_runner
 from apache_beam.runners.runner import PipelineResult, PipelineState
+
+from toolrm_beam.runners import prestarted_workers
 
 
 PROGRESS_TIMEOUT_S = 2.0
@@ -147,6 +153,25 @@ def _give_workers_their_plugins(provision_info, options) -> None:
         provision_info.pipeline_options.update({"beam:option:beam_plugins:v1": list(plugins)})
 
 
+def _use_prestarted_workers(pipeline_proto, count: int):
+    """Point the job's `multi_processing` worker environment at prestarted workers; the pool, or None.
+
+    Only the environment FnApiRunner made for `direct_running_mode=multi_processing`
+    (its own harness command) is changed; any other is left as the pipeline has it.
+    """
+    default = prestarted_workers.default_harness_command().encode()
+    environments = [environment for environment in pipeline_proto.components.environments.values()
+                    if environment.urn == python_urns.SUBPROCESS_SDK and environment.payload == default]
+    if not environments or not prestarted_workers.enabled():
+        return None
+    pool = prestarted_workers.take(count)
+    if pool is None:
+        return None
+    for environment in environments:
+        environment.payload = pool.attach_command.encode()
+    return pool
+
+
 class LiveDirectRunner(fn_runner.FnApiRunner):
     """FnApiRunner that runs in the background and reports counters of bundles still running."""
 
@@ -167,6 +192,14 @@ class LiveDirectRunner(fn_runner.FnApiRunner):
 
         threading.Thread(target=target, name="toolrm-local-runner", daemon=True).start()
         return result
+
+    def run_via_runner_api(self, pipeline_proto, options):
+        pool = _use_prestarted_workers(pipeline_proto, self._num_workers)
+        try:
+            return super().run_via_runner_api(pipeline_proto, options)
+        finally:
+            if pool is not None:
+                pool.close()
 
     def _execute_bundle(self, runner_execution_context, bundle_context_manager, bundle_input):
         try:

@@ -5,8 +5,10 @@ starts, before it runs a bundle (`apache_beam/runners/worker/sdk_worker_main.py`
 `presets.pipeline_options` names this one for every runner (and
 `live_direct.LiveDirectRunner` hands it to the local `multi_processing`
 workers, which get no pipeline options from Beam's FnApiRunner). Worker
-processes are started by Beam, not by the `toolrm` command, so they do not get
-the settings `cli.console_main` makes for the command's own process.
+processes run Beam's harness, not the `toolrm` command, so they do not get
+the settings `cli.console_main` makes for the command's own process. (The
+local runner's prestarted workers, runners/prestarted_workers.py, import this
+module while they wait and leave the same way once their harness returns.)
 """
 from __future__ import annotations
 

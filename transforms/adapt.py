@@ -40,14 +40,15 @@ class _AdaptRows(beam.DoFn):
         self._contexts: collections.OrderedDict[str, tuple[Any, str | None]] = collections.OrderedDict()
 
     def _context(self, path: str) -> tuple[Any, str | None]:
-        if path in self._contexts:
-            self._contexts.move_to_end(path)
-            return self._contexts[path]
+        key = self._adapter.context_key(path)  # data files sharing side data (a catalog) share one load
+        if key in self._contexts:
+            self._contexts.move_to_end(key)
+            return self._contexts[key]
         try:
             entry = (self._adapter.load_context(path, fileio.open_read), None)
         except Exception as error:  # missing/broken side file: every row of it dead-letters
             entry = (None, f"{type(error).__name__}: {error}")
-        self._contexts[path] = entry
+        self._contexts[key] = entry
         while len(self._contexts) > _CONTEXT_CACHE_FILES:
             self._contexts.popitem(last=False)
         return entry

@@ -198,11 +198,17 @@ def check_corpus_inputs(source: str, patterns: Iterable[str]) -> InputCheck:
         raise InputError(f"no {adapter.name} data files among {patterns} (only side files matched)")
     checked = check_files(data_files, directories, columns=adapter.required_columns, what=f"{adapter.name}")
     side_problems = []
+    contexts: dict[str, Any] = {}  # context key -> context or the error loading it: files sharing side data
     for path in checked.files:
-        try:
-            context = adapter.load_context(path, fileio.open_read)
-        except Exception as error:  # noqa: BLE001 - any side-file failure is reported, not raised raw
-            side_problems.append(f"{path}: {type(error).__name__}: {error}")
+        key = adapter.context_key(path)
+        if key not in contexts:
+            try:
+                contexts[key] = adapter.load_context(path, fileio.open_read)
+            except Exception as error:  # noqa: BLE001 - any side-file failure is reported, not raised raw
+                contexts[key] = error
+        context = contexts[key]
+        if isinstance(context, Exception):
+            side_problems.append(f"{path}: {type(context).__name__}: {context}")
             continue
         for warning, counter, count in adapter.context_warnings(path, context, fileio.open_read):
             checked.warnings.append(warning)

@@ -77,6 +77,10 @@ class SourceAdapter:
         """Side data for one data file. Raise FileNotFoundError/ValueError if unusable."""
         return None
 
+    def context_key(self, path: str) -> str:
+        """Data files with the same key have the same side data: their context is loaded once."""
+        return path
+
     def context_warnings(self, path: str, context: Any, open_fn: OpenFn) -> list[tuple[str, str, int]]:
         """`(warning, counter, count)` about a data file's side data, e.g. answers no question has."""
         return []

@@ -57,6 +57,9 @@ class SealToolsAdapter(SourceAdapter):
             raise ValueError(f"{catalog_path}: the tool catalog is empty")
         return catalog
 
+    def context_key(self, path: str) -> str:
+        return common.sibling(path, CATALOG_FILE)  # every data file of a folder shares its catalog
+
     def context_warnings(self, path: str, context: Any, open_fn: OpenFn) -> list[tuple[str, str, int]]:
         ambiguous = [tool for tool in context.values() if isinstance(tool, AmbiguousTool)]
         return [(f"{common.sibling(path, CATALOG_FILE)}: {tool.name!r} is defined {len(tool.lines)} times with "
