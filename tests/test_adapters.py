@@ -177,6 +177,38 @@ def test_seal_tools_file_hooks():
     assert adapter.split_of("gs://b/Seal-Tools_Dataset/test_out_domain.jsonl") == "test_out_domain"
 
 
+def test_seal_tools_data_files_of_a_folder_share_one_catalog_load(monkeypatch, tmp_path):
+    """The input check and the adapt step load a folder's catalog once, not once per data file."""
+    from toolrm_beam.data import SAMPLES
+    from toolrm_beam.transforms.adapt import _AdaptRows
+    from toolrm_beam.transforms.input_files import check_corpus_inputs
+
+    adapter_class = type(get_adapter("seal_tools"))
+    loads = []
+    real_load = adapter_class.load_context
+
+    def counted(self, path, open_fn):
+        loads.append(path)
+        return real_load(self, path, open_fn)
+
+    monkeypatch.setattr(adapter_class, "load_context", counted)
+    samples = pathlib.Path(SAMPLES) / "seal_tools"
+    other = tmp_path / "other"  # a second folder: a catalog of its own
+    other.mkdir()
+    for name in ("tool.jsonl", "dev.parquet"):
+        (other / name).write_bytes((samples / name).read_bytes())
+    checked = check_corpus_inputs("seal_tools", [str(samples / "*"), str(other / "*")])
+    assert len(checked.files) == 4 and len(loads) == 2, (checked.files, loads)
+
+    loads.clear()
+    adapt = _AdaptRows("seal_tools", {})
+    adapt.setup()
+    contexts = [adapt._context(path)[0] for path in checked.files]
+    assert len(loads) == 2
+    by_folder = {pathlib.Path(path).parent: id(context) for path, context in zip(checked.files, contexts)}
+    assert len(set(by_folder.values())) == 2 and all(context for context in contexts)
+
+
 # ------------------------------------------------------------------ ACEBench
 
 def test_acebench_every_row(acebench):
