@@ -33,8 +33,8 @@ from typing import Any
 from apache_beam.metrics.monitoring_infos import consolidate, is_user_monitoring_info
 from apache_beam.options.pipeline_options import SetupOptions
 from apache_beam.options.pipeline_options_context import scoped_pipeline_options
-from apache_beam.portability.api import beam_fn_api_pb2
 from apache_beam.portability import python_urns
+from apache_beam.portability.api import beam_fn_api_pb2
 from apache_beam.runners.portability.fn_api_runner import fn_runner
 from apache_beam.runners.runner import PipelineResult, PipelineState
 
@@ -162,9 +162,7 @@ def _use_prestarted_workers(pipeline_proto, count: int):
     default = prestarted_workers.default_harness_command().encode()
     environments = [environment for environment in pipeline_proto.components.environments.values()
                     if environment.urn == python_urns.SUBPROCESS_SDK and environment.payload == default]
-    if not environments or not prestarted_workers.enabled():
-        return None
-    pool = prestarted_workers.take(count)
+    pool = prestarted_workers.take(count) if environments else None
     if pool is None:
         return None
     for environment in environments:

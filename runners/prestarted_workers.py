@@ -142,13 +142,15 @@ def prestart(count: int) -> None:
 
 
 def take(count: int) -> Pool | None:
-    """The prestarted pool when it has `count` workers, else one started now (None if none could be).
+    """The prestarted pool when it has `count` workers, else one started now (None: disabled, or none could be).
 
     The caller closes it.
     """
     global _started
     with _lock:
         pool, _started = _started, None
+    if not enabled():
+        return None
     if pool is not None and pool.count == count:
         return pool
     if pool is not None:
@@ -175,7 +177,7 @@ def local_worker_processes(argv: list[str]) -> int:
         return 0
     if known.runner != "direct":
         return 0
-    workers = os.cpu_count() or 1 if known.direct_num_workers == 0 else known.direct_num_workers
+    workers = (os.cpu_count() or 1) if known.direct_num_workers == 0 else known.direct_num_workers
     mode = known.direct_running_mode
     if mode == "in_memory" and workers > 1:
         mode = "multi_processing"  # what presets.pipeline_options does
@@ -231,18 +233,16 @@ def serve(path: str, listener_fd: int, modules: list[str]) -> int:
 
         traceback.print_exc()
         code = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
+    from toolrm_beam.runners import worker_setup
+
     try:
+        sys.stdout.flush()
+        sys.stderr.flush()
         connection.sendall(f"exit {code}\n".encode())
-    except OSError:
+    except (OSError, ValueError):
         pass
-    # As worker_setup does for Beam's own worker processes: the harness has returned, so skip
-    # tearing the interpreter down object by object.
-    os._exit(code)
+    # As for Beam's own worker processes: the harness has returned, so skip the interpreter's teardown.
+    worker_setup.leave(code)
 
 
 def attach(folder: str) -> int:
