@@ -562,3 +562,17 @@ def test_good_rows_behind_the_bad_ones_pass():
     assert get_adapter("seal_tools").adapt(SEAL_GOOD, SEAL_CONTEXT, "dev").examples
     assert get_adapter("acebench").adapt(ACE_GOOD, ACE_CONTEXT, "normal_x").examples
     assert get_adapter("xlam").adapt(XLAM_GOOD, None, "train").examples
+
+
+def test_a_reference_call_whose_name_is_not_text_is_a_bad_field_not_a_crash():
+    """Found by tests/test_reliability.py's fuzzing: a model_samples row whose reference names a list."""
+    adapter = get_adapter("model_samples")
+    row = {"id": "r1", "prompt": "Add 2 and 3.", "model": "m", "output": "add(a=2, b=3)",
+           "tools": [{"name": "add", "description": "Add.", "parameters": {
+               "type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}}}],
+           "reference": [{"name": ["add"], "arguments": {"a": [2], "b": [3]}}]}
+    with pytest.raises(AdaptError) as raised:
+        adapter.adapt(row, None, "train")
+    assert raised.value.reason == "bad_field_type"
+    row["reference"][0]["name"] = "add"
+    assert adapter.adapt(row, None, "train").examples

@@ -315,6 +315,9 @@ def _spec_name(spec: Any) -> Any:
 
 
 def check_reference_tools(reference: list[dict[str, Any]], tools: list[dict[str, Any]]) -> None:
+    for call in reference:  # a reference given in canonical form is the row's own: its shape is unchecked
+        if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+            raise AdaptError("bad_field_type", f"a reference call needs a text name, got {str(call)[:80]!r}")
     names = {tool["name"] for tool in tools}
     unknown = [call["name"] for call in reference if call["name"] not in names]
     if unknown:
