@@ -1,6 +1,6 @@
 """`toolrm run` as one Beam pipeline: ingest every corpus, synthesize, score and select, write.
 
-    corpus files --Ingest-<source>--> unique examples   ingest/<source>/: examples-*, candidates-*,
+    corpus files --Ingest (every corpus)--> unique examples   ingest/<source>/: examples-*, candidates-*,
        |                                                 dead_letter-*, manifest.json (one per source)
        --ExamplesAsStored--> examples as their shards hold them
        --Synthesize--> candidates                        synthesize/: candidates-*, dead_letter-*, manifest.json
@@ -38,7 +38,6 @@ from toolrm_beam.schemas.adapters import get_adapter
 from toolrm_beam.schemas.records import CANDIDATE_JSON_FIELDS, EXAMPLE_JSON_FIELDS, from_row
 from toolrm_beam.transforms import fileio, rules
 from toolrm_beam.transforms.input_files import check_corpus_inputs
-from toolrm_beam.transforms.packed import pack, unpack
 from toolrm_beam.transforms.score import make_scorer
 from toolrm_beam.transforms.select_stage import key_candidates, key_example
 from toolrm_beam.transforms.write_shards import shard_name
@@ -66,14 +65,9 @@ class Stage(beam.PTransform):
         return self._build(root, **self._settings, **inputs)
 
 
-def packed_example_row(example: dict[str, Any]) -> bytes:
-    """An example's shard row, packed (transforms/packed.py): what crosses from ingest to synthesize."""
-    return pack(example_row(example))
-
-
-def stored_example(packed: bytes) -> dict[str, Any]:
-    """The example `packed_example_row` packed, as a stage that reads the example shards gets it."""
-    return from_row(unpack(packed), EXAMPLE_JSON_FIELDS)
+def example_as_stored(example: dict[str, Any]) -> dict[str, Any]:
+    """An example as a stage that reads the example shards gets it."""
+    return from_row(example_row(example), EXAMPLE_JSON_FIELDS)
 
 
 def candidate_as_stored(candidate: dict[str, Any]) -> dict[str, Any]:
@@ -121,9 +115,14 @@ def plan_run(args: argparse.Namespace, corpora: list[tuple[str, str]], output: s
     for source, pattern in corpora:
         patterns.setdefault(get_adapter(source).name, []).append(pattern)
     files, ingest_settings, example_shards, corpus_candidates = {}, {}, [], []
+    read_as: dict[str, str] = {}
     for source, globs in patterns.items():
         checked = check_corpus_inputs(source, globs)
         found = checked.files
+        for path in found:  # one set of ingest steps reads every corpus: each file is one source's
+            if read_as.setdefault(path, source) != source:
+                raise fileio.InputError(f"{path} matches both --source {read_as[path]} and --source {source}: "
+                                        "name each file for one source")
         files[source] = found
         num_shards = default_num_shards(found)
         out = fileio.join(output, INGEST, source)
@@ -167,22 +166,19 @@ def plan_run(args: argparse.Namespace, corpora: list[tuple[str, str]], output: s
 
 def build(pipeline: beam.Pipeline, plan: RunPlan) -> None:
     """Add every stage of the run to `pipeline`."""
-    ingested = {source: pipeline | f"Ingest-{source}" >> Stage(ingest.build, **settings)
-                for source, settings in plan.ingest.items()}
-    # The sources' examples meet in a Flatten, which a local runner holds whole: they cross it packed.
-    stored = tuple(out["examples"] | f"PackExamples-{source}" >> beam.Map(packed_example_row)
-                   for source, out in ingested.items()) | "AllExamples" >> beam.Flatten() \
-        | "ExamplesAsStored" >> beam.Map(stored_example)
+    # Every corpus in one set of ingest steps (ingest.build_corpora), each into its own folder.
+    ingested = pipeline | "Ingest" >> Stage(ingest.build_corpora, corpora=plan.ingest)
+    stored = ingested["examples"] | "ExamplesAsStored" >> beam.Map(example_as_stored)
     synthesized = {"examples": stored} | "Synthesize" >> Stage(synthesize.build, **plan.synthesize)
     # The examples, the candidates synthesize made and those the corpora brought (pair corpora, model
     # answers), keyed (and packed) for the score stage's join: one Flatten (a local runner materializes each).
     keyed = (stored | "KeyExamples" >> beam.Map(key_example),
              synthesized["candidates"] | "CandidatesAsStored" >> beam.FlatMap(keyed_candidates_as_stored),
-             *(out["candidates"] | f"CorpusCandidatesAsStored-{source}" >> beam.Map(keyed_candidate_as_stored)
-               for source, out in ingested.items())) | "ScoreInputs" >> beam.Flatten()
+             ingested["candidates"] | "CorpusCandidatesAsStored" >> beam.Map(keyed_candidate_as_stored),
+             ) | "ScoreInputs" >> beam.Flatten()
     # For the report: each earlier stage's manifest and dead letters, from inside the pipeline.
-    upstream = [(f"ingest {source}", plan.ingest_output(source), out["manifest"], out["dead_letter"])
-                for source, out in ingested.items()]
+    upstream = [(f"ingest {source}", plan.ingest_output(source), ingested[f"manifest:{source}"],
+                 ingested[f"dead_letter:{source}"]) for source in plan.ingest]
     upstream.append(("synthesize", plan.synthesize_output, synthesized["manifest"], synthesized["dead_letter"]))
     _ = {"keyed": keyed} | "ScoreAndSelect" >> Stage(
         score.build, **plan.score, upstream_in_pipeline=upstream)

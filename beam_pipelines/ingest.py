@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import Any
 
 import apache_beam as beam
@@ -17,18 +18,17 @@ from toolrm_beam.beam_pipelines.common import (MANIFEST, candidate_row, default_
 from toolrm_beam.runners.health import add_health_args
 from toolrm_beam.runners.presets import RUNNERS, check_beam_args, non_negative_int
 from toolrm_beam.schemas.adapters import ADAPTERS, get_adapter
-from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA
+from toolrm_beam.schemas.records import CANDIDATE_ARROW_SCHEMA, EXAMPLE_ARROW_SCHEMA, source_of_example_id
 from toolrm_beam.transforms import fileio
 from toolrm_beam.schemas.upstream_agreement import agreement_table, verdict_key
-from toolrm_beam.transforms.accounting import (BestRowStatuses, CountValues, SumCounts, WriteManifest, row_counts,
-                                               row_status_counts)
+from toolrm_beam.transforms.accounting import BestRowStatuses, CountValues, SumCounts, WriteManifests, row_counts
 from toolrm_beam.transforms.adapt import AdaptRows
 from toolrm_beam.transforms.dead_letter import DEAD_LETTER_SCHEMA
 from toolrm_beam.transforms.dedup import DedupExamples, RekeyCandidates
 from toolrm_beam.transforms.input_files import check_corpus_inputs
 from toolrm_beam.transforms.progress import CountProgress
 from toolrm_beam.transforms.read_rows import ReadRows
-from toolrm_beam.transforms.write_shards import WriteShards
+from toolrm_beam.transforms.write_shards import WriteShardSets
 
 
 
@@ -40,45 +40,146 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, source: str, files: l
     Returns the unique examples (what the next stage reads), the candidates the
     corpus brings (pair corpora, model answers), the manifest and the dead letters.
     """
+    ingested = build_corpora(pipeline, {source: {
+        "source": source, "files": files, "output": output, "num_shards": num_shards, "config": config,
+        "input_counts": input_counts, "options": options}})
+    return {"examples": ingested["examples"], "candidates": ingested["candidates"],
+            "manifest": ingested[f"manifest:{source}"], "dead_letter": ingested[f"dead_letter:{source}"]}
+
+
+def build_corpora(pipeline: beam.Pipeline | beam.pvalue.PBegin,
+                  corpora: dict[str, dict[str, Any]]) -> dict[str, beam.PCollection]:
+    """Ingest several corpora in one set of steps; each gets the folder and manifest its own ingest would.
+
+    `corpora` maps a source to its `build` settings (`files`, `output`,
+    `num_shards`, `config`, `input_counts`, `options`); no file may be named
+    by two sources. Records carry their source (an example's `source`, a
+    candidate's example id, a dead letter's file), so reading, adapting,
+    de-duplicating (within a source), writing and counting are each one step
+    for every corpus: a run's graph does not grow with its corpora, and each
+    step's bundles mix them. Returns `examples` and `candidates` of every
+    corpus, and per source `manifest:<source>` and `dead_letter:<source>`.
+    """
+    sources = sorted(corpora)
+    source_of_file = _files_by_source(corpora)
+    of_file = functools.partial(_source_of_file, source_of_file)
+    files = [path for source in sources for path in corpora[source]["files"]]
+
     read = pipeline | "Files" >> beam.Create(files) | "Read" >> ReadRows()
     _ = read["rows"] | "ProgressRows" >> CountProgress("ingest.rows")
     _ = read["dead_letter"] | "ProgressUnreadable" >> CountProgress("ingest.rows")
-    adapted = read["rows"] | "AdaptRows" >> AdaptRows(source, options)
+    adapted = read["rows"] | "AdaptRows" >> AdaptRows(
+        {source: corpora[source].get("options") or {} for source in sources}, source_of_file=source_of_file)
     deduped = adapted["examples"] | "Dedup" >> DedupExamples()
     candidates = adapted["candidates"] | "RekeyCandidates" >> RekeyCandidates(deduped["survivors"])
     dead_letters = (
         (read["dead_letter"], adapted["dead_letter"], deduped["dead_letter"]) | "AllDeadLetters" >> beam.Flatten()
     )
 
-    example_shards = deduped["examples"] | "WriteExamples" >> WriteShards(
-        output, "examples", EXAMPLE_ARROW_SCHEMA, num_shards,
-        shard_key=lambda e: e["example_id"], sort_key=lambda r: r["example_id"], to_row=example_row)
-    candidate_shards = candidates | "WriteCandidates" >> WriteShards(
-        output, "candidates", CANDIDATE_ARROW_SCHEMA, num_shards,
-        shard_key=lambda c: c["example_id"], sort_key=lambda r: (r["example_id"], r["candidate_id"]),
-        to_row=candidate_row)
-    dead_letter_shards = dead_letters | "WriteDeadLetters" >> WriteShards(
-        output, "dead_letter", DEAD_LETTER_SCHEMA, 1,
-        shard_key=lambda d: d["source_file"],
+    def shard_sets(count_of):
+        return {source: (corpora[source]["output"], count_of(corpora[source])) for source in sources}
+
+    example_shards = deduped["examples"] | "WriteExamples" >> WriteShardSets(
+        shard_sets(lambda settings: settings["num_shards"]), "examples", EXAMPLE_ARROW_SCHEMA,
+        set_of=_example_source, shard_key=lambda e: e["example_id"], sort_key=lambda r: r["example_id"],
+        to_row=example_row)
+    candidate_shards = candidates | "WriteCandidates" >> WriteShardSets(
+        shard_sets(lambda settings: settings["num_shards"]), "candidates", CANDIDATE_ARROW_SCHEMA,
+        set_of=_candidate_source, shard_key=lambda c: c["example_id"],
+        sort_key=lambda r: (r["example_id"], r["candidate_id"]), to_row=candidate_row)
+    dead_letter_shards = dead_letters | "WriteDeadLetters" >> WriteShardSets(
+        shard_sets(lambda settings: 1), "dead_letter", DEAD_LETTER_SCHEMA,
+        set_of=functools.partial(_dead_letter_source, of_file), shard_key=lambda d: d["source_file"],
         sort_key=lambda d: (d["source_file"], d["row_number"], d["stage"], d["reason"]))
 
     shard_infos = (example_shards, candidate_shards, dead_letter_shards) | "ShardInfos" >> beam.Flatten()
+    # Every summary counted under (source, value): one combine for every corpus.
     counted = pipeline | "Counts" >> CountValues({
-        "splits": (deduped["examples"], "split"), "reasons": (dead_letters, "reason"),
-        "origins": (candidates, "origin"), "verdicts": (adapted["verdicts"], VerdictCounts()),
-        "rows": (deduped["row_status"] | "RowStatuses" >> BestRowStatuses(dead_letters), row_status_counts)})
-    manifest = shard_infos | "Manifest" >> WriteManifest(
-        fileio.join(output, MANIFEST), config, versions(),
-        counted=counted, counts_fn=lambda summaries: ingest_counts(summaries, input_counts))
-    return {"examples": deduped["examples"], "candidates": candidates, "manifest": manifest,
-            "dead_letter": dead_letters}
+        "splits": (deduped["examples"], _per_source(_example_source, "split")),
+        "reasons": (dead_letters, _per_source(functools.partial(_dead_letter_source, of_file), "reason")),
+        "origins": (candidates, _per_source(_candidate_source, "origin")),
+        "verdicts": (adapted["verdicts"], VerdictCounts()),
+        "rows": (deduped["row_status"] | "RowStatuses" >> BestRowStatuses(dead_letters),
+                 functools.partial(_row_status_counts, of_file))})
+    input_counts = {source: corpora[source].get("input_counts") for source in sources}
+    manifests = shard_infos | "Manifest" >> WriteManifests(
+        {source: (fileio.join(corpora[source]["output"], MANIFEST), corpora[source]["config"]) for source in sources},
+        versions(), counted=counted,
+        counts_fn=lambda source, summaries: ingest_counts(source_summaries(summaries, source), input_counts[source]))
+
+    outputs = {"examples": deduped["examples"], "candidates": candidates}
+    position = {source: n for n, source in enumerate(sources)}
+    if len(sources) == 1:
+        outputs[f"manifest:{sources[0]}"] = manifests | "ManifestOnly" >> beam.Map(lambda named: named[1])
+        outputs[f"dead_letter:{sources[0]}"] = dead_letters
+        return outputs
+    by_source = manifests | "ManifestBySource" >> beam.Partition(
+        lambda named, _: position[named[0]], len(sources))
+    dead_by_source = dead_letters | "DeadLettersBySource" >> beam.Partition(
+        lambda dead, _: position[_dead_letter_source(of_file, dead)], len(sources))
+    for source in sources:
+        outputs[f"manifest:{source}"] = by_source[position[source]] | f"Manifest-{source}" >> beam.Map(
+            lambda named: named[1])
+        outputs[f"dead_letter:{source}"] = dead_by_source[position[source]]
+    return outputs
+
+
+def _files_by_source(corpora: dict[str, dict[str, Any]]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for source in sorted(corpora):
+        for path in corpora[source]["files"]:
+            if found.setdefault(path, source) != source:
+                raise ValueError(f"{path} is named as a {found[path]} file and as a {source} file: "
+                                 "a file is read as one source")
+    return found
+
+
+def _source_of_file(source_of_file: dict[str, str], path: str) -> str:
+    return source_of_file[path]
+
+
+def _example_source(example: dict[str, Any]) -> str:
+    return example["source"]
+
+
+def _candidate_source(candidate: dict[str, Any]) -> str:
+    return source_of_example_id(candidate["example_id"])
+
+
+def _dead_letter_source(of_file, dead: dict[str, Any]) -> str:
+    return of_file(dead["source_file"])
+
+
+def _per_source(source_of, field: str):
+    """A record counted under `(its source, str(record[field]))`, as `CountValues` counts a field per stage."""
+    return functools.partial(_count_per_source, source_of, field)
+
+
+def _count_per_source(source_of, field: str, record: dict[str, Any]) -> dict[tuple[str, str], int]:
+    return {(source_of(record), str(record.get(field))): 1}
+
+
+def _row_status_counts(of_file, row_status: tuple[str, str]) -> dict[tuple[str, str], int]:
+    row, status = row_status
+    return {(of_file(row.rpartition("#")[0]), status): 1}
+
+
+def source_summaries(summaries: dict[str, Any], source: str) -> dict[str, Any]:
+    """One source's share of the per-source `Counts`: the summaries a single corpus's ingest counts."""
+    def mine(counts):
+        return {value: n for (owner, value), n in counts.items() if owner == source}
+    return {"splits": mine(summaries["splits"]), "reasons": mine(summaries["reasons"]),
+            "origins": mine(summaries["origins"]), "rows": mine(summaries["rows"]),
+            "verdicts": [(key, n) for (owner, key), n in summaries["verdicts"] or [] if owner == source]}
 
 
 class VerdictCounts(SumCounts):
-    """Upstream verdicts beside the checker's, counted by (category, both labels, both reasons)."""
+    """`(source, upstream verdict)` beside the checker's, counted by source and (category, both labels,
+    both reasons)."""
 
-    def counts(self, verdict):
-        return {verdict_key(verdict): 1}
+    def counts(self, sourced_verdict):
+        source, verdict = sourced_verdict
+        return {(source, verdict_key(verdict)): 1}
 
     def extract_output(self, counter):
         return sorted(counter.items())

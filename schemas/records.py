@@ -173,6 +173,11 @@ def make_example_id(source: str, split: str, upstream_id: str) -> str:
     return f"{source}:{short_hash(split + chr(0) + upstream_id)}"
 
 
+def source_of_example_id(example_id: str) -> str:
+    """The source an example id names (`make_example_id`): what scopes a record to its corpus."""
+    return example_id.split(":", 1)[0]
+
+
 def example_content_hash(example: dict[str, Any]) -> str:
     """Hash of what makes two examples the same task (used for de-duplication).
 

@@ -201,7 +201,7 @@ def test_seal_tools_data_files_of_a_folder_share_one_catalog_load(monkeypatch, t
     assert len(checked.files) == 4 and len(loads) == 2, (checked.files, loads)
 
     loads.clear()
-    adapt = _AdaptRows("seal_tools", {})
+    adapt = _AdaptRows({"seal_tools": {}})
     adapt.setup()
     contexts = [adapt._context(path)[0] for path in checked.files]
     assert len(loads) == 2

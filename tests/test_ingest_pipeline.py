@@ -183,3 +183,49 @@ def test_portable_runner_writes_the_same_files(bfcl_sample, tmp_path):
     _, direct = bfcl_sample
     portable = ingest.run(BFCL_SAMPLE_ARGS + ["--output", str(tmp_path / "portable"), "--runner", "portable"])
     assert direct["files"] == portable["files"]  # same names, row counts and sha256 of every shard
+
+
+def test_one_dedup_step_for_several_sources_keeps_identical_content_in_each():
+    """`toolrm run` de-duplicates every corpus in one step: identical content is one example within a
+    source, and stays one per source, as separate ingests would keep it; corpus candidates follow."""
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from toolrm_beam.schemas import records
+    from toolrm_beam.transforms.dedup import DedupExamples, RekeyCandidates
+
+    def example(source, upstream_id):
+        return {"example_id": records.make_example_id(source, "s", upstream_id), "source": source,
+                "content_hash": "one-task"}
+
+    rows = [("seal.jsonl#1", example("seal_tools", "a")), ("seal.jsonl#2", example("seal_tools", "b")),
+            ("bfcl.json#1", example("bfcl", "a"))]
+    seal_ids = sorted(e["example_id"] for key, e in rows if e["source"] == "seal_tools")
+    bfcl_id = rows[2][1]["example_id"]
+    candidates = [{**records.make_candidate(e["example_id"], [{"f": {}}], "corpus", correct=True),
+                   "example_content_hash": "one-task"} for _, e in rows]
+    with TestPipeline() as pipeline:
+        deduped = pipeline | "Rows" >> beam.Create(rows) | DedupExamples()
+        kept = (pipeline | "Candidates" >> beam.Create(candidates)
+                | RekeyCandidates(deduped["survivors"]))
+        assert_that(deduped["examples"] | "Ids" >> beam.Map(lambda e: e["example_id"]),
+                    equal_to([seal_ids[0], bfcl_id]), label="examples")
+        assert_that(deduped["row_status"], equal_to([
+            ("seal.jsonl#1" if rows[0][1]["example_id"] == seal_ids[0] else "seal.jsonl#2", "written"),
+            ("seal.jsonl#2" if rows[0][1]["example_id"] == seal_ids[0] else "seal.jsonl#1", "duplicate"),
+            ("bfcl.json#1", "written")]), label="statuses")
+        assert_that(kept | "CandidateIds" >> beam.Map(lambda c: c["example_id"]),
+                    equal_to([seal_ids[0], bfcl_id]), label="candidates")
+
+
+def test_a_file_named_for_two_sources_is_an_input_error(tmp_path, capsys):
+    """Every corpus of a run is read in one step, each file as one source: a file matched for two is
+    refused before anything runs, naming it."""
+    from toolrm_beam.runners import cli
+
+    code = cli.main(["run", "--output", str(tmp_path / "out"), "--quiet",
+                     "--source", "bfcl", "--input", BFCL_SIMPLE, "--source", "acebench", "--input", BFCL_SIMPLE])
+    assert code == 2
+    assert f"{BFCL_SIMPLE} matches both --source bfcl and --source acebench" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

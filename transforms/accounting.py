@@ -134,6 +134,21 @@ def timing(started_at: float, finished_at: float) -> dict[str, Any]:
             "seconds": round(finished_at - started_at, 1)}
 
 
+def write_manifest(path: str, *, config: dict[str, Any], versions: dict[str, str], counts: dict[str, Any],
+                   shards: list[dict[str, Any]], started_at: float) -> dict[str, Any]:
+    """Write one stage's `manifest.json` (atomically) and return it."""
+    manifest = {
+        "manifest_version": "1.0",
+        "config": config,
+        "versions": versions,
+        "counts": counts,
+        "files": shard_files(shards),
+        "timing": timing(started_at, time.time()),
+    }
+    fileio.write_bytes_atomic(path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    return manifest
+
+
 class _WriteManifest(beam.DoFn):
     def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str], counts_fn, started_at: float):
         self._path = path
@@ -143,16 +158,8 @@ class _WriteManifest(beam.DoFn):
         self._started_at = started_at
 
     def process(self, _, shards, counted):
-        manifest = {
-            "manifest_version": "1.0",
-            "config": self._config,
-            "versions": self._versions,
-            "counts": self._counts_fn(counted),
-            "files": shard_files(shards),
-            "timing": timing(self._started_at, time.time()),
-        }
-        fileio.write_bytes_atomic(self._path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
-        yield manifest
+        yield write_manifest(self._path, config=self._config, versions=self._versions,
+                             counts=self._counts_fn(counted), shards=shards, started_at=self._started_at)
 
 
 class WriteManifest(beam.PTransform):
@@ -179,4 +186,47 @@ class WriteManifest(beam.PTransform):
             | "Write" >> beam.ParDo(_WriteManifest(self._path, self._config, self._versions, self._counts_fn,
                                                    self._started_at),
                                     beam.pvalue.AsList(shard_infos), beam.pvalue.AsSingleton(self._counted))
+        )
+
+
+class _WriteManifests(beam.DoFn):
+    def __init__(self, targets: dict[str, tuple[str, dict[str, Any]]], versions: dict[str, str], counts_fn,
+                 started_at: float):
+        self._targets = targets
+        self._versions = versions
+        self._counts_fn = counts_fn
+        self._started_at = started_at
+
+    def process(self, _, tagged_shards, counted):
+        for name, (path, config) in sorted(self._targets.items()):
+            shards = [info for shard_set, info in tagged_shards if shard_set == name]
+            yield name, write_manifest(path, config=config, versions=self._versions,
+                                       counts=self._counts_fn(name, counted), shards=shards,
+                                       started_at=self._started_at)
+
+
+class WriteManifests(beam.PTransform):
+    """Several stages' manifests in one step (`toolrm run`'s ingest of every corpus): `(name, manifest)`.
+
+    `targets` maps a name to `(manifest path, config)`; the input is
+    `(name, shard info)` (`WriteShardSets`); `counts_fn(name, counted)` is
+    that name's `counts` section. Each file is what `WriteManifest` writes
+    for that stage alone.
+    """
+
+    def __init__(self, targets: dict[str, tuple[str, dict[str, Any]]], versions: dict[str, str], *, counts_fn,
+                 counted: Any):
+        super().__init__()
+        self._targets = dict(targets)
+        self._versions = versions
+        self._counts_fn = counts_fn
+        self._counted = counted
+        self._started_at = time.time()
+
+    def expand(self, tagged_shard_infos):
+        return (
+            tagged_shard_infos.pipeline
+            | "Once" >> beam.Create([None])
+            | "Write" >> beam.ParDo(_WriteManifests(self._targets, self._versions, self._counts_fn, self._started_at),
+                                    beam.pvalue.AsList(tagged_shard_infos), beam.pvalue.AsSingleton(self._counted))
         )

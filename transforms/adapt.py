@@ -31,21 +31,30 @@ def row_key(path: str, row_number: int) -> str:
 
 
 class _AdaptRows(beam.DoFn):
-    def __init__(self, source: str, options: dict[str, Any]):
-        self._source = source
-        self._options = options
+    """Rows of one or several corpora: each file's rows go to its source's adapter (`source_of_file`)."""
+
+    def __init__(self, adapters: dict[str, dict[str, Any]], source_of_file: dict[str, str] | None = None):
+        self._adapter_options = adapters
+        self._source_of_file = source_of_file
 
     def setup(self):
-        self._adapter = get_adapter(self._source).with_options(**self._options)
-        self._contexts: collections.OrderedDict[str, tuple[Any, str | None]] = collections.OrderedDict()
+        self._adapters = {source: get_adapter(source).with_options(**options)
+                          for source, options in self._adapter_options.items()}
+        self._only = next(iter(self._adapters.values())) if self._source_of_file is None else None
+        self._contexts: collections.OrderedDict[tuple, tuple[Any, str | None]] = collections.OrderedDict()
+
+    def _adapter(self, path: str):
+        return self._only or self._adapters[self._source_of_file[path]]
 
     def _context(self, path: str) -> tuple[Any, str | None]:
-        key = self._adapter.context_key(path)  # data files sharing side data (a catalog) share one load
+        adapter = self._adapter(path)
+        # Data files sharing side data (a catalog) share one load.
+        key = (adapter.name, adapter.context_key(path))
         if key in self._contexts:
             self._contexts.move_to_end(key)
             return self._contexts[key]
         try:
-            entry = (self._adapter.load_context(path, fileio.open_read), None)
+            entry = (adapter.load_context(path, fileio.open_read), None)
         except Exception as error:  # missing/broken side file: every row of it dead-letters
             entry = (None, f"{type(error).__name__}: {error}")
         self._contexts[key] = entry
@@ -60,8 +69,9 @@ class _AdaptRows(beam.DoFn):
             yield beam.pvalue.TaggedOutput(
                 DEAD_LETTER, dead_letter(path, number, "adapt", "context_unavailable", context_error, row))
             return
+        adapter = self._adapter(path)
         try:
-            adapted = self._adapter.adapt(row, context, self._adapter.split_of(path))
+            adapted = adapter.adapt(row, context, adapter.split_of(path))
             if not adapted.examples:
                 raise AdaptError("no_examples", "the row holds no turn that a tool call answers")
             for example in adapted.examples:
@@ -81,20 +91,35 @@ class _AdaptRows(beam.DoFn):
         for candidate in adapted.candidates:
             yield beam.pvalue.TaggedOutput(CANDIDATES, candidate)
         for verdict in adapted.verdicts:
-            yield beam.pvalue.TaggedOutput(VERDICTS, verdict)
+            yield beam.pvalue.TaggedOutput(VERDICTS, (adapter.name, verdict))
 
 
 class AdaptRows(beam.PTransform):
-    """`(path, row_number, row)` -> `(row_key, example)`, candidates, upstream verdicts and dead letters."""
+    """`(path, row_number, row)` -> `(row_key, example)`, candidates, `(source, upstream verdict)` and dead letters.
 
-    def __init__(self, source: str, options: dict[str, Any] | None = None):
+    `source` is one corpus format (every file is of it), or several:
+    `{source: adapter options}`, each file's rows adapted by its source's
+    adapter (`source_of_file`), so one step serves every corpus of a run.
+    """
+
+    def __init__(self, source: str | dict[str, dict[str, Any]], options: dict[str, Any] | None = None,
+                 source_of_file: dict[str, str] | None = None):
         super().__init__()
-        self._options = dict(options or {})
-        get_adapter(source).with_options(**self._options)  # fail at construction on an unknown source or option
-        self._source = source
+        if isinstance(source, str):
+            adapters = {source: dict(options or {})}
+        else:
+            adapters = {name: dict(settings or {}) for name, settings in source.items()}
+            if source_of_file is None and len(adapters) != 1:
+                raise ValueError("several sources need source_of_file: which source each file is")
+            if source_of_file is not None and not set(source_of_file.values()) <= set(adapters):
+                raise ValueError(f"files of unknown sources: {sorted(set(source_of_file.values()) - set(adapters))}")
+        for name, settings in adapters.items():
+            get_adapter(name).with_options(**settings)  # fail at construction on an unknown source or option
+        self._adapters = adapters
+        self._source_of_file = dict(source_of_file) if source_of_file is not None else None
 
     def expand(self, rows):
-        results = rows | "Adapt" >> beam.ParDo(_AdaptRows(self._source, self._options)).with_outputs(
+        results = rows | "Adapt" >> beam.ParDo(_AdaptRows(self._adapters, self._source_of_file)).with_outputs(
             CANDIDATES, VERDICTS, DEAD_LETTER, main=EXAMPLES)
         return {EXAMPLES: results[EXAMPLES], CANDIDATES: results[CANDIDATES], VERDICTS: results[VERDICTS],
                 DEAD_LETTER: results[DEAD_LETTER]}

@@ -2,6 +2,9 @@
 
 The survivor of a group of identical examples is the one with the smallest
 `(example_id, row_key)`, so the choice is the same on every run and runner.
+Examples are identical within a source: records are grouped by `(source,
+content hash)`, so one step can de-duplicate several corpora as separate
+ingests would (`toolrm run` ingests every corpus in one set of steps).
 """
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 
 import apache_beam as beam
 
-from toolrm_beam.schemas.records import candidate_id, collapse_candidates
+from toolrm_beam.schemas.records import candidate_id, collapse_candidates, source_of_example_id
 from toolrm_beam.transforms.dead_letter import dead_letter
 from toolrm_beam.transforms.packed import pack, unpack
 
@@ -24,18 +27,18 @@ DEAD = "dead_letter"
 
 
 def _by_content(item):
-    """`(row_key, example)` -> `(content_hash, (row_key, example_id, packed example))`."""
+    """`(row_key, example)` -> `((source, content_hash), (row_key, example_id, packed example))`."""
     key, example = item
-    return example["content_hash"], (key, example["example_id"], pack(example))
+    return (example["source"], example["content_hash"]), (key, example["example_id"], pack(example))
 
 
 class _KeepFirstByContent(beam.DoFn):
     def process(self, element):
-        content_hash, keyed = element
+        scoped_hash, keyed = element
         ordered = sorted(keyed, key=lambda item: (item[1], item[0]))
         kept_key, kept_id, kept = ordered[0]
-        yield kept_id, (kept_key, content_hash, kept)
-        yield beam.pvalue.TaggedOutput(SURVIVORS, (content_hash, kept_id))
+        yield kept_id, (kept_key, scoped_hash[1], kept)
+        yield beam.pvalue.TaggedOutput(SURVIVORS, (scoped_hash, kept_id))
         for key, _, _ in ordered[1:]:
             yield beam.pvalue.TaggedOutput(ROW_STATUS, (key, DUPLICATE))
 
@@ -58,7 +61,7 @@ class _OnePerExampleId(beam.DoFn):
 
 
 class DedupExamples(beam.PTransform):
-    """`(row_key, example)` -> unique examples, row statuses, `(content_hash, kept_id)` and dead letters.
+    """`(row_key, example)` -> unique examples, row statuses, `((source, content_hash), kept_id)`, dead letters.
 
     Both grouping steps carry the examples packed (transforms/packed.py), with
     the fields they decide on beside them."""
@@ -93,6 +96,11 @@ def _rekey(element):
         yield rekeyed["candidate_id"], pack(rekeyed)
 
 
+def _by_example_content(candidate):
+    """A corpus candidate keyed as `DedupExamples` keys its example's survivor: `(source, content_hash)`."""
+    return (source_of_example_id(candidate["example_id"]), candidate["example_content_hash"]), pack(candidate)
+
+
 class RekeyCandidates(beam.PTransform):
     """Point corpus candidates at the surviving example and collapse repeats."""
 
@@ -102,7 +110,7 @@ class RekeyCandidates(beam.PTransform):
 
     def expand(self, candidates):
         # Both grouping steps carry the candidates packed (transforms/packed.py).
-        keyed = candidates | "KeyByExample" >> beam.Map(lambda c: (c["example_content_hash"], pack(c)))
+        keyed = candidates | "KeyByExample" >> beam.Map(_by_example_content)
         return (
             {"candidate": keyed, "survivor": self._survivors}
             | "Join" >> beam.CoGroupByKey()

@@ -29,27 +29,34 @@ def shard_of(key: str, count: int) -> int:
 
 
 class _WriteShard(beam.DoFn):
-    """`(shard, [(sort key, packed row)])` -> the shard's file, rows in sort-key order (ties in arrival order)."""
+    """`((set, shard), [(sort key, packed row)])` -> the shard's file, rows in sort-key order (ties in arrival order).
 
-    def __init__(self, directory: str, prefix: str, count: int, schema: pa.Schema, subdir: str):
+    `sets` maps a shard set to its `(directory, shard count)`; with `tagged`
+    the info comes out as `(set, info)`.
+    """
+
+    def __init__(self, sets: dict[Any, tuple[str, int]], prefix: str, schema: pa.Schema, subdir: str,
+                 tagged: bool):
+        self._sets = sets
         self._subdir = subdir
-        self._directory = directory
         self._prefix = prefix
-        self._count = count
         self._schema = schema
+        self._tagged = tagged
 
     def process(self, element):
-        index, records = element
+        (shard_set, index), records = element
+        directory, count = self._sets[shard_set]
         keyed = sorted((r for r in records if r is not None), key=lambda keyed_row: keyed_row[0])
         # A row group at a time, unpacked into Arrow as it is written: a shard's rows never all exist
         # as Python objects, nor as Arrow.
         data = fileio.parquet_row_groups(
             (fileio.arrow_table([unpack(packed) for _, packed in keyed[start:start + ROWS_PER_GROUP]], self._schema)
              for start in range(0, len(keyed), ROWS_PER_GROUP)), self._schema)
-        name = shard_name(self._prefix, index, self._count)
+        name = shard_name(self._prefix, index, count)
         relative = f"{self._subdir}/{name}" if self._subdir else name
-        fileio.write_bytes_atomic(fileio.join(self._directory, relative), data)
-        yield {"file": relative, "rows": len(keyed), "bytes": len(data), "sha256": fileio.sha256_hex(data)}
+        fileio.write_bytes_atomic(fileio.join(directory, relative), data)
+        info = {"file": relative, "rows": len(keyed), "bytes": len(data), "sha256": fileio.sha256_hex(data)}
+        yield (shard_set, info) if self._tagged else info
 
 
 # Rows per row group of a sorted shard (about 40 MB of examples as Arrow).
@@ -60,7 +67,58 @@ def _identity(record: dict) -> dict:
     return record
 
 
-class WriteShards(beam.PTransform):
+def _no_set(record: dict) -> None:
+    return None
+
+
+class WriteShardSets(beam.PTransform):
+    """Records -> shards of several sets in one step: each record goes to the set `set_of(record)` names.
+
+    `sets` maps a set to `(directory, shard count)`; a set's files are
+    `<directory>/[<subdir>/]<prefix>-NNNNN-of-MMMMM.parquet`, exactly what
+    `WriteShards` on that directory alone writes. Emits `(set, info)` per
+    shard. `toolrm run` writes every corpus's ingest shards this way: one
+    grouping step for them all, not one per corpus.
+    """
+
+    def __init__(self, sets: dict[Any, tuple[str, int]], prefix: str, schema: pa.Schema,
+                 set_of: Callable[[dict], Any], shard_key: Callable[[dict], str], sort_key: Callable[[dict], Any],
+                 to_row: Callable[[dict], dict] = _identity, subdir: str = "", tagged: bool = True):
+        super().__init__()
+        if not sets or any(count < 1 for _, count in sets.values()):
+            raise ValueError("every shard set needs at least one shard")
+        self._sets = dict(sets)
+        self._prefix = prefix
+        self._schema = schema
+        self._set_of = set_of
+        self._shard_key = shard_key
+        self._sort_key = sort_key
+        self._to_row = to_row
+        self._subdir = subdir
+        self._tagged = tagged
+
+    def expand(self, records):
+        counts = {shard_set: count for shard_set, (_, count) in self._sets.items()}
+        set_of, shard_key, sort_key, to_row = self._set_of, self._shard_key, self._sort_key, self._to_row
+
+        def keyed_row(record):
+            # The shard groups every record: it carries them packed, each with its sort key.
+            row = to_row(record)
+            shard_set = set_of(record)
+            return (shard_set, shard_of(shard_key(record), counts[shard_set])), (sort_key(row), pack(row))
+
+        keyed = records | "KeyByShard" >> beam.Map(keyed_row)
+        every_shard = records.pipeline | "AllShards" >> beam.Create(
+            [((shard_set, i), None) for shard_set, count in counts.items() for i in range(count)])
+        return (
+            (keyed, every_shard)
+            | "WithEmpty" >> beam.Flatten()
+            | "GroupByShard" >> beam.GroupByKey()
+            | "Write" >> beam.ParDo(_WriteShard(self._sets, self._prefix, self._schema, self._subdir, self._tagged))
+        )
+
+
+class WriteShards(WriteShardSets):
     """Records -> `<directory>/[<subdir>/]<prefix>-NNNNN-of-MMMMM.parquet`; emits one info dict per shard.
 
     The info's `file` is relative to `directory`. The grouping by shard
@@ -71,34 +129,10 @@ class WriteShards(beam.PTransform):
     def __init__(self, directory: str, prefix: str, schema: pa.Schema, num_shards: int,
                  shard_key: Callable[[dict], str], sort_key: Callable[[dict], Any],
                  to_row: Callable[[dict], dict] = _identity, subdir: str = ""):
-        super().__init__()
-        self._subdir = subdir
         if num_shards < 1:
             raise ValueError("num_shards must be at least 1")
-        self._directory = directory
-        self._prefix = prefix
-        self._schema = schema
-        self._count = num_shards
-        self._shard_key = shard_key
-        self._sort_key = sort_key
-        self._to_row = to_row
-
-    def expand(self, records):
-        count, shard_key, sort_key, to_row = self._count, self._shard_key, self._sort_key, self._to_row
-
-        def keyed_row(record):
-            # The shard groups every record: it carries them packed, each with its sort key.
-            row = to_row(record)
-            return shard_of(shard_key(record), count), (sort_key(row), pack(row))
-
-        keyed = records | "KeyByShard" >> beam.Map(keyed_row)
-        every_shard = records.pipeline | "AllShards" >> beam.Create([(i, None) for i in range(count)])
-        return (
-            (keyed, every_shard)
-            | "WithEmpty" >> beam.Flatten()
-            | "GroupByShard" >> beam.GroupByKey()
-            | "Write" >> beam.ParDo(_WriteShard(self._directory, self._prefix, count, self._schema, self._subdir))
-        )
+        super().__init__({None: (directory, num_shards)}, prefix, schema, _no_set, shard_key, sort_key, to_row,
+                         subdir, tagged=False)
 
 
 class _WriteBundleFile(beam.DoFn):
