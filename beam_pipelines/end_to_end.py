@@ -30,8 +30,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import DebugOptions, TestOptions
 
 from toolrm_beam.beam_pipelines import ingest, score, synthesize
-from toolrm_beam.beam_pipelines.common import (candidate_row, default_num_shards, example_row, make_pipeline,
-                                               read_manifest, remove_stale_shards)
+from toolrm_beam.beam_pipelines.common import default_num_shards, make_pipeline, read_manifest, remove_stale_shards
 from toolrm_beam.beam_pipelines.driver_options import generators_of
 from toolrm_beam.runners import health
 from toolrm_beam.schemas.adapters import get_adapter
@@ -65,24 +64,20 @@ class Stage(beam.PTransform):
         return self._build(root, **self._settings, **inputs)
 
 
-def example_as_stored(example: dict[str, Any]) -> dict[str, Any]:
-    """An example as a stage that reads the example shards gets it."""
-    return from_row(example_row(example), EXAMPLE_JSON_FIELDS)
+def example_as_stored(row: dict[str, Any]) -> dict[str, Any]:
+    """An example's shard row (`common.example_row`) as a stage that reads the example shards gets it."""
+    return from_row(row, EXAMPLE_JSON_FIELDS)
 
 
-def candidate_as_stored(candidate: dict[str, Any]) -> dict[str, Any]:
-    """A candidate as a stage that reads the candidate shards gets it."""
-    return from_row(candidate_row(candidate), CANDIDATE_JSON_FIELDS)
+def keyed_candidates_as_stored(rows: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """A batch of candidate shard rows (`common.candidate_row`) as a stage that reads the candidate shards
+    gets them, keyed for the score stage's join (each example's candidates, side by side in the batch,
+    packed as one)."""
+    return key_candidates([from_row(row, CANDIDATE_JSON_FIELDS) for row in rows])
 
 
-def keyed_candidates_as_stored(batch: list[dict[str, Any]]) -> list[tuple[str, Any]]:
-    """A batch of candidates as a stage that reads the candidate shards gets them, keyed for the score
-    stage's join (each example's candidates, side by side in the batch, packed as one)."""
-    return key_candidates([candidate_as_stored(candidate) for candidate in batch])
-
-
-def keyed_candidate_as_stored(candidate: dict[str, Any]) -> tuple[str, Any]:
-    return keyed_candidates_as_stored([candidate])[0]
+def keyed_candidate_as_stored(row: dict[str, Any]) -> tuple[str, Any]:
+    return keyed_candidates_as_stored([row])[0]
 
 
 @dataclasses.dataclass
@@ -168,13 +163,13 @@ def build(pipeline: beam.Pipeline, plan: RunPlan) -> None:
     """Add every stage of the run to `pipeline`."""
     # Every corpus in one set of ingest steps (ingest.build_corpora), each into its own folder.
     ingested = pipeline | "Ingest" >> Stage(ingest.build_corpora, corpora=plan.ingest)
-    stored = ingested["examples"] | "ExamplesAsStored" >> beam.Map(example_as_stored)
+    stored = ingested["example_rows"] | "ExamplesAsStored" >> beam.Map(example_as_stored)
     synthesized = {"examples": stored} | "Synthesize" >> Stage(synthesize.build, **plan.synthesize)
     # The examples, the candidates synthesize made and those the corpora brought (pair corpora, model
     # answers), keyed (and packed) for the score stage's join: one Flatten (a local runner materializes each).
     keyed = (stored | "KeyExamples" >> beam.Map(key_example),
-             synthesized["candidates"] | "CandidatesAsStored" >> beam.FlatMap(keyed_candidates_as_stored),
-             ingested["candidates"] | "CorpusCandidatesAsStored" >> beam.Map(keyed_candidate_as_stored),
+             synthesized["candidate_rows"] | "CandidatesAsStored" >> beam.FlatMap(keyed_candidates_as_stored),
+             ingested["candidate_rows"] | "CorpusCandidatesAsStored" >> beam.Map(keyed_candidate_as_stored),
              ) | "ScoreInputs" >> beam.Flatten()
     # For the report: each earlier stage's manifest and dead letters, from inside the pipeline.
     upstream = [(f"ingest {source}", plan.ingest_output(source), ingested[f"manifest:{source}"],

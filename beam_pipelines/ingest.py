@@ -37,13 +37,14 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, source: str, files: l
           options: dict[str, Any] | None = None) -> dict[str, beam.PCollection]:
     """Add the ingest stages to `pipeline` (separate from `run` so tests can use TestPipeline).
 
-    Returns the unique examples (what the next stage reads), the candidates the
-    corpus brings (pair corpora, model answers), the manifest and the dead letters.
+    Returns the unique examples (what the next stage reads) and the candidates
+    the corpus brings (pair corpora, model answers), as rows (`example_rows`,
+    `candidate_rows`), the manifest and the dead letters.
     """
     ingested = build_corpora(pipeline, {source: {
         "source": source, "files": files, "output": output, "num_shards": num_shards, "config": config,
         "input_counts": input_counts, "options": options}})
-    return {"examples": ingested["examples"], "candidates": ingested["candidates"],
+    return {"example_rows": ingested["example_rows"], "candidate_rows": ingested["candidate_rows"],
             "manifest": ingested[f"manifest:{source}"], "dead_letter": ingested[f"dead_letter:{source}"]}
 
 
@@ -57,10 +58,15 @@ def build_corpora(pipeline: beam.Pipeline | beam.pvalue.PBegin,
     candidate's example id, a dead letter's file), so reading, adapting,
     de-duplicating (within a source), writing and counting are each one step
     for every corpus: a run's graph does not grow with its corpora, and each
-    step's bundles mix them. Returns `examples` and `candidates` of every
-    corpus, and per source `manifest:<source>` and `dead_letter:<source>`.
+    step's bundles mix them. Returns `example_rows` and `candidate_rows` of
+    every corpus (the unique examples and the candidates the corpora bring, as
+    their shards hold them: `common.example_row`, `candidate_row`), and per
+    source `manifest:<source>` and `dead_letter:<source>`.
     """
     sources = sorted(corpora)
+    for source in sources:  # records name their source by the adapter's name (example["source"])
+        if get_adapter(source).name != source:
+            raise ValueError(f"corpora are named by their adapter's name: {get_adapter(source).name}, not {source}")
     source_of_file = _files_by_source(corpora)
     of_file = functools.partial(_source_of_file, source_of_file)
     files = [path for source in sources for path in corpora[source]["files"]]
@@ -79,14 +85,16 @@ def build_corpora(pipeline: beam.Pipeline | beam.pvalue.PBegin,
     def shard_sets(count_of):
         return {source: (corpora[source]["output"], count_of(corpora[source])) for source in sources}
 
-    example_shards = deduped["examples"] | "WriteExamples" >> WriteShardSets(
+    # Rows as the shards hold them: written here, and what `toolrm run`'s later stages take.
+    example_rows = deduped["examples"] | "ExampleRows" >> beam.Map(example_row)
+    candidate_rows = candidates | "CandidateRows" >> beam.Map(candidate_row)
+    example_shards = example_rows | "WriteExamples" >> WriteShardSets(
         shard_sets(lambda settings: settings["num_shards"]), "examples", EXAMPLE_ARROW_SCHEMA,
-        set_of=_example_source, shard_key=lambda e: e["example_id"], sort_key=lambda r: r["example_id"],
-        to_row=example_row)
-    candidate_shards = candidates | "WriteCandidates" >> WriteShardSets(
+        set_of=_example_source, shard_key=lambda r: r["example_id"], sort_key=lambda r: r["example_id"])
+    candidate_shards = candidate_rows | "WriteCandidates" >> WriteShardSets(
         shard_sets(lambda settings: settings["num_shards"]), "candidates", CANDIDATE_ARROW_SCHEMA,
-        set_of=_candidate_source, shard_key=lambda c: c["example_id"],
-        sort_key=lambda r: (r["example_id"], r["candidate_id"]), to_row=candidate_row)
+        set_of=_candidate_source, shard_key=lambda r: r["example_id"],
+        sort_key=lambda r: (r["example_id"], r["candidate_id"]))
     dead_letter_shards = dead_letters | "WriteDeadLetters" >> WriteShardSets(
         shard_sets(lambda settings: 1), "dead_letter", DEAD_LETTER_SCHEMA,
         set_of=functools.partial(_dead_letter_source, of_file), shard_key=lambda d: d["source_file"],
@@ -107,7 +115,7 @@ def build_corpora(pipeline: beam.Pipeline | beam.pvalue.PBegin,
         versions(), counted=counted,
         counts_fn=lambda source, summaries: ingest_counts(source_summaries(summaries, source), input_counts[source]))
 
-    outputs = {"examples": deduped["examples"], "candidates": candidates}
+    outputs = {"example_rows": example_rows, "candidate_rows": candidate_rows}
     position = {source: n for n, source in enumerate(sources)}
     if len(sources) == 1:
         outputs[f"manifest:{sources[0]}"] = manifests | "ManifestOnly" >> beam.Map(lambda named: named[1])

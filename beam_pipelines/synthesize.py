@@ -107,7 +107,8 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, files: list[str], out
 
     `toolrm run` passes the examples ingest produced in the same pipeline (in
     the form the shards hold them); `files` then only name those shards in the
-    manifest. Returns the candidates (as batches: lists), the manifest and the dead letters.
+    manifest. Returns the candidates (as batches: lists), the same batches as
+    the shards' rows (`candidate_rows`), the manifest and the dead letters.
     """
     if examples is None:
         read = pipeline | "Files" >> beam.Create(files) | "ReadExamples" >> ReadExamples()
@@ -135,9 +136,10 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, files: list[str], out
             | "WithCopies" >> beam.Flatten()
     dead = tuple(dead_letters) | "AllDeadLetters" >> beam.Flatten()
 
+    # Batches of rows as the shards hold them: written here, and what `toolrm run`'s score stage takes.
+    candidate_rows = candidates | "CandidateRows" >> beam.Map(_rows_of_batch)
     written = [
-        candidates | "WriteCandidates" >> WriteStreamingShards(
-            output, "candidates", CANDIDATE_ARROW_SCHEMA, to_row=candidate_row),
+        candidate_rows | "WriteCandidates" >> WriteStreamingShards(output, "candidates", CANDIDATE_ARROW_SCHEMA),
         dead | "WriteDeadLetters" >> WriteShards(
             output, "dead_letter", DEAD_LETTER_SCHEMA, 1, shard_key=lambda d: d["source_file"],
             sort_key=lambda d: (d["source_file"], d["row_number"], d["stage"], d["reason"], d["detail"])),
@@ -156,7 +158,11 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, files: list[str], out
              "reasons": (dead, "reason"), "dead_stages": (dead, "stage"), "candidates": (candidates, CandidateSummary())},
             keys={"examples_in": "examples", "dead_rows": "rows", "copies": "examples"}),
         counts_fn=lambda summaries: synthesize_counts(summaries, target))
-    return {"candidates": candidates, "manifest": manifest, "dead_letter": dead}
+    return {"candidates": candidates, "candidate_rows": candidate_rows, "manifest": manifest, "dead_letter": dead}
+
+
+def _rows_of_batch(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [candidate_row(candidate) for candidate in batch]
 
 
 # The LLM generators' options, as (name, prefixed, argparse kwargs). `toolrm

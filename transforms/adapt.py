@@ -44,7 +44,7 @@ class _AdaptRows(beam.DoFn):
         self._contexts: collections.OrderedDict[tuple, tuple[Any, str | None]] = collections.OrderedDict()
 
     def _adapter(self, path: str):
-        return self._only or self._adapters[self._source_of_file[path]]
+        return self._only if self._only is not None else self._adapters[self._source_of_file[path]]
 
     def _context(self, path: str) -> tuple[Any, str | None]:
         adapter = self._adapter(path)
