@@ -9,9 +9,12 @@ checking the inputs, building a graph of about a thousand transforms and
 translating it, while the second core idled.
 
 A `Pool` starts its worker processes as soon as the command knows it will
-run local multi-process workers (`cli.main`, from the flags alone). Each one
-imports the harness and the project's stages, then waits on a Unix socket of
-its own. The local runner (`live_direct.LiveDirectRunner`) points the
+run local multi-process workers (`cli.main`, from the flags alone): one
+process imports the harness and the project's stages once, then forks the
+workers, each of which waits on a Unix socket of its own. One import instead
+of one per worker: while the command builds the job on one core, the imports
+take the other, not both (on two cores, three importing processes slowed the
+build by about a third). The local runner (`live_direct.LiveDirectRunner`) points the
 pipeline's subprocess environment at `attach`: the command Beam starts for a
 worker becomes a small process (standard library only) that hands its
 environment (control and logging endpoints, pipeline options, worker id) to a
@@ -20,9 +23,12 @@ then relays the exit status. Where no prestarted worker answers, `attach`
 becomes the ordinary harness process (exec), so a pool that failed to start
 costs nothing but the time it took.
 
-Lifetimes: a waiting worker exits when its stdin (a pipe from the command's
-process) closes, so none outlives the command; an attached worker exits when
-its `attach` process goes (Beam kills that one when it gives up on a worker).
+Lifetimes: a waiting worker (and the forking process, which waits for its
+workers) exits when its stdin (a pipe from the command's process) closes, so
+none outlives the command; an attached worker exits when its `attach`
+process goes (Beam kills that one when it gives up on a worker). The pool's
+processes are a process group of their own, which `close` kills if they
+have not left in time.
 `TOOLRM_PRESTARTED_WORKERS=0` turns all of this off (Beam starts its workers
 itself, as before).
 """
@@ -32,6 +38,7 @@ import json
 import logging
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -54,34 +61,46 @@ def default_harness_command(python: str = sys.executable) -> str:
 
 
 class Pool:
-    """Worker processes started now, each waiting on its own socket in a private folder."""
+    """Worker processes started now, each waiting on its own socket in a private folder.
+
+    One process (`pid`) imports `modules`, forks the `count` workers and waits for them.
+    """
 
     def __init__(self, count: int, python: str = sys.executable, modules: tuple[str, ...] = PRELOAD):
         self.count = count
         self.python = python
         # Private (0700): only this user's processes can hand a worker a job.
         self.folder = tempfile.mkdtemp(prefix="toolrm-workers-")
-        self._processes: list[subprocess.Popen] = []
+        self._process: subprocess.Popen | None = None
         try:
-            self._start_workers(python, modules)
+            self._start(python, modules)
         except BaseException:
             self.close()
             raise
 
-    def _start_workers(self, python: str, modules: tuple[str, ...]) -> None:
-        for index in range(self.count):
-            # The socket listens from here on, so an `attach` that comes before the worker has started
-            # waits in its queue; once the worker holds the only copy, a dead worker refuses at once.
-            path = os.path.join(self.folder, f"worker-{index}.sock")
-            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
+    def _start(self, python: str, modules: tuple[str, ...]) -> None:
+        # The sockets listen from here on, so an `attach` that comes before its worker has started waits
+        # in the queue; once the worker holds the only copy, a dead worker refuses at once.
+        listeners, arguments = [], []
+        try:
+            for index in range(self.count):
+                path = os.path.join(self.folder, f"worker-{index}.sock")
+                listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                listeners.append(listener)
                 listener.bind(path)
                 listener.listen(8)
-                self._processes.append(subprocess.Popen(
-                    [python, "-m", MODULE, "serve", path, str(listener.fileno()), *modules],
-                    stdin=subprocess.PIPE, pass_fds=(listener.fileno(),)))
-            finally:
+                arguments += [path, str(listener.fileno())]
+            self._process = subprocess.Popen(
+                [python, "-m", MODULE, "fork", ",".join(modules), *arguments], stdin=subprocess.PIPE,
+                pass_fds=tuple(listener.fileno() for listener in listeners), start_new_session=True)
+        finally:
+            for listener in listeners:
                 listener.close()
+
+    @property
+    def pid(self) -> int | None:
+        """The forking process's id: every worker's parent."""
+        return self._process.pid if self._process is not None else None
 
     @property
     def attach_command(self) -> str:
@@ -90,18 +109,20 @@ class Pool:
 
     def close(self) -> None:
         """Let every waiting worker go (they exit when their stdin closes) and remove the folder."""
-        for process in self._processes:
+        process, self._process = self._process, None
+        if process is not None:
             try:
                 process.stdin.close()
             except OSError:
                 pass
-        for process in self._processes:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                process.kill()
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)  # the forking process and its workers
+                except OSError:
+                    pass
                 process.wait()
-        self._processes = []
         for name in os.listdir(self.folder) if os.path.isdir(self.folder) else []:
             try:
                 os.unlink(os.path.join(self.folder, name))
@@ -206,15 +227,54 @@ def _exit_when_closed(stream_read) -> None:
     os._exit(1)
 
 
-def serve(path: str, listener_fd: int, modules: list[str]) -> int:
-    """A prestarted worker: import `modules`, take one job from the socket at `path`, run the harness for it."""
+def _stdin_lifeline() -> None:
+    # The file descriptor itself, not sys.stdin: a buffered reader's lock held by a thread at fork time
+    # would stay held in the child.
+    threading.Thread(target=_exit_when_closed, args=(lambda: os.read(0, 1),), daemon=True).start()
+
+
+def fork_workers(modules: list[str], sockets: list[tuple[str, int]]) -> int:
+    """Import `modules` once, then fork one worker per `(socket path, listening fd)`; wait for them all.
+
+    Exit status 1 when a worker failed. The import starts no thread, and the
+    fork happens in this (the only Python) thread, so each worker starts
+    whole; each reseeds `random`, as multiprocessing's forked children do.
+    """
     import importlib
 
-    listener = socket.socket(fileno=listener_fd)
-    stdin = sys.stdin.buffer
-    threading.Thread(target=_exit_when_closed, args=(lambda: stdin.read1(1),), daemon=True).start()
+    _stdin_lifeline()
     for module in modules:
         importlib.import_module(module)
+    workers = set()
+    for path, listener_fd in sockets:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for _, other in sockets:
+                    if other != listener_fd:
+                        os.close(other)
+                import random
+
+                random.seed()
+                _stdin_lifeline()
+                serve(path, listener_fd)
+            finally:
+                os._exit(1)  # serve leaves by os._exit; anything else is a failure
+        workers.add(pid)
+    for _, listener_fd in sockets:
+        os.close(listener_fd)
+    failed = False
+    while workers:
+        pid, status = os.wait()
+        if pid in workers:
+            workers.discard(pid)
+            failed = failed or os.waitstatus_to_exitcode(status) != 0
+    return 1 if failed else 0
+
+
+def serve(path: str, listener_fd: int) -> None:
+    """A prestarted worker: take one job from the socket at `path`, run the harness for it, leave."""
+    listener = socket.socket(fileno=listener_fd)
     connection, _ = listener.accept()
     listener.close()  # connections queued behind this one are refused: their `attach` tries another worker
     os.unlink(path)
@@ -275,12 +335,13 @@ def attach(folder: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) >= 3 and argv[0] == "serve":
-        return serve(argv[1], int(argv[2]), argv[3:])
+    if len(argv) >= 2 and argv[0] == "fork" and len(argv) % 2 == 0:
+        modules = [module for module in argv[1].split(",") if module]
+        return fork_workers(modules, [(argv[i], int(argv[i + 1])) for i in range(2, len(argv), 2)])
     if len(argv) == 2 and argv[0] == "attach":
         return attach(argv[1])
-    print("usage: python -m toolrm_beam.runners.prestarted_workers serve SOCKET FD [MODULE...] | attach FOLDER",
-          file=sys.stderr)
+    print("usage: python -m toolrm_beam.runners.prestarted_workers fork MODULE,... SOCKET FD [SOCKET FD ...] "
+          "| attach FOLDER", file=sys.stderr)
     return 2
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -47,26 +48,36 @@ def test_the_worker_count_read_before_beam_is_imported_matches_what_the_runner_d
     assert prestarted_workers.local_worker_processes(args) == expected
 
 
+def _group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_a_run_on_two_workers_runs_in_the_prestarted_processes():
+    """Both workers are children of the one process that imported the stages and forked them."""
     prestarted_workers.prestart(2)
     pool = prestarted_workers._started
-    started = {process.pid for process in pool._processes}
+    forker = pool.pid
 
     def where(_):
         import os
         import sys
 
-        return os.getpid(), "toolrm_beam.beam_pipelines.end_to_end" in sys.modules
+        return os.getpid(), os.getppid(), "toolrm_beam.beam_pipelines.end_to_end" in sys.modules
 
     def in_the_pool(found):
-        assert {pid for pid, _ in found} <= started and len({pid for pid, _ in found}) >= 1, (found, started)
-        assert all(preloaded for _, preloaded in found), found
+        assert {parent for _, parent, _ in found} == {forker}, (found, forker)
+        assert 1 <= len({pid for pid, _, _ in found}) <= 2 and forker not in {pid for pid, _, _ in found}, found
+        assert all(preloaded for _, _, preloaded in found), found
 
     options = pipeline_options("direct", ["--direct_num_workers", "2"])
     with beam.Pipeline(runner=make_runner("direct"), options=options) as pipeline:
         assert_that(pipeline | beam.Create(range(16)) | beam.Map(where), in_the_pool)
     assert prestarted_workers._started is None  # taken by the run
-    assert all(process.poll() is not None for process in pool._processes) or not pool._processes
+    assert not _group_alive(forker)  # the forking process and both workers are gone
     assert not os.path.exists(pool.folder)
 
 
@@ -74,9 +85,8 @@ def test_a_run_whose_prestarted_workers_died_starts_its_own():
     """`attach` finds no worker to hand the job to and becomes the ordinary harness."""
     prestarted_workers.prestart(2)
     pool = prestarted_workers._started
-    for process in pool._processes:
-        process.kill()
-        process.wait()
+    os.killpg(pool.pid, signal.SIGKILL)
+    pool._process.wait()
     options = pipeline_options("direct", ["--direct_num_workers", "2"])
     with beam.Pipeline(runner=make_runner("direct"), options=options) as pipeline:
         total = pipeline | beam.Create(range(10)) | beam.CombineGlobally(sum)
@@ -86,22 +96,24 @@ def test_a_run_whose_prestarted_workers_died_starts_its_own():
 def test_a_pool_of_another_size_is_replaced():
     prestarted_workers.prestart(1)
     first = prestarted_workers._started
+    first_process = first._process
     taken = prestarted_workers.take(2)
     try:
         assert taken is not first and taken.count == 2
-        assert all(process.wait(timeout=60) is not None for process in first._processes)
+        assert first_process.wait(timeout=60) is not None and not _group_alive(first_process.pid)
     finally:
         taken.close()
 
 
-def test_a_waiting_worker_leaves_when_the_pool_closes():
-    pool = prestarted_workers.Pool(1, modules=())
-    process = pool._processes[0]
+def test_waiting_workers_leave_when_the_pool_closes():
+    pool = prestarted_workers.Pool(2, modules=())
+    forker = pool.pid
     deadline = time.monotonic() + 60
-    while not os.listdir(pool.folder) and time.monotonic() < deadline:
+    while len(os.listdir(pool.folder)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert _group_alive(forker)
     pool.close()
-    assert process.poll() is not None
+    assert not _group_alive(forker)
     assert not os.path.exists(pool.folder)
 
 
@@ -114,7 +126,8 @@ def test_attach_relays_the_status_of_a_harness_that_failed():
         done = subprocess.run(pool.attach_command, shell=True, env=environment, cwd=REPO, capture_output=True,
                               text=True, timeout=120)
         assert done.returncode == 1, done.stderr[-2000:]
-        assert pool._processes[0].wait(timeout=60) == 1  # the worker that took the job ran it and left
+        # The worker that took the job ran it and left; the forking process says a worker failed.
+        assert pool._process.wait(timeout=60) == 1
     finally:
         pool.close()
 
