@@ -227,10 +227,10 @@ def _exit_when_closed(stream_read) -> None:
     os._exit(1)
 
 
-def _stdin_lifeline() -> None:
+def _stdin_lifeline(leave=_exit_when_closed) -> None:
     # The file descriptor itself, not sys.stdin: a buffered reader's lock held by a thread at fork time
     # would stay held in the child.
-    threading.Thread(target=_exit_when_closed, args=(lambda: os.read(0, 1),), daemon=True).start()
+    threading.Thread(target=leave, args=(lambda: os.read(0, 1),), daemon=True).start()
 
 
 def fork_workers(modules: list[str], sockets: list[tuple[str, int]]) -> int:
@@ -242,9 +242,23 @@ def fork_workers(modules: list[str], sockets: list[tuple[str, int]]) -> int:
     """
     import importlib
 
-    _stdin_lifeline()
+    forked = threading.Event()
+
+    def leave_unless_forked(stream_read):
+        # Once the workers exist, each has a lifeline of its own: this process stays to wait for them,
+        # so that when it is gone, they are.
+        try:
+            while stream_read():
+                pass
+        except OSError:
+            pass
+        if not forked.is_set():
+            os._exit(1)
+
+    _stdin_lifeline(leave_unless_forked)
     for module in modules:
         importlib.import_module(module)
+    forked.set()
     workers = set()
     for path, listener_fd in sockets:
         pid = os.fork()
