@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+import functools
 import json
 import time
 from typing import Any
@@ -149,60 +150,22 @@ def write_manifest(path: str, *, config: dict[str, Any], versions: dict[str, str
     return manifest
 
 
-class _WriteManifest(beam.DoFn):
-    def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str], counts_fn, started_at: float):
-        self._path = path
-        self._config = config
-        self._versions = versions
-        self._counts_fn = counts_fn
-        self._started_at = started_at
-
-    def process(self, _, shards, counted):
-        yield write_manifest(self._path, config=self._config, versions=self._versions,
-                             counts=self._counts_fn(counted), shards=shards, started_at=self._started_at)
-
-
-class WriteManifest(beam.PTransform):
-    """Write `manifest.json` once every shard is written (it depends on their infos).
-
-    `counted` is the stage's `CountValues` output (`{summary: counts}`);
-    `counts_fn` turns it into the manifest's `counts` section. `timing` spans
-    from building this transform (the pipeline's construction) to the write.
-    """
-
-    def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str], *, counts_fn, counted: Any):
-        super().__init__()
-        self._path = path
-        self._config = config
-        self._versions = versions
-        self._counts_fn = counts_fn
-        self._counted = counted
-        self._started_at = time.time()
-
-    def expand(self, shard_infos):
-        return (
-            shard_infos.pipeline
-            | "Once" >> beam.Create([None])
-            | "Write" >> beam.ParDo(_WriteManifest(self._path, self._config, self._versions, self._counts_fn,
-                                                   self._started_at),
-                                    beam.pvalue.AsList(shard_infos), beam.pvalue.AsSingleton(self._counted))
-        )
-
-
 class _WriteManifests(beam.DoFn):
-    def __init__(self, targets: dict[str, tuple[str, dict[str, Any]]], versions: dict[str, str], counts_fn,
-                 started_at: float):
+    def __init__(self, targets: dict[Any, tuple[str, dict[str, Any]]], versions: dict[str, str], counts_fn,
+                 started_at: float, tagged: bool):
         self._targets = targets
         self._versions = versions
         self._counts_fn = counts_fn
         self._started_at = started_at
+        self._tagged = tagged
 
-    def process(self, _, tagged_shards, counted):
-        for name, (path, config) in sorted(self._targets.items()):
-            shards = [info for shard_set, info in tagged_shards if shard_set == name]
-            yield name, write_manifest(path, config=config, versions=self._versions,
-                                       counts=self._counts_fn(name, counted), shards=shards,
-                                       started_at=self._started_at)
+    def process(self, _, shard_infos, counted):
+        for name, (path, config) in sorted(self._targets.items(), key=lambda item: str(item[0])):
+            shards = [info for owner, info in shard_infos if owner == name] if self._tagged else shard_infos
+            manifest = write_manifest(path, config=config, versions=self._versions,
+                                      counts=self._counts_fn(name, counted), shards=shards,
+                                      started_at=self._started_at)
+            yield (name, manifest) if self._tagged else manifest
 
 
 class WriteManifests(beam.PTransform):
@@ -210,23 +173,42 @@ class WriteManifests(beam.PTransform):
 
     `targets` maps a name to `(manifest path, config)`; the input is
     `(name, shard info)` (`WriteShardSets`); `counts_fn(name, counted)` is
-    that name's `counts` section. Each file is what `WriteManifest` writes
-    for that stage alone.
+    that name's `counts` section, `counted` the `CountValues` output. Each
+    file is what `WriteManifest` writes for that stage alone. `timing` spans
+    from building this transform (the pipeline's construction) to the write.
     """
 
-    def __init__(self, targets: dict[str, tuple[str, dict[str, Any]]], versions: dict[str, str], *, counts_fn,
-                 counted: Any):
+    def __init__(self, targets: dict[Any, tuple[str, dict[str, Any]]], versions: dict[str, str], *, counts_fn,
+                 counted: Any, tagged: bool = True):
         super().__init__()
         self._targets = dict(targets)
         self._versions = versions
         self._counts_fn = counts_fn
         self._counted = counted
+        self._tagged = tagged
         self._started_at = time.time()
 
-    def expand(self, tagged_shard_infos):
+    def expand(self, shard_infos):
         return (
-            tagged_shard_infos.pipeline
+            shard_infos.pipeline
             | "Once" >> beam.Create([None])
-            | "Write" >> beam.ParDo(_WriteManifests(self._targets, self._versions, self._counts_fn, self._started_at),
-                                    beam.pvalue.AsList(tagged_shard_infos), beam.pvalue.AsSingleton(self._counted))
+            | "Write" >> beam.ParDo(_WriteManifests(self._targets, self._versions, self._counts_fn,
+                                                    self._started_at, self._tagged),
+                                    beam.pvalue.AsList(shard_infos), beam.pvalue.AsSingleton(self._counted))
         )
+
+
+class WriteManifest(WriteManifests):
+    """Write `manifest.json` once every shard is written (it depends on their infos); emits the manifest.
+
+    `counted` is the stage's `CountValues` output (`{summary: counts}`);
+    `counts_fn(counted)` turns it into the manifest's `counts` section.
+    """
+
+    def __init__(self, path: str, config: dict[str, Any], versions: dict[str, str], *, counts_fn, counted: Any):
+        super().__init__({None: (path, config)}, versions, counts_fn=functools.partial(_only_target, counts_fn),
+                         counted=counted, tagged=False)
+
+
+def _only_target(counts_fn, _name, counted):
+    return counts_fn(counted)
