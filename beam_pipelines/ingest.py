@@ -68,7 +68,7 @@ def build_corpora(pipeline: beam.Pipeline | beam.pvalue.PBegin,
         if get_adapter(source).name != source:
             raise ValueError(f"corpora are named by their adapter's name: {get_adapter(source).name}, not {source}")
     source_of_file = _files_by_source(corpora)
-    of_file = functools.partial(_source_of_file, source_of_file)
+    of_file = source_of_file.__getitem__
     files = [path for source in sources for path in corpora[source]["files"]]
 
     read = pipeline | "Files" >> beam.Create(files) | "Read" >> ReadRows()
@@ -117,10 +117,6 @@ def build_corpora(pipeline: beam.Pipeline | beam.pvalue.PBegin,
 
     outputs = {"example_rows": example_rows, "candidate_rows": candidate_rows}
     position = {source: n for n, source in enumerate(sources)}
-    if len(sources) == 1:
-        outputs[f"manifest:{sources[0]}"] = manifests | "ManifestOnly" >> beam.Map(lambda named: named[1])
-        outputs[f"dead_letter:{sources[0]}"] = dead_letters
-        return outputs
     by_source = manifests | "ManifestBySource" >> beam.Partition(
         lambda named, _: position[named[0]], len(sources))
     dead_by_source = dead_letters | "DeadLettersBySource" >> beam.Partition(
@@ -140,10 +136,6 @@ def _files_by_source(corpora: dict[str, dict[str, Any]]) -> dict[str, str]:
                 raise ValueError(f"{path} is named as a {found[path]} file and as a {source} file: "
                                  "a file is read as one source")
     return found
-
-
-def _source_of_file(source_of_file: dict[str, str], path: str) -> str:
-    return source_of_file[path]
 
 
 def _example_source(example: dict[str, Any]) -> str:
