@@ -69,6 +69,7 @@ def build_corpora(pipeline: beam.Pipeline | beam.pvalue.PBegin,
             raise ValueError(f"corpora are named by their adapter's name: {get_adapter(source).name}, not {source}")
     source_of_file = _files_by_source(corpora)
     of_file = source_of_file.__getitem__
+    dead_letter_source = functools.partial(_dead_letter_source, of_file)
     files = [path for source in sources for path in corpora[source]["files"]]
 
     read = pipeline | "Files" >> beam.Create(files) | "Read" >> ReadRows()
@@ -97,14 +98,14 @@ def build_corpora(pipeline: beam.Pipeline | beam.pvalue.PBegin,
         sort_key=lambda r: (r["example_id"], r["candidate_id"]))
     dead_letter_shards = dead_letters | "WriteDeadLetters" >> WriteShardSets(
         shard_sets(lambda settings: 1), "dead_letter", DEAD_LETTER_SCHEMA,
-        set_of=functools.partial(_dead_letter_source, of_file), shard_key=lambda d: d["source_file"],
+        set_of=dead_letter_source, shard_key=lambda d: d["source_file"],
         sort_key=lambda d: (d["source_file"], d["row_number"], d["stage"], d["reason"]))
 
     shard_infos = (example_shards, candidate_shards, dead_letter_shards) | "ShardInfos" >> beam.Flatten()
     # Every summary counted under (source, value): one combine for every corpus.
     counted = pipeline | "Counts" >> CountValues({
         "splits": (deduped["examples"], _per_source(_example_source, "split")),
-        "reasons": (dead_letters, _per_source(functools.partial(_dead_letter_source, of_file), "reason")),
+        "reasons": (dead_letters, _per_source(dead_letter_source, "reason")),
         "origins": (candidates, _per_source(_candidate_source, "origin")),
         "verdicts": (adapted["verdicts"], VerdictCounts()),
         "rows": (deduped["row_status"] | "RowStatuses" >> BestRowStatuses(dead_letters),
@@ -120,7 +121,7 @@ def build_corpora(pipeline: beam.Pipeline | beam.pvalue.PBegin,
     by_source = manifests | "ManifestBySource" >> beam.Partition(
         lambda named, _: position[named[0]], len(sources))
     dead_by_source = dead_letters | "DeadLettersBySource" >> beam.Partition(
-        lambda dead, _: position[_dead_letter_source(of_file, dead)], len(sources))
+        lambda dead, _: position[dead_letter_source(dead)], len(sources))
     for source in sources:
         outputs[f"manifest:{source}"] = by_source[position[source]] | f"Manifest-{source}" >> beam.Map(
             lambda named: named[1])

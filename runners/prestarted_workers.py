@@ -220,20 +220,21 @@ def _read_line(connection: socket.socket) -> bytes:
     return data
 
 
-def _exit_when_closed(stream_read) -> None:
-    """Block until the other end goes, then leave at once (a daemon thread: the lifeline)."""
+def _exit_when_closed(stream_read, unless: threading.Event | None = None) -> None:
+    """Block until the other end goes, then leave at once unless `unless` is set (a daemon thread: the lifeline)."""
     try:
         while stream_read():
             pass
     except OSError:
         pass
-    os._exit(1)
+    if unless is None or not unless.is_set():
+        os._exit(1)
 
 
-def _stdin_lifeline(leave=_exit_when_closed) -> None:
+def _stdin_lifeline(unless: threading.Event | None = None) -> None:
     # The file descriptor itself, not sys.stdin: a buffered reader's lock held by a thread at fork time
     # would stay held in the child.
-    threading.Thread(target=leave, args=(lambda: os.read(0, 1),), daemon=True).start()
+    threading.Thread(target=_exit_when_closed, args=(lambda: os.read(0, 1), unless), daemon=True).start()
 
 
 def fork_workers(modules: list[str], sockets: list[tuple[str, int]]) -> int:
@@ -245,20 +246,10 @@ def fork_workers(modules: list[str], sockets: list[tuple[str, int]]) -> int:
     """
     import importlib
 
+    # Once the workers exist, each has a lifeline of its own: this process then stays to wait for them,
+    # so that when it is gone, they are.
     forked = threading.Event()
-
-    def leave_unless_forked(stream_read):
-        # Once the workers exist, each has a lifeline of its own: this process stays to wait for them,
-        # so that when it is gone, they are.
-        try:
-            while stream_read():
-                pass
-        except OSError:
-            pass
-        if not forked.is_set():
-            os._exit(1)
-
-    _stdin_lifeline(leave_unless_forked)
+    _stdin_lifeline(unless=forked)
     for module in modules:
         importlib.import_module(module)
     forked.set()

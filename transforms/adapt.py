@@ -97,22 +97,18 @@ class _AdaptRows(beam.DoFn):
 class AdaptRows(beam.PTransform):
     """`(path, row_number, row)` -> `(row_key, example)`, candidates, `(source, upstream verdict)` and dead letters.
 
-    `source` is one corpus format (every file is of it), or several:
-    `{source: adapter options}`, each file's rows adapted by its source's
-    adapter (`source_of_file`), so one step serves every corpus of a run.
+    `adapters` maps each corpus format to its adapter options; with several,
+    `source_of_file` says which source each file is, so one step serves every
+    corpus of a run.
     """
 
-    def __init__(self, source: str | dict[str, dict[str, Any]], options: dict[str, Any] | None = None,
-                 source_of_file: dict[str, str] | None = None):
+    def __init__(self, adapters: dict[str, dict[str, Any]], source_of_file: dict[str, str] | None = None):
         super().__init__()
-        if isinstance(source, str):
-            adapters = {source: dict(options or {})}
-        else:
-            adapters = {name: dict(settings or {}) for name, settings in source.items()}
-            if source_of_file is None and len(adapters) != 1:
-                raise ValueError("several sources need source_of_file: which source each file is")
-            if source_of_file is not None and not set(source_of_file.values()) <= set(adapters):
-                raise ValueError(f"files of unknown sources: {sorted(set(source_of_file.values()) - set(adapters))}")
+        adapters = {name: dict(settings or {}) for name, settings in adapters.items()}
+        if source_of_file is None and len(adapters) != 1:
+            raise ValueError("several sources need source_of_file: which source each file is")
+        if source_of_file is not None and not set(source_of_file.values()) <= set(adapters):
+            raise ValueError(f"files of unknown sources: {sorted(set(source_of_file.values()) - set(adapters))}")
         for name, settings in adapters.items():
             get_adapter(name).with_options(**settings)  # fail at construction on an unknown source or option
         self._adapters = adapters
