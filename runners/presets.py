@@ -357,12 +357,32 @@ def _suggestion(option: str) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+class RunOptions(PipelineOptions):
+    """PipelineOptions whose view of each options class is made once and reused.
+
+    Beam's `Pipeline.apply` asks the options for their `TypeOptions` view
+    twice per transform, and `view_as` builds a fresh argparse parser of
+    that class's flags and parses the command line again each time: about
+    870 views, 45% of building a run's graph (py-spy, `toolrm run` on the
+    shared corpora). A view holds nothing of its own: every view of one
+    options object reads and writes that object's one dict of values, so a
+    view made earlier is the same as a new one. Adds no flags.
+    """
+
+    def view_as(self, cls):
+        views = self.__dict__.setdefault("_views", {})  # not an option: __setattr__ would refuse it
+        view = views.get(cls)
+        if view is None:
+            view = views[cls] = super().view_as(cls)
+        return view
+
+
 def pipeline_options(runner: str, beam_args: list[str]) -> PipelineOptions:
     """Build PipelineOptions for a preset; `beam_args` are the user's extra Beam flags."""
     if runner not in RUNNERS:
         raise ValueError(f"unknown runner {runner!r}; choose one of {', '.join(RUNNERS)}")
     check_beam_args(beam_args)
-    options = PipelineOptions(beam_args)
+    options = RunOptions(beam_args)
     if not any(arg.split("=")[0] in ("--pipeline_type_check", "--no_pipeline_type_check") for arg in beam_args):
         # Construction-time checks of declared type hints cost about 40% of building a run's graph (a
         # thousand transforms; measured with cProfile) and the stages declare few hints. Coders are

@@ -345,7 +345,12 @@ def attach(folder: str) -> int:
 def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "fork" and len(argv) % 2 == 0:
         modules = [module for module in argv[1].split(",") if module]
-        return fork_workers(modules, [(argv[i], int(argv[i + 1])) for i in range(2, len(argv), 2)])
+        code = fork_workers(modules, [(argv[i], int(argv[i + 1])) for i in range(2, len(argv), 2)])
+        # Its workers are gone, and the command waits for this process: tearing down the interpreter that
+        # imported Beam and the stages took 0.5-1 s of a run's wall time, and would free nothing of use.
+        from toolrm_beam.runners import worker_setup
+
+        worker_setup.leave(code)
     if len(argv) == 2 and argv[0] == "attach":
         return attach(argv[1])
     print("usage: python -m toolrm_beam.runners.prestarted_workers fork MODULE,... SOCKET FD [SOCKET FD ...] "

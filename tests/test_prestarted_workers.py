@@ -117,6 +117,24 @@ def test_waiting_workers_leave_when_the_pool_closes():
     assert not os.path.exists(pool.folder)
 
 
+def test_the_forking_process_leaves_without_interpreter_teardown(tmp_path, monkeypatch):
+    """Once its workers are gone it exits at once: a run's command waits for it, and teardown frees nothing."""
+    imported, torn_down = tmp_path / "imported", tmp_path / "torn-down"
+    (tmp_path / "teardown_probe.py").write_text(
+        f"import atexit\nopen({str(imported)!r}, 'w').close()\n"
+        f"atexit.register(lambda: open({str(torn_down)!r}, 'w').close())\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    pool = prestarted_workers.Pool(1, modules=("teardown_probe",))
+    process = pool._process
+    deadline = time.monotonic() + 60
+    while not imported.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert imported.exists()
+    pool.close()
+    assert process.returncode is not None and not _group_alive(process.pid)
+    assert not torn_down.exists()
+
+
 def test_attach_relays_the_status_of_a_harness_that_failed():
     """A harness that cannot start (no control endpoint) fails in the prestarted worker; attach says 1."""
     pool = prestarted_workers.Pool(1, modules=())

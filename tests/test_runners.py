@@ -11,6 +11,7 @@ made to fail while graphs are built, and model paths point nowhere.
 """
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
@@ -29,7 +30,8 @@ import pytest
 from apache_beam.internal import pickler
 from apache_beam.ml.inference.base import ModelHandler
 from apache_beam.options.pipeline_options import (DebugOptions, DirectOptions, FlinkRunnerOptions, GoogleCloudOptions,
-                                                  PortableOptions, SetupOptions, StandardOptions, WorkerOptions)
+                                                  PipelineOptions, PortableOptions, SetupOptions, StandardOptions,
+                                                  TypeOptions, WorkerOptions)
 from apache_beam.portability import common_urns, python_urns
 from apache_beam.portability.api import beam_runner_api_pb2
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
@@ -75,6 +77,31 @@ def test_direct_runs_fnapi_in_process_or_on_several_processes():
     multi = pipeline_options("direct", ["--direct_num_workers", "2"])
     assert multi.view_as(DirectOptions).direct_running_mode == "multi_processing"
     assert multi.view_as(SetupOptions).setup_file is None  # local workers import the checkout
+
+
+def test_an_options_view_is_made_once_and_shares_the_options_values():
+    """Beam asks the options for a view per transform: each class's view is made once and stays one with the rest.
+
+    Values set through one view are seen by every other view and by the
+    options; a deep copy (what `beam.Pipeline` keeps) has views of its own
+    values, not of the original's; no flag is added.
+    """
+    options = pipeline_options("direct", ["--direct_num_workers", "2"])
+    assert options.view_as(TypeOptions) is options.view_as(TypeOptions)
+    assert options.view_as(TypeOptions).pipeline_type_check is False
+    options.view_as(DebugOptions).experiments = ["probe"]
+    assert options.view_as(DebugOptions).experiments == ["probe"] == options.get_all_options()["experiments"]
+
+    copied = copy.deepcopy(options)
+    copied.view_as(StandardOptions).runner = "PortableRunner"
+    assert copied.view_as(StandardOptions).runner == "PortableRunner" == copied.get_all_options()["runner"]
+    assert options.view_as(StandardOptions).runner is None
+    assert copied.view_as(DirectOptions).direct_num_workers == 2
+
+    plain = PipelineOptions(["--direct_num_workers", "2"])
+    assert set(options.get_all_options()) == set(plain.get_all_options())
+    with beam.Pipeline(runner=make_runner("direct"), options=pipeline_options("direct", [])) as pipeline:
+        assert_that(pipeline | beam.Create([1, 2]) | beam.Map(lambda x: x * 3), equal_to([3, 6]))
 
 
 def test_worker_processes_beam_starts_get_the_command_process_settings():
