@@ -382,6 +382,9 @@ def pipeline_options(runner: str, beam_args: list[str]) -> PipelineOptions:
     if runner not in RUNNERS:
         raise ValueError(f"unknown runner {runner!r}; choose one of {', '.join(RUNNERS)}")
     check_beam_args(beam_args)
+    from toolrm_beam.runners import worker_setup
+
+    worker_setup.prompt_state_sampler()  # for bundles this process runs itself (in-process, loopback)
     options = RunOptions(beam_args)
     if not any(arg.split("=")[0] in ("--pipeline_type_check", "--no_pipeline_type_check") for arg in beam_args):
         # Construction-time checks of declared type hints cost about 40% of building a run's graph (a

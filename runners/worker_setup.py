@@ -25,11 +25,37 @@ GC_THRESHOLDS = (10_000, 20, 20)
 
 HARNESS_MODULE = "apache_beam.runners.worker.sdk_worker_main"
 
+# The longest a Beam state sampler sleeps between samples, in ms (Beam's default: 200). A bundle's end
+# waits for its sampler thread to wake (`StateSampler.stop` joins it), and the sleep grows by 1.2x per
+# sample up to this cap: with 200, every bundle longer than about a second ended with a wait of up to
+# 200 ms, and the local runner runs a stage's bundles side by side and the next stage only after the
+# slowest. With 20 ms, a two-worker `toolrm run` on the shared corpora took 0.33 s less (mean of four
+# alternating pairs, 14.9 -> 14.6 s); a sample every 20 ms of a long bundle is negligible work.
+STATE_SAMPLING_PERIOD_MS = 20
+
 
 def apply() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
+    if "apache_beam" in sys.modules:  # a worker: Beam imports its plugins after itself
+        prompt_state_sampler()
     if _in_a_harness_process():
         atexit.register(_exit_without_teardown)
+
+
+def prompt_state_sampler() -> None:
+    """Cap the state sampler's sleep at STATE_SAMPLING_PERIOD_MS for bundles run in this process.
+
+    Beam has no option for it: the period is the default argument of
+    `StateSampler.__init__`, which the bundle processor leaves out. Changed only
+    while it is still Beam's documented default, so another Beam's sampler is left as it is.
+    The command's process calls this once it has imported Beam (bundles run
+    in it on the in-process and loopback runners).
+    """
+    from apache_beam.runners.worker import statesampler
+
+    init = statesampler.StateSampler.__init__
+    if init.__defaults__ == (getattr(statesampler, "DEFAULT_SAMPLING_PERIOD_MS", None),):
+        init.__defaults__ = (STATE_SAMPLING_PERIOD_MS,)
 
 
 def _in_a_harness_process() -> bool:

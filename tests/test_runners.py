@@ -111,22 +111,38 @@ def test_worker_processes_beam_starts_get_the_command_process_settings():
     for runner, args in RUNNER_ARGS.items():
         assert presets.WORKER_SETUP in pipeline_options(runner, args).view_as(SetupOptions).beam_plugins
     here, thresholds = os.getpid(), worker_setup.GC_THRESHOLDS
+    sampling = worker_setup.STATE_SAMPLING_PERIOD_MS
 
     # Nested, so that they travel to the workers by value (this test module is not importable there).
     def process_settings(_):
         import gc
         import os
 
-        return os.getpid(), gc.get_threshold()
+        from apache_beam.runners.worker import statesampler
+
+        return os.getpid(), gc.get_threshold(), statesampler.get_current_tracker().sampling_period_ms
 
     def in_other_processes_with_the_thresholds(found):
-        assert found and all(pid != here for pid, _ in found), found
-        assert {tuple(t) for _, t in found} == {thresholds}, found
+        assert found and all(pid != here for pid, _, _ in found), found
+        assert {tuple(t) for _, t, _ in found} == {thresholds}, found
+        assert {period for _, _, period in found} == {sampling}, found  # the bundle's own state sampler
 
     options = pipeline_options("direct", ["--direct_num_workers", "2"])
     with beam.Pipeline(runner=make_runner("direct"), options=options) as pipeline:
         seen = pipeline | beam.Create(range(8)) | beam.Map(process_settings)
         assert_that(seen, in_other_processes_with_the_thresholds)
+
+
+def test_bundles_this_process_runs_get_the_capped_state_sampler():
+    """In-process bundles (the default direct run) sample state at most every STATE_SAMPLING_PERIOD_MS."""
+    from apache_beam.runners.worker import statesampler
+
+    from toolrm_beam.runners import worker_setup
+
+    options = pipeline_options("direct", [])
+    with beam.Pipeline(runner=make_runner("direct"), options=options) as pipeline:
+        periods = pipeline | beam.Create([0]) | beam.Map(lambda _: statesampler.get_current_tracker().sampling_period_ms)
+        assert_that(periods, equal_to([worker_setup.STATE_SAMPLING_PERIOD_MS]))
 
 
 @pytest.mark.parametrize("failed", [False, True])
