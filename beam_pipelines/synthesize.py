@@ -114,11 +114,11 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, files: list[str], out
         read = pipeline | "Files" >> beam.Create(files) | "ReadExamples" >> ReadExamples()
         examples, read_dead = read["examples"], read["dead_letter"]
     else:
-        read_dead = pipeline | "NoReadErrors" >> beam.Create([])
+        read_dead = None  # ingest's records, in this pipeline: nothing read, nothing refused here
     ruled = examples | "Rules" >> RuleCandidates(
         seed=seed, mix=mix, max_negatives=max_negatives if "rules" in generators else 0)
     batches = [ruled["candidates"]]
-    dead_letters = [read_dead, ruled["dead_letter"]]
+    dead_letters = [dead for dead in (read_dead, ruled["dead_letter"]) if dead is not None]
     for mode, generator in (("sample", "llm-sample"), ("perturb", "llm-perturb")):
         if generator in generators:
             from toolrm_beam.transforms.llm_stage import LLMCandidates  # heavy dependencies only when asked for
@@ -144,7 +144,7 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, files: list[str], out
             output, "dead_letter", DEAD_LETTER_SCHEMA, 1, shard_key=lambda d: d["source_file"],
             sort_key=lambda d: (d["source_file"], d["row_number"], d["stage"], d["reason"], d["detail"])),
     ]
-    copy_examples = copies["examples"] if copies else pipeline | "NoCopies" >> beam.Create([])
+    copy_examples = copies["examples"] if copies else None
     if copies:
         written.append(copy_examples | "WriteObfuscatedExamples" >> WriteShards(
             output, "examples", EXAMPLE_ARROW_SCHEMA, num_shards, shard_key=lambda e: e["example_id"],

@@ -81,3 +81,24 @@ def test_count_values_and_hardest_pairs_match_a_plain_count():
         assert_that(top, equal_to([{"hardest": expected_hardest}]), label="Top")
 
     _run([], build)
+
+
+def test_the_merge_is_one_step_without_a_grouping_and_an_absent_input_counts_nothing():
+    """The accumulators reach one merge step as a side input: no GroupByKey (a CombineGlobally's three runner
+    stages), and an input given as None adds no step yet keeps its name, with the empty output."""
+    rows = _rows()
+    expected = {"absent": {}, "names": dict(sorted(_expected(rows).items()))}
+    with beam.Pipeline(options=PipelineOptions([])) as pipeline:
+        records = pipeline | "Rows" >> beam.Create(rows) | beam.Map(lambda r: {"name": r["function"][0]["name"]})
+        out = pipeline | "Several" >> CombineSeveral({"names": (records, CountBy("name", None)),
+                                                      "absent": (None, CountBy("name", None))})
+        assert_that(out, equal_to([expected]))
+        kinds = []
+
+        class Leaves(beam.pipeline.PipelineVisitor):
+            def visit_transform(self, node):
+                if node.full_label.startswith("Several/"):
+                    kinds.append(type(node.transform).__name__)
+
+        pipeline.visit(Leaves())
+    assert "GroupByKey" not in kinds and kinds.count("ParDo") == 2 + 1 + 1, kinds  # Create([None])'s two, one partial, the merge

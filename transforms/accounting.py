@@ -97,7 +97,8 @@ class CountValues(beam.PTransform):
     `sources` maps a summary to `(records, how)`: a field name (count each
     record under `str(record[field])`), None (count records as such, under
     `keys[summary]`), a function returning `{value: count}` for a record, or
-    a CombineFn (the summary is its output). Apply to the pipeline. One
+    a CombineFn (the summary is its output). Records None: nothing to count
+    (the summary is empty), without a step for it. Apply to the pipeline. One
     CombineSeveral for them all: a Count and a ToDict per summary are several
     runner stages each, and a run has dozens.
     """

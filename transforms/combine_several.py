@@ -6,9 +6,13 @@ CombineGlobally is two or three runner stages and every Count + ToDict more;
 the score stage had 20 of them for the report alone, each with its own bundle
 set-up. Here each input adds its records up into its CombineFn's accumulator
 within the bundle (what combiner lifting does), emits that one accumulator
-when the bundle ends, and a single CombineGlobally merges the accumulators by
-name. The Flatten between them (which a local runner materializes) carries a
-few accumulators per bundle, not the records.
+when the bundle ends, and one step merges the accumulators by name. The
+Flatten between them (which a local runner materializes) carries a few
+accumulators per bundle, not the records. The merge reads them as a side
+input of a one-element step (as the manifests are written), not through a
+CombineGlobally: that was three more runner stages per combine (its keying,
+its ungrouping and the default value for empty input), a local run's stages
+each costing a round trip to every worker, for a few dozen accumulators.
 """
 from __future__ import annotations
 
@@ -44,8 +48,9 @@ class _PartialCombine(beam.DoFn):
         self._combine.teardown()
 
 
-class _MergeByName(beam.CombineFn):
-    """`(name, accumulator)` -> `{name: output}`; every name present (an input without records: its empty output)."""
+class _MergeByName(beam.DoFn):
+    """Every `(name, accumulator)` (a side input) -> `{name: output}`, once; every name present (an input
+    without records: its empty output)."""
 
     def __init__(self, combines: dict[str, beam.CombineFn]):
         self._combines = combines
@@ -54,25 +59,13 @@ class _MergeByName(beam.CombineFn):
         for combine in self._combines.values():
             combine.setup()
 
-    def create_accumulator(self):
-        return {}
-
-    def add_input(self, merged, item):
-        name, accumulator = item
-        merged[name] = (self._combines[name].merge_accumulators([merged[name], accumulator])
-                        if name in merged else accumulator)
-        return merged
-
-    def merge_accumulators(self, accumulators):
-        merged: dict[str, Any] = {}
-        for accumulator in accumulators:
-            for item in accumulator.items():
-                self.add_input(merged, item)
-        return merged
-
-    def extract_output(self, merged):
-        return {name: combine.extract_output(merged[name] if name in merged else combine.create_accumulator())
-                for name, combine in sorted(self._combines.items())}
+    def process(self, _, accumulators):
+        by_name: dict[str, list[Any]] = {}
+        for name, accumulator in accumulators:
+            by_name.setdefault(name, []).append(accumulator)
+        yield {name: combine.extract_output(combine.merge_accumulators(by_name[name]) if name in by_name
+                                            else combine.create_accumulator())
+               for name, combine in sorted(self._combines.items())}
 
     def teardown(self):
         for combine in self._combines.values():
@@ -83,7 +76,8 @@ class CombineSeveral(beam.PTransform):
     """`{name: (records, CombineFn)}` -> one element `{name: that combine's output}`. Apply to the pipeline.
 
     A name may be given several PCollections (`[(records, fn), (more, fn)]`
-    with the same CombineFn): their records combine as one input.
+    with the same CombineFn): their records combine as one input. Records
+    None: an input the pipeline does not have (its name gets the empty output).
     """
 
     def __init__(self, parts: dict[str, Any]):
@@ -93,7 +87,8 @@ class CombineSeveral(beam.PTransform):
     def expand(self, pbegin):
         partials = [records | f"Partial-{name}-{position}" >> beam.ParDo(_PartialCombine(name, combine))
                     for name, inputs in sorted(self._parts.items())
-                    for position, (records, combine) in enumerate(inputs)]
+                    for position, (records, combine) in enumerate(inputs) if records is not None]
         combines = {name: inputs[0][1] for name, inputs in self._parts.items()}
-        return (tuple(partials) | "Partials" >> beam.Flatten(pipeline=pbegin.pipeline)
-                | "Merge" >> beam.CombineGlobally(_MergeByName(combines)))
+        accumulators = tuple(partials) | "Partials" >> beam.Flatten(pipeline=pbegin.pipeline)
+        return (pbegin.pipeline | "Once" >> beam.Create([None])
+                | "Merge" >> beam.ParDo(_MergeByName(combines), beam.pvalue.AsList(accumulators)))

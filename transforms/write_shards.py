@@ -108,8 +108,9 @@ class WriteShardSets(beam.PTransform):
             return (shard_set, shard_of(shard_key(record), counts[shard_set])), (sort_key(row), pack(row))
 
         keyed = records | "KeyByShard" >> beam.Map(keyed_row)
+        # A handful of keys: not reshuffled (a Create of several elements otherwise is, two more runner stages).
         every_shard = records.pipeline | "AllShards" >> beam.Create(
-            [((shard_set, i), None) for shard_set, count in counts.items() for i in range(count)])
+            [((shard_set, i), None) for shard_set, count in counts.items() for i in range(count)], reshuffle=False)
         return (
             (keyed, every_shard)
             | "WithEmpty" >> beam.Flatten()
