@@ -101,7 +101,7 @@ def build_corpora(pipeline: beam.Pipeline | beam.pvalue.PBegin,
         set_of=dead_letter_source, shard_key=lambda d: d["source_file"],
         sort_key=lambda d: (d["source_file"], d["row_number"], d["stage"], d["reason"]))
 
-    shard_infos = (example_shards, candidate_shards, dead_letter_shards) | "ShardInfos" >> beam.Flatten()
+    shard_infos = (example_shards, candidate_shards, dead_letter_shards)
     # Every summary counted under (source, value): one combine for every corpus.
     counted = pipeline | "Counts" >> CountValues({
         "splits": (deduped["examples"], _per_source(_example_source, "split")),

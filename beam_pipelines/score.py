@@ -162,9 +162,10 @@ class _WriteReport(beam.DoFn):
         self._path = path
         self._upstream = upstream
 
-    def process(self, manifest, samples, data, upstream_manifests=()):
-        # Earlier stages of the same pipeline (`toolrm run`) hand over their manifests here.
-        upstream = sorted([*self._upstream, *(stage_entry(folder, m) for folder, m in upstream_manifests)],
+    def process(self, manifest, samples, data, *upstream_manifests):
+        # Earlier stages of the same pipeline (`toolrm run`) hand over their manifests here, a list each.
+        upstream = sorted([*self._upstream, *(stage_entry(folder, m) for found in upstream_manifests
+                                              for folder, m in found)],
                           key=lambda stage: (stage["pipeline"] != "ingest", stage["step"]))
         counts = manifest["counts"]
         stages = [("examples in", counts["examples_in"]), ("candidates in", counts["candidates_in"]),
@@ -239,7 +240,7 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, example_files: list[s
                lambda q: q["example_id"], 1),
         shards(dead, "dead_letter", DEAD_LETTER_SCHEMA, lambda d: d["source_file"],
                lambda d: (d["source_file"], d["row_number"], d["stage"], d["reason"], d["detail"]), 1),
-    ) | "ShardInfos" >> beam.Flatten()
+    )
 
     counted = pipeline | "Counts" >> CountValues({
         "inputs": (keyed, input_counts), "paired": (selected["paired"], _paired_count),
@@ -249,22 +250,24 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, example_files: list[s
         "quarantined": (selected["quarantine"], "reason"),
         "quarantined_candidates": (selected["quarantine"], _quarantined_candidates),
         "reasons": (dead, "reason"), "dead_stages": (dead, "stage"),
+        # The report's score sample, in the same merge step (not a manifest count).
+        "score_sample": (scored["scored"], ScoreSample()),
     })
     manifest = written | "Manifest" >> WriteManifest(fileio.join(output, MANIFEST), config, versions(),
                                                      counted=counted, counts_fn=score_counts)
-    samples = scored["scored"] | "ScoreSample" >> beam.CombineGlobally(ScoreSample())
+    samples = counted | "ScoreSample" >> beam.Map(lambda summaries: summaries["score_sample"])
     upstream_dead = [*_upstream_dead_letters(pipeline, upstream),
                      *((step, dead_letters) for step, _, _, dead_letters in upstream_in_pipeline)]
     report_data = scored["scored"] | "ReportData" >> ReportData(
         selected["pairs"], selected["pair_details"], selected["quarantine"], [*upstream_dead, ("score", dead)])
-    upstream_manifests = (
-        tuple(manifest_pcoll | f"UpstreamManifest{n}" >> beam.Map(lambda m, folder: (folder, m), folder)
-              for n, (_, folder, manifest_pcoll, _) in enumerate(upstream_in_pipeline))
-        | "UpstreamManifests" >> beam.Flatten(pipeline=keyed.pipeline))
+    # Each earlier stage's manifest is a side input of its own (a Flatten of them would be a runner stage).
+    upstream_manifests = [
+        beam.pvalue.AsList(manifest_pcoll | f"UpstreamManifest{n}" >> beam.Map(lambda m, folder: (folder, m), folder))
+        for n, (_, folder, manifest_pcoll, _) in enumerate(upstream_in_pipeline)]
     _ = manifest | "Report" >> beam.ParDo(_WriteReport(fileio.join(output, REPORT), upstream),
                                           beam.pvalue.AsSingleton(samples, default_value={}),
                                           beam.pvalue.AsSingleton(report_data, default_value={}),
-                                          beam.pvalue.AsList(upstream_manifests))
+                                          *upstream_manifests)
     return {"manifest": manifest}
 
 

@@ -151,7 +151,7 @@ def build(pipeline: beam.Pipeline | beam.pvalue.PBegin, *, files: list[str], out
             sort_key=lambda r: r["example_id"], to_row=example_row))
     _ = candidates | "Progress" >> CountProgress("synthesize.candidates", size=batch_size)
     target = mix or rules.DEFAULT_MIX
-    manifest = tuple(written) | "ShardInfos" >> beam.Flatten() | "Manifest" >> WriteManifest(
+    manifest = tuple(written) | "Manifest" >> WriteManifest(
         fileio.join(output, MANIFEST), config, versions(),
         counted=pipeline | "Counts" >> CountValues(
             {"examples_in": (examples, None), "dead_rows": (read_dead, None), "copies": (copy_examples, None),

@@ -160,7 +160,8 @@ class _WriteManifests(beam.DoFn):
         self._started_at = started_at
         self._tagged = tagged
 
-    def process(self, _, shard_infos, counted):
+    def process(self, _, counted, *shard_info_lists):
+        shard_infos = [info for infos in shard_info_lists for info in infos]
         for name, (path, config) in sorted(self._targets.items(), key=lambda item: str(item[0])):
             shards = [info for owner, info in shard_infos if owner == name] if self._tagged else shard_infos
             manifest = write_manifest(path, config=config, versions=self._versions,
@@ -173,7 +174,9 @@ class WriteManifests(beam.PTransform):
     """Several stages' manifests in one step (`toolrm run`'s ingest of every corpus): `(name, manifest)`.
 
     `targets` maps a name to `(manifest path, config)`; the input is
-    `(name, shard info)` (`WriteShardSets`); `counts_fn(name, counted)` is
+    `(name, shard info)` (`WriteShardSets`), one PCollection or a tuple of
+    them (each writer's: read as side inputs, no Flatten to copy them);
+    `counts_fn(name, counted)` is
     that name's `counts` section, `counted` the `CountValues` output. Each
     file is what `WriteManifest` writes for that stage alone. `timing` spans
     from building this transform (the pipeline's construction) to the write.
@@ -190,12 +193,13 @@ class WriteManifests(beam.PTransform):
         self._started_at = time.time()
 
     def expand(self, shard_infos):
+        parts = tuple(shard_infos) if isinstance(shard_infos, (tuple, list)) else (shard_infos,)
         return (
-            shard_infos.pipeline
+            parts[0].pipeline
             | "Once" >> beam.Create([None])
             | "Write" >> beam.ParDo(_WriteManifests(self._targets, self._versions, self._counts_fn,
                                                     self._started_at, self._tagged),
-                                    beam.pvalue.AsList(shard_infos), beam.pvalue.AsSingleton(self._counted))
+                                    beam.pvalue.AsSingleton(self._counted), *map(beam.pvalue.AsList, parts))
         )
 
 

@@ -5,14 +5,14 @@ hardest pairs ...) are each a small combine. Applied one by one, every
 CombineGlobally is two or three runner stages and every Count + ToDict more;
 the score stage had 20 of them for the report alone, each with its own bundle
 set-up. Here each input adds its records up into its CombineFn's accumulator
-within the bundle (what combiner lifting does), emits that one accumulator
-when the bundle ends, and one step merges the accumulators by name. The
-Flatten between them (which a local runner materializes) carries a few
-accumulators per bundle, not the records. The merge reads them as a side
-input of a one-element step (as the manifests are written), not through a
-CombineGlobally: that was three more runner stages per combine (its keying,
-its ungrouping and the default value for empty input), a local run's stages
-each costing a round trip to every worker, for a few dozen accumulators.
+within the bundle (what combiner lifting does) and emits that one
+accumulator when the bundle ends: a few accumulators per bundle cross
+between the steps, not the records. One step merges them by name, reading
+each input's accumulators as a side input of a one-element step (as the
+manifests are written), not through a Flatten and a CombineGlobally: those
+were four more runner stages per combine (the Flatten's copy, the keying,
+the ungrouping and the default value for empty input), and a local run's
+stage costs a round trip to every worker.
 """
 from __future__ import annotations
 
@@ -59,9 +59,9 @@ class _MergeByName(beam.DoFn):
         for combine in self._combines.values():
             combine.setup()
 
-    def process(self, _, accumulators):
+    def process(self, _, *partials):
         by_name: dict[str, list[Any]] = {}
-        for name, accumulator in accumulators:
+        for name, accumulator in (item for accumulators in partials for item in accumulators):
             by_name.setdefault(name, []).append(accumulator)
         yield {name: combine.extract_output(combine.merge_accumulators(by_name[name]) if name in by_name
                                             else combine.create_accumulator())
@@ -89,6 +89,7 @@ class CombineSeveral(beam.PTransform):
                     for name, inputs in sorted(self._parts.items())
                     for position, (records, combine) in enumerate(inputs) if records is not None]
         combines = {name: inputs[0][1] for name, inputs in self._parts.items()}
-        accumulators = tuple(partials) | "Partials" >> beam.Flatten(pipeline=pbegin.pipeline)
+        # One side input per partial, not their Flatten: a local runner copies a Flatten's inputs in a
+        # runner stage of its own.
         return (pbegin.pipeline | "Once" >> beam.Create([None])
-                | "Merge" >> beam.ParDo(_MergeByName(combines), beam.pvalue.AsList(accumulators)))
+                | "Merge" >> beam.ParDo(_MergeByName(combines), *map(beam.pvalue.AsList, partials)))
