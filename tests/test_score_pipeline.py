@@ -122,3 +122,23 @@ def test_pairs_load_in_datasets_and_train_with_trl(scored, tmp_path):
     result = trainer.train()
     assert result.global_step == 3
     assert all(abs(x) < 1e6 for x in [result.training_loss])
+
+
+def test_run_inference_byte_counter_measures_the_text_without_pickling_the_batch(monkeypatch):
+    """RunInference asks the handler for each batch's size; the scorer answers from its rows' strings."""
+    import pickle
+
+    from toolrm_beam.transforms.score import make_scorer
+
+    handler = make_scorer("lite")
+
+    def no_pickling(*args, **kwargs):
+        raise AssertionError("the batch was pickled to be measured")
+
+    monkeypatch.setattr(pickle, "dumps", no_pickling)
+    example = {"example_id": "ex-1", "tools": '[{"name": "f"}]', "messages": "[]", "split": None}
+    candidates = [{"candidate_id": "c-1", "output": '[{"f": {}}]', "correct": True, "score": None},
+                  {"candidate_id": "c-2", "output": "[]", "correct": False, "score": 0.5}]
+    expected = sum(map(len, ("ex-1", '[{"name": "f"}]', "[]", "c-1", '[{"f": {}}]', "c-2", "[]")))
+    assert handler.get_num_bytes([(example, candidates), (example, [])]) == expected + sum(
+        map(len, ("ex-1", '[{"name": "f"}]', "[]")))

@@ -31,6 +31,10 @@ SCORED = "scored"
 DEAD_LETTER = "dead_letter"
 
 
+def _text_length(record: dict) -> int:
+    return sum(len(value) for value in record.values() if isinstance(value, str))
+
+
 class GroupScoringHandler(ModelHandler):
     """`(example, [candidates])` -> `(example, [candidates with score, scorer, truncation])`."""
 
@@ -80,6 +84,15 @@ class GroupScoringHandler(ModelHandler):
                                "truncation": result.truncation, "score_error": result.error})
             out.append((example, scored))
         return out
+
+    def get_num_bytes(self, batch: Sequence[tuple[dict, list[dict]]]) -> int:
+        """About the batch's size, for RunInference's byte counter: the length of its records' text fields.
+
+        Beam's default pickles the whole batch only to measure it: 1.3% of the
+        workers' time in a two-worker `toolrm run` of the shared corpora (py-spy).
+        Records here are rows as the shards hold them, their bulk in strings.
+        """
+        return sum(_text_length(example) + sum(map(_text_length, candidates)) for example, candidates in batch)
 
     def share_model_across_processes(self) -> bool:
         return self._inner.share_model_across_processes()
