@@ -196,7 +196,7 @@ class WriteManifests(beam.PTransform):
         parts = tuple(shard_infos) if isinstance(shard_infos, (tuple, list)) else (shard_infos,)
         return (
             parts[0].pipeline
-            | "Once" >> beam.Create([None])
+            | "Once" >> beam.Impulse()
             | "Write" >> beam.ParDo(_WriteManifests(self._targets, self._versions, self._counts_fn,
                                                     self._started_at, self._tagged),
                                     beam.pvalue.AsSingleton(self._counted), *map(beam.pvalue.AsList, parts))

@@ -91,5 +91,5 @@ class CombineSeveral(beam.PTransform):
         combines = {name: inputs[0][1] for name, inputs in self._parts.items()}
         # One side input per partial, not their Flatten: a local runner copies a Flatten's inputs in a
         # runner stage of its own.
-        return (pbegin.pipeline | "Once" >> beam.Create([None])
+        return (pbegin.pipeline | "Once" >> beam.Impulse()
                 | "Merge" >> beam.ParDo(_MergeByName(combines), *map(beam.pvalue.AsList, partials)))

@@ -108,9 +108,11 @@ class WriteShardSets(beam.PTransform):
             return (shard_set, shard_of(shard_key(record), counts[shard_set])), (sort_key(row), pack(row))
 
         keyed = records | "KeyByShard" >> beam.Map(keyed_row)
-        # A handful of keys: not reshuffled (a Create of several elements otherwise is, two more runner stages).
-        every_shard = records.pipeline | "AllShards" >> beam.Create(
-            [((shard_set, i), None) for shard_set, count in counts.items() for i in range(count)], reshuffle=False)
+        # A handful of keys from one step (a Create of several elements is three, and reshuffles them: two more
+        # runner stages).
+        every_key = [((shard_set, i), None) for shard_set, count in counts.items() for i in range(count)]
+        every_shard = (records.pipeline | "AllShards" >> beam.Impulse()
+                       | "ShardKeys" >> beam.FlatMap(lambda _: every_key))
         return (
             (keyed, every_shard)
             | "WithEmpty" >> beam.Flatten()
@@ -255,7 +257,7 @@ class WriteStreamingShards(beam.PTransform):
             _WriteBundleFile(temp_dir, self._schema, self._to_row, self._rows_per_group, self._bytes_per_group))
         return (
             batches.pipeline
-            | "Once" >> beam.Create([None])
+            | "Once" >> beam.Impulse()
             | "Publish" >> beam.ParDo(_PublishShards(self._directory, self._prefix, self._schema, self._subdir),
                                       beam.pvalue.AsList(parts))
         )
