@@ -98,22 +98,28 @@ class RunPlan:
         return fileio.join(self.output, SYNTHESIZE)
 
 
-def plan_run(args: argparse.Namespace, corpora: list[tuple[str, str]], output: str) -> RunPlan:
+def plan_run(args: argparse.Namespace, corpora: list[tuple[str, str]], output: str,
+             checked: dict[tuple[str, str], Any] | None = None) -> RunPlan:
     """Check every corpus's files and settle each stage's settings; input errors raise here.
 
     `args` holds the options of `driver_options.add_driver_args`; `corpora`
     is (source, glob) pairs, a source named more than once reading all its
     globs together. Files are checked as `toolrm ingest` checks them
-    (transforms/input_files.py); what the check found is in each ingest manifest.
+    (transforms/input_files.py); what the check found is in each ingest
+    manifest. `checked`: what `check_corpora` just found per (source, glob),
+    used for a source given one glob instead of checking its files again.
     """
     patterns: dict[str, list[str]] = {}
+    given: dict[str, list[tuple[str, str]]] = {}
     for source, pattern in corpora:
         patterns.setdefault(get_adapter(source).name, []).append(pattern)
+        given.setdefault(get_adapter(source).name, []).append((source, pattern))
     files, ingest_settings, example_shards, corpus_candidates = {}, {}, [], []
     read_as: dict[str, str] = {}
     for source, globs in patterns.items():
-        checked = check_corpus_inputs(source, globs)
-        found = checked.files
+        already = (checked or {}).get(given[source][0]) if len(given[source]) == 1 else None
+        found_check = already if already is not None else check_corpus_inputs(source, globs)
+        found = found_check.files
         for path in found:  # one set of ingest steps reads every corpus: each file is one source's
             if read_as.setdefault(path, source) != source:
                 raise fileio.InputError(f"{path} matches both --source {read_as[path]} and --source {source}: "
@@ -123,9 +129,9 @@ def plan_run(args: argparse.Namespace, corpora: list[tuple[str, str]], output: s
         out = fileio.join(output, INGEST, source)
         ingest_settings[source] = {
             "source": source, "files": found, "output": out, "num_shards": num_shards,
-            "input_counts": checked.counts,
+            "input_counts": found_check.counts,
             "config": {"pipeline": "ingest", "source": source, "inputs": found, "num_shards": num_shards,
-                       "runner": args.runner, **checked.summary()}}
+                       "runner": args.runner, **found_check.summary()}}
         example_shards += [fileio.join(out, shard_name("examples", i, num_shards)) for i in range(num_shards)]
         # Candidates a corpus brings (pair corpora, model answers) are scored and paired too.
         corpus_candidates.append(fileio.join(out, "candidates-*.parquet"))

@@ -88,12 +88,13 @@ def _run(argv: list[str]) -> int:
     corpora = list(zip(args.source, args.input)) if args.source else \
         [(source, os.path.join(SAMPLES, folder, pattern)) for source, folder, pattern in BUNDLED]
     # Every input is checked before the first stage starts: a bad path or file is exit 2 here.
-    corpora, skipped = check_corpora(corpora)
+    checked: dict = {}
+    corpora, skipped = check_corpora(corpora, checked)
     for warning in skipped:
         print(f"toolrm run: warning: {warning}", file=sys.stderr)
     started = time.monotonic()
     try:  # usage and input errors: one line, before anything runs
-        plan = end_to_end.plan_run(args, corpora, args.output)
+        plan = end_to_end.plan_run(args, corpora, args.output, checked)
         pipeline = end_to_end.make_run_pipeline(plan, beam_args)
     except ValueError as error:
         raise InputError(str(error)) from None

@@ -218,19 +218,24 @@ def check_corpus_inputs(source: str, patterns: Iterable[str]) -> InputCheck:
     return checked
 
 
-def check_corpora(corpora: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
+def check_corpora(corpora: list[tuple[str, str]], found: dict[tuple[str, str], InputCheck] | None = None,
+                  ) -> tuple[list[tuple[str, str]], list[str]]:
     """Check every (source, glob) of a multi-corpus job before any stage starts.
 
     Returns the corpora with a usable file, and a warning for each one skipped
     because none of its files is usable (the stages that read the others warn
     about their own skipped files). Raises InputError for a hard problem in
     any corpus (a schema misfit, a missing side file) and when no corpus has a
-    usable file.
+    usable file. `found`, if given, gets each usable corpus's InputCheck
+    under its (source, glob), for a plan made right after (`end_to_end.plan_run`)
+    not to check the files again.
     """
     usable, skipped = [], []
     for source, pattern in corpora:
         try:
-            check_corpus_inputs(source, [pattern])
+            checked = check_corpus_inputs(source, [pattern])
+            if found is not None:
+                found[(source, pattern)] = checked
         except NoUsableInput as error:
             skipped.append(f"{source} {pattern!r}: {error}")
             continue
