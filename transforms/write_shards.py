@@ -46,7 +46,7 @@ class _WriteShard(beam.DoFn):
     def process(self, element):
         (shard_set, index), records = element
         directory, count = self._sets[shard_set]
-        keyed = sorted((r for r in records if r is not None), key=lambda keyed_row: keyed_row[0])
+        keyed = sorted(records, key=lambda keyed_row: keyed_row[0])
         # A row group at a time, unpacked into Arrow as it is written: a shard's rows never all exist
         # as Python objects, nor as Arrow.
         data = fileio.parquet_row_groups(
@@ -57,6 +57,35 @@ class _WriteShard(beam.DoFn):
         fileio.write_bytes_atomic(fileio.join(directory, relative), data)
         info = {"file": relative, "rows": len(keyed), "bytes": len(data), "sha256": fileio.sha256_hex(data)}
         yield (shard_set, info) if self._tagged else info
+
+
+class _KeyedWrites(beam.DoFn):
+    """`_WriteShard` with each info keyed by its shard, for `_EveryShard` to tell which shards are written."""
+
+    def __init__(self, writer: _WriteShard):
+        self._writer = writer
+
+    def process(self, element):
+        for info in self._writer.process(element):
+            yield element[0], info
+
+
+class _EveryShard(beam.DoFn):
+    """The written shards' infos, and each shard no record went to written empty: every shard's info, once."""
+
+    def __init__(self, writer: _WriteShard, counts: dict[Any, int]):
+        self._writer = writer
+        self._counts = counts
+
+    def process(self, _, written):
+        found = dict(written)
+        for shard_set, count in self._counts.items():
+            for index in range(count):
+                key = (shard_set, index)
+                if key in found:
+                    yield found[key]
+                else:
+                    yield from self._writer.process((key, []))
 
 
 # Rows per row group of a sorted shard (about 40 MB of examples as Arrow).
@@ -107,17 +136,20 @@ class WriteShardSets(beam.PTransform):
             shard_set = set_of(record)
             return (shard_set, shard_of(shard_key(record), counts[shard_set])), (sort_key(row), pack(row))
 
-        keyed = records | "KeyByShard" >> beam.Map(keyed_row)
-        # A handful of keys from one step (a Create of several elements is three, and reshuffles them: two more
-        # runner stages).
-        every_key = [((shard_set, i), None) for shard_set, count in counts.items() for i in range(count)]
-        every_shard = (records.pipeline | "AllShards" >> beam.Impulse()
-                       | "ShardKeys" >> beam.FlatMap(lambda _: every_key))
-        return (
-            (keyed, every_shard)
-            | "WithEmpty" >> beam.Flatten()
+        writer = _WriteShard(self._sets, self._prefix, self._schema, self._subdir, self._tagged)
+        written = (
+            records
+            | "KeyByShard" >> beam.Map(keyed_row)
             | "GroupByShard" >> beam.GroupByKey()
-            | "Write" >> beam.ParDo(_WriteShard(self._sets, self._prefix, self._schema, self._subdir, self._tagged))
+            | "Write" >> beam.ParDo(_KeyedWrites(writer))
+        )
+        # The shards no record went to, written empty once every other is: one step reading what was
+        # written as a side input. (Their keys flattened into the grouping's input instead cost two more
+        # runner stages per writer: the keys' own, and the local runner's copy of the Flatten.)
+        return (
+            records.pipeline
+            | "AllShards" >> beam.Impulse()
+            | "WithEmpty" >> beam.ParDo(_EveryShard(writer, counts), beam.pvalue.AsList(written))
         )
 
 
