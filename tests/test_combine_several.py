@@ -8,6 +8,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
+from pipeline_graph import leaf_kinds
 from toolrm_beam.transforms.accounting import CountBy, CountValues
 from toolrm_beam.transforms.combine_several import CombineSeveral
 from toolrm_beam.transforms.report_data import _HardestPerType, _MarginSample
@@ -93,12 +94,5 @@ def test_the_merge_is_one_step_without_a_grouping_and_an_absent_input_counts_not
         out = pipeline | "Several" >> CombineSeveral({"names": (records, CountBy("name", None)),
                                                       "absent": (None, CountBy("name", None))})
         assert_that(out, equal_to([expected]))
-        kinds = []
-
-        class Leaves(beam.pipeline.PipelineVisitor):
-            def visit_transform(self, node):
-                if node.full_label.startswith("Several/"):
-                    kinds.append(type(node.transform).__name__)
-
-        pipeline.visit(Leaves())
+        kinds = leaf_kinds(pipeline, "Several/")
     assert "GroupByKey" not in kinds and kinds.count("ParDo") == 2, kinds  # the one partial and the merge

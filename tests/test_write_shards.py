@@ -10,6 +10,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that
 
+from pipeline_graph import leaf_kinds
 from toolrm_beam.transforms.write_shards import WriteShardSets, shard_name, shard_of
 
 SCHEMA = pa.schema([("id", pa.string()), ("part", pa.string()), ("n", pa.int64())])
@@ -31,14 +32,7 @@ def test_every_shard_is_written_once_and_the_empty_ones_too(tmp_path, options):
             sets, "rows", SCHEMA, set_of=lambda r: r["part"], shard_key=lambda r: r["id"],
             sort_key=lambda r: r["id"]))
         assert_that(infos, one_info_per_shard)
-        kinds = []
-
-        class Leaves(beam.pipeline.PipelineVisitor):
-            def visit_transform(self, node):
-                if node.full_label.startswith("Write/"):
-                    kinds.append(type(node.transform).__name__)
-
-        pipeline.visit(Leaves())
+        kinds = leaf_kinds(pipeline, "Write/")
     assert "Flatten" not in kinds, kinds  # the empty shards' keys are not flattened into the grouping
 
     for shard_set, (directory, count) in sets.items():
