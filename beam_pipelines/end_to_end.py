@@ -109,16 +109,15 @@ def plan_run(args: argparse.Namespace, corpora: list[tuple[str, str]], output: s
     manifest. `checked`: what `check_corpora` just found per (source, glob),
     used for a source given one glob instead of checking its files again.
     """
-    patterns: dict[str, list[str]] = {}
-    given: dict[str, list[tuple[str, str]]] = {}
+    given: dict[str, list[tuple[str, str]]] = {}  # adapter name -> the (source, glob) pairs naming it
     for source, pattern in corpora:
-        patterns.setdefault(get_adapter(source).name, []).append(pattern)
         given.setdefault(get_adapter(source).name, []).append((source, pattern))
     files, ingest_settings, example_shards, corpus_candidates = {}, {}, [], []
     read_as: dict[str, str] = {}
-    for source, globs in patterns.items():
-        already = (checked or {}).get(given[source][0]) if len(given[source]) == 1 else None
-        found_check = already if already is not None else check_corpus_inputs(source, globs)
+    for source, pairs in given.items():
+        already = (checked or {}).get(pairs[0]) if len(pairs) == 1 else None
+        found_check = already if already is not None else \
+            check_corpus_inputs(source, [pattern for _, pattern in pairs])
         found = found_check.files
         for path in found:  # one set of ingest steps reads every corpus: each file is one source's
             if read_as.setdefault(path, source) != source:

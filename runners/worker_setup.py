@@ -47,7 +47,8 @@ def prompt_state_sampler() -> None:
 
     Beam has no option for it: the period is the default argument of
     `StateSampler.__init__`, which the bundle processor leaves out. Changed only
-    while it is still Beam's documented default, so another Beam's sampler is left as it is.
+    while it is still Beam's own default (`DEFAULT_SAMPLING_PERIOD_MS`), so a
+    Beam whose sampler differs is left as it is.
     The command's process calls this once it has imported Beam (bundles run
     in it on the in-process and loopback runners).
     """

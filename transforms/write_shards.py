@@ -29,10 +29,11 @@ def shard_of(key: str, count: int) -> int:
 
 
 class _WriteShard(beam.DoFn):
-    """`((set, shard), [(sort key, packed row)])` -> the shard's file, rows in sort-key order (ties in arrival order).
+    """`((set, shard), [(sort key, packed row)])` -> `((set, shard), info)` once the shard's file is written,
+    rows in sort-key order (ties in arrival order).
 
     `sets` maps a shard set to its `(directory, shard count)`; with `tagged`
-    the info comes out as `(set, info)`.
+    the info is `(set, info)`.
     """
 
     def __init__(self, sets: dict[Any, tuple[str, int]], prefix: str, schema: pa.Schema, subdir: str,
@@ -44,7 +45,11 @@ class _WriteShard(beam.DoFn):
         self._tagged = tagged
 
     def process(self, element):
-        (shard_set, index), records = element
+        key, records = element
+        yield key, self.write(key, records)
+
+    def write(self, key: tuple[Any, int], records) -> Any:
+        shard_set, index = key
         directory, count = self._sets[shard_set]
         keyed = sorted(records, key=lambda keyed_row: keyed_row[0])
         # A row group at a time, unpacked into Arrow as it is written: a shard's rows never all exist
@@ -56,18 +61,7 @@ class _WriteShard(beam.DoFn):
         relative = f"{self._subdir}/{name}" if self._subdir else name
         fileio.write_bytes_atomic(fileio.join(directory, relative), data)
         info = {"file": relative, "rows": len(keyed), "bytes": len(data), "sha256": fileio.sha256_hex(data)}
-        yield (shard_set, info) if self._tagged else info
-
-
-class _KeyedWrites(beam.DoFn):
-    """`_WriteShard` with each info keyed by its shard, for `_EveryShard` to tell which shards are written."""
-
-    def __init__(self, writer: _WriteShard):
-        self._writer = writer
-
-    def process(self, element):
-        for info in self._writer.process(element):
-            yield element[0], info
+        return (shard_set, info) if self._tagged else info
 
 
 class _EveryShard(beam.DoFn):
@@ -82,10 +76,7 @@ class _EveryShard(beam.DoFn):
         for shard_set, count in self._counts.items():
             for index in range(count):
                 key = (shard_set, index)
-                if key in found:
-                    yield found[key]
-                else:
-                    yield from self._writer.process((key, []))
+                yield found[key] if key in found else self._writer.write(key, [])
 
 
 # Rows per row group of a sorted shard (about 40 MB of examples as Arrow).
@@ -141,7 +132,7 @@ class WriteShardSets(beam.PTransform):
             records
             | "KeyByShard" >> beam.Map(keyed_row)
             | "GroupByShard" >> beam.GroupByKey()
-            | "Write" >> beam.ParDo(_KeyedWrites(writer))
+            | "Write" >> beam.ParDo(writer)
         )
         # The shards no record went to, written empty once every other is: one step reading what was
         # written as a side input. (Their keys flattened into the grouping's input instead cost two more
